@@ -1,0 +1,118 @@
+/**
+ * The finishing step: the parsed shards become one Arrow dataset in input order, failed requests are written with
+ * their rows and every error seen, and the run is recorded with its hashes in `metadata.db`.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { once } from 'node:events';
+import type { CurationManifest, FinalizeInput } from '../manifests';
+import { writeArrowFile } from '../storage/arrow';
+import { readBatchRows, readInputIndex } from '../storage/dataset';
+import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
+import { BatchLog } from '../storage/response-log';
+import type { ActivityDeps } from './deps';
+import type { ParsedLine } from './process-batch';
+
+/** One line of the failed requests file. */
+export interface FailedRequest {
+  index: number;
+  /** The input row the request came from. */
+  row: unknown;
+  /** The class of the last error, e.g. `RateLimited`, `SchemaMismatch`, `ParseError`. */
+  type: string;
+  attempts: number;
+  /** Every error this job saw for the request, oldest first. */
+  errors: { type: string; message: string; status?: number }[];
+}
+
+export function createFinalize(deps: ActivityDeps) {
+  return async function finalize(input: FinalizeInput): Promise<CurationManifest> {
+    deps.curator(input.curator);
+    const run = deps.cache.run(input.runHash);
+    const index = await readInputIndex(run);
+    const batchCount = index.offsets.length;
+    const shard = (b: number) => run.parsed(input.parseHash, b);
+
+    async function* outputRows() {
+      for (let b = 0; b < batchCount; b++) {
+        for await (const line of readRecords<ParsedLine>(shard(b))) if (line.rows) yield* line.rows;
+      }
+    }
+    const dataset = await writeArrowFile(run.dataset(input.parseHash), outputRows);
+
+    const failedPath = run.failedRequests(input.parseHash);
+    await ensureDir(run.dir);
+    const tmp = `${failedPath}.${process.pid}.tmp`;
+    const out = createWriteStream(tmp);
+    let succeeded = 0;
+    let failed = 0;
+    for (let b = 0; b < batchCount; b++) {
+      const parsed = new Map<number, ParsedLine>();
+      for await (const line of readRecords<ParsedLine>(shard(b))) parsed.set(line.i, line);
+      const size = Math.min(index.batchSize, index.rows - b * index.batchSize);
+      const ok = [...parsed.values()].filter((p) => p.error === undefined).length;
+      succeeded += ok;
+      if (ok === size) continue;
+      // Only batches with failures are read again, to name each failed request with its row and errors.
+      const log = await BatchLog.load(run.responses(b), input.jobId);
+      const rows = await readBatchRows(run, index, b);
+      for (let k = 0; k < rows.length; k++) {
+        const i = b * index.batchSize + k;
+        const p = parsed.get(i);
+        if (p && p.error === undefined) continue;
+        const s = log.requests.get(i);
+        const errors = (s?.errors ?? []).map(({ type, message, status }) => ({ type, message, status }));
+        if (p?.error !== undefined) errors.push({ type: 'ParseError', message: p.error, status: undefined });
+        const entry: FailedRequest = {
+          index: i,
+          row: rows[k],
+          type: errors.at(-1)?.type ?? 'NotAttempted',
+          attempts: s?.attempts ?? 0,
+          errors,
+        };
+        failed++;
+        if (!out.write(JSON.stringify(entry) + '\n')) await once(out, 'drain');
+      }
+    }
+    out.end();
+    await once(out, 'finish');
+    await rename(tmp, failedPath);
+
+    const manifest: CurationManifest = {
+      curator: input.curator,
+      runHash: input.runHash,
+      parseHash: input.parseHash,
+      workflowId: input.workflowId,
+      runDir: run.dir,
+      datasetPath: dataset.path,
+      datasetSha256: dataset.sha256,
+      failedRequestsPath: failedPath,
+      stats: {
+        ...input.stats,
+        total: index.rows,
+        succeeded,
+        failed,
+        outputRows: dataset.rows,
+      },
+      fromCache: false,
+      createdAt: new Date().toISOString(),
+    };
+    await writeFileAtomic(run.result(input.parseHash), JSON.stringify(manifest, null, 2));
+    deps.metadata.finishRun(input.runHash, {
+      status: failed > 0 ? 'completed_with_failures' : 'completed',
+      parse_hash: input.parseHash,
+      workflow_id: input.workflowId,
+      total_requests: index.rows,
+      succeeded_requests: succeeded,
+      failed_requests: failed,
+      cached_requests: input.stats.cached,
+      total_prompt_tokens: input.stats.tokens.input,
+      total_completion_tokens: input.stats.tokens.output,
+      output_rows: dataset.rows,
+      dataset_path: dataset.path,
+      dataset_sha256: dataset.sha256,
+      failed_requests_path: failedPath,
+    });
+    return manifest;
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The plan step: fingerprint the run, answer from cache when the finished dataset exists, otherwise copy the dataset
+ * into the run folder and size the job.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { readFile } from 'node:fs/promises';
+import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
+import { resolveResponseFormat } from '../schema';
+import { DatasetError, hashDataset, materializeInput } from '../storage/dataset';
+import { parseFingerprint, resolveBaseURL, runFingerprint } from '../storage/fingerprint';
+import { exists } from '../storage/jsonl';
+import type { ActivityDeps } from './deps';
+
+export const DEFAULT_BATCH_SIZE = 100;
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
+export const DEFAULT_MAX_RETRIES = 10;
+
+export interface PlanInput extends CurateJobInput {
+  workflowId: string;
+}
+
+function positiveInt(value: number | undefined, fallback: number, what: string): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1) {
+    throw ApplicationFailure.create({ type: 'InvalidOptions', message: `${what} must be a positive integer, got ${v}`, nonRetryable: true });
+  }
+  return v;
+}
+
+export function createPlan(deps: ActivityDeps) {
+  return async function plan(input: PlanInput): Promise<RunPlan> {
+    const curator = deps.curator(input.curator);
+    const backend = curator.backend ?? {};
+    const options = input.options ?? {};
+    const batchSize = positiveInt(options.batchSize ?? backend.batchSize, DEFAULT_BATCH_SIZE, 'batchSize');
+    const concurrency = positiveInt(
+      options.maxConcurrentRequests ?? backend.maxConcurrentRequests,
+      DEFAULT_MAX_CONCURRENT_REQUESTS,
+      'maxConcurrentRequests'
+    );
+    const maxRetries = backend.maxRetries ?? DEFAULT_MAX_RETRIES;
+    const requireAllResponses = options.requireAllResponses ?? backend.requireAllResponses ?? true;
+
+    let datasetHash: string;
+    try {
+      datasetHash = await hashDataset(input.dataset, deps.cache);
+    } catch (err) {
+      if (err instanceof DatasetError) {
+        throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
+      }
+      throw err;
+    }
+    const runHash = runFingerprint(curator, datasetHash);
+    const parseHash = parseFingerprint(curator);
+    const run = deps.cache.run(runHash);
+
+    const resultPath = run.result(parseHash);
+    if ((await exists(resultPath)) && (await exists(run.dataset(parseHash)))) {
+      const previous = JSON.parse(await readFile(resultPath, 'utf8')) as CurationManifest;
+      if (previous.stats.failed === 0) {
+        deps.metadata.event(runHash, 'cache-hit', input.workflowId);
+        const cached: CurationManifest = { ...previous, workflowId: input.workflowId, fromCache: true };
+        return {
+          runHash,
+          parseHash,
+          datasetHash,
+          runDir: run.dir,
+          totalRequests: previous.stats.total,
+          batchSize,
+          batchCount: 0,
+          requestConcurrency: 0,
+          batchesInFlight: 0,
+          maxRetries,
+          requireAllResponses,
+          cached,
+        };
+      }
+    }
+
+    let index;
+    try {
+      index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
+    } catch (err) {
+      if (err instanceof DatasetError) {
+        throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
+      }
+      throw err;
+    }
+    const format = resolveResponseFormat(curator.responseFormat);
+    deps.metadata.startRun({
+      run_hash: runHash,
+      parse_hash: parseHash,
+      curator_name: curator.name,
+      dataset_hash: datasetHash,
+      prompt_func: curator.prompt.toString(),
+      model_name: curator.model,
+      provider: curator.provider,
+      base_url: resolveBaseURL(curator),
+      response_format: format ? JSON.stringify(format.jsonSchema) : 'text',
+      workflow_id: input.workflowId,
+      total_requests: index.rows,
+    });
+
+    const batchCount = index.offsets.length;
+    // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
+    const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(2, Math.ceil(concurrency / index.batchSize))));
+    return {
+      runHash,
+      parseHash,
+      datasetHash,
+      runDir: run.dir,
+      totalRequests: index.rows,
+      batchSize: index.batchSize,
+      batchCount,
+      requestConcurrency: Math.max(1, Math.ceil(concurrency / batchesInFlight)),
+      batchesInFlight,
+      maxRetries,
+      requireAllResponses,
+    };
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * One batch of requests through stages 1 to 4: format, call, accept, parse. Every attempt is appended to the batch's
+ * response log before anything else happens, so a crash, a retry of this activity or a rerun of the job resumes
+ * from the log: requests with an answer are never sent again, and cached answers are simply parsed again.
+ *
+ * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
+ * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
+ */
+import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import type { Curator, Row } from '../curator';
+import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
+import { classifyError, type RequestError } from '../providers/outcome';
+import { MissingApiKeyError } from '../providers';
+import type { ProviderClient, ProviderRequest } from '../providers/types';
+import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
+import { buildRequest, PromptError } from '../requests/format';
+import { ParseError, parseRows } from '../requests/parse';
+import { resolveResponseFormat } from '../schema';
+import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
+import { exists, writeFileAtomic } from '../storage/jsonl';
+import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
+import type { ActivityDeps } from './deps';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+
+/** Output rows of one request, or why its answer could not be parsed: one line of a parsed shard. */
+export interface ParsedLine {
+  i: number;
+  rows?: Row[];
+  error?: string;
+}
+
+function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
+  try {
+    return deps.providers.get(curator);
+  } catch (err) {
+    if (err instanceof MissingApiKeyError) {
+      throw ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
+async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length && !stop()) await work(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+export function createProcessBatch(deps: ActivityDeps) {
+  return async function processBatch(task: BatchTask): Promise<BatchOutcome> {
+    const curator = deps.curator(task.curator);
+    const run = deps.cache.run(task.runHash);
+    const index = await readInputIndex(run);
+    const rows = await readBatchRows(run, index, task.batch);
+    const first = task.batch * index.batchSize;
+    const logPath = run.responses(task.batch);
+    const log = await BatchLog.load(logPath, task.jobId);
+
+    const known = task.retry ? new Map(task.retry.map((r) => [r.index, r.attempts])) : undefined;
+    const candidates = known ? [...known.keys()] : rows.map((_, k) => first + k);
+    const toCall = candidates.filter((i) => {
+      const s = log.requests.get(i);
+      if (s?.success) return false;
+      // An attempt beyond what the workflow knows was made before a crash: report it instead of paying again.
+      return known ? (s?.attempts ?? 0) <= (known.get(i) ?? 0) : (s?.attempts ?? 0) === 0;
+    });
+
+    if (toCall.length > 0) {
+      const fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
+      if (fatal) {
+        throw ApplicationFailure.create({
+          type: fatal.error.type,
+          message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
+            fatal.error.status ? ` (HTTP ${fatal.error.status})` : ''
+          }, which every other request would hit too, so the job stops: ${fatal.error.message}`,
+          nonRetryable: true,
+        });
+      }
+    }
+    const parsed = await writeParsed(curator, task, rows, first, log, deps);
+    return summarize(task, rows, first, log, parsed);
+  };
+}
+
+async function callRequests(
+  deps: ActivityDeps,
+  curator: Curator,
+  task: BatchTask,
+  rows: Row[],
+  first: number,
+  toCall: number[],
+  log: BatchLog
+): Promise<{ index: number; error: RequestError } | undefined> {
+  const client = providerFor(deps, curator);
+  const format = resolveResponseFormat(curator.responseFormat);
+  const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
+  const timeoutMs = curator.backend?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const signal = cancellationSignal();
+  const run = deps.cache.run(task.runHash);
+
+  // Stage 1, format: a row that cannot be formatted fails alone, with the reason.
+  const requests = new Map<number, ProviderRequest | RequestError>();
+  for (const i of toCall) {
+    const row = rows[i - first];
+    if (typeof row[INVALID_ROW_KEY] === 'string') {
+      requests.set(i, { type: 'InvalidRow', message: row[INVALID_ROW_KEY], retryable: false });
+      continue;
+    }
+    try {
+      requests.set(i, buildRequest(curator, row));
+    } catch (err) {
+      if (!(err instanceof PromptError)) throw err;
+      requests.set(i, { type: 'PromptError', message: `row ${i}: ${err.message}`, retryable: false });
+    }
+  }
+  const requestShard = run.requests(task.batch);
+  if (!task.retry && !(await exists(requestShard))) {
+    const lines = [...requests].filter(([, r]) => 'messages' in r).map(([i, request]) => JSON.stringify({ i, request }));
+    await writeFileAtomic(requestShard, lines.join('\n') + '\n');
+  }
+
+  const writer = await ResponseLogWriter.open(run.responses(task.batch));
+  let fatal: { index: number; error: RequestError } | undefined;
+  let done = 0;
+  try {
+    await pool(toCall, task.concurrency, () => fatal !== undefined, async (i) => {
+      const attempt = log.state(i).attempts + 1;
+      const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
+      const request = requests.get(i)!;
+      let record: AttemptRecord;
+      if (!('messages' in request)) {
+        record = { ...base, ok: false, error: request };
+      } else {
+        try {
+          // Stages 2 and 3: call the provider, then accept or reject the answer.
+          const answer = await client.call(request, { signal, timeoutMs });
+          const accepted = acceptAnswer(answer, format, invalidFinishReasons);
+          const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
+          record = accepted.ok
+            ? { ...base, ...shared, ok: true, value: accepted.value }
+            : { ...base, ...shared, ok: false, error: accepted.error };
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const error = classifyError(err);
+          error.message = deps.providers.redact(error.message);
+          record = { ...base, ok: false, error };
+        }
+      }
+      await writer.append(record);
+      log.apply(record, task.jobId);
+      if (record.error?.fatal && !fatal) fatal = { index: i, error: record.error };
+      heartbeat({ batch: task.batch, done: ++done, of: toCall.length });
+    });
+  } finally {
+    await writer.close();
+  }
+  return fatal;
+}
+
+/** Stage 4, parse: every answered request of the batch, cached or new, through the curator's current parse. */
+async function writeParsed(
+  curator: Curator,
+  task: BatchTask,
+  rows: Row[],
+  first: number,
+  log: BatchLog,
+  deps: ActivityDeps
+): Promise<ParsedLine[]> {
+  const lines: ParsedLine[] = [];
+  rows.forEach((row, k) => {
+    const i = first + k;
+    const success = log.requests.get(i)?.success;
+    if (!success) return;
+    try {
+      lines.push({ i, rows: parseRows(curator, row, success.value) });
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      lines.push({ i, error: err.message });
+    }
+  });
+  const path = deps.cache.run(task.runHash).parsed(task.parseHash, task.batch);
+  await writeFileAtomic(path, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
+  return lines;
+}
+
+function summarize(
+  task: BatchTask,
+  rows: Row[],
+  first: number,
+  log: BatchLog,
+  parsed: ParsedLine[]
+): BatchOutcome {
+  const outcome: BatchOutcome = {
+    batch: task.batch,
+    requests: rows.length,
+    succeeded: 0,
+    cached: 0,
+    failed: 0,
+    retryable: [],
+    outputRows: 0,
+    tokens: { input: 0, output: 0 },
+  };
+  const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
+  for (let k = 0; k < rows.length; k++) {
+    const i = first + k;
+    const s = log.requests.get(i);
+    if (s) {
+      outcome.tokens.input += s.tokens.input;
+      outcome.tokens.output += s.tokens.output;
+    }
+    const p = parsedByIndex.get(i);
+    if (p) {
+      if (p.error !== undefined) {
+        outcome.failed++;
+      } else {
+        outcome.succeeded++;
+        outcome.outputRows += p.rows!.length;
+      }
+      if (s?.success && s.success.job !== task.jobId) outcome.cached++;
+      continue;
+    }
+    const last = s?.errors.at(-1);
+    if (last && !last.retryable) {
+      outcome.failed++;
+    } else {
+      const failure: RetryableFailure = { index: i, attempts: s?.attempts ?? 0, type: last?.type ?? 'NotAttempted' };
+      if (last?.retryAfterMs !== undefined) failure.retryAfterMs = last.retryAfterMs;
+      outcome.retryable.push(failure);
+    }
+  }
+  return outcome;
+}

@@ -1,0 +1,134 @@
+/**
+ * Running curation jobs from code: start or attach to a job, wait for its result, load the dataset.
+ *
+ * @example
+ * const result = await curate(client, 'poems', { dataset: [{ topic: 'the sea' }] });
+ * console.log(result.datasetPath, result.stats, result.table.numRows);
+ */
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { tableFromIPC, type Table } from 'apache-arrow';
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import type { Curator } from './curator';
+import type { CurateJobInput, CurationManifest, DatasetRef, JobOptions } from './manifests';
+import { sha256File } from './storage/arrow';
+import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
+import { storeRows } from './storage/dataset';
+import { sha256, stableStringify } from './storage/fingerprint';
+import { DEFAULT_TASK_QUEUE } from './temporal/connection';
+import { curateWorkflow } from './workflows';
+
+/** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
+export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
+
+export interface CurateOptions extends JobOptions {
+  dataset: DatasetInput;
+  /** The workers' task queue (default `temporal-curator`). */
+  taskQueue?: string;
+  /** Where in-memory rows are stored for the worker to read: the worker's cache root (default as the worker's). */
+  cacheDir?: string;
+  /** Overrides the job's workflow id, which otherwise derives from the curator, the dataset and the options. */
+  workflowId?: string;
+}
+
+/** A finished job: its manifest, plus the dataset loaded on first access of `table`. */
+export interface CurationResult extends CurationManifest {
+  readonly table: Table;
+}
+
+/** A job that failed after saving what it could; `manifest` says where the partial dataset and failures are. */
+export class CurationError extends Error {
+  override name = 'CurationError';
+  constructor(
+    message: string,
+    readonly type: string,
+    readonly manifest?: CurationManifest
+  ) {
+    super(message);
+  }
+}
+
+function isManifest(value: unknown): value is CurationManifest {
+  return !!value && typeof value === 'object' && 'runHash' in value && 'parseHash' in value && 'datasetPath' in value;
+}
+
+/** Turns what the user gave into a reference a workflow can carry, plus a content hash that keys the job. */
+export async function resolveDataset(input: DatasetInput, cacheDir?: string): Promise<{ ref: DatasetRef; hash: string }> {
+  if (typeof input === 'string') {
+    const path = resolve(input);
+    const ext = extname(path).toLowerCase();
+    const kind = ext === '.arrow' || ext === '.ipc' || ext === '.feather' ? 'arrow' : 'jsonl';
+    return { ref: { kind, path }, hash: await sha256File(path) };
+  }
+  if (Array.isArray(input)) {
+    const path = await storeRows(input, new CacheLayout(cacheDir ?? defaultCacheDir()));
+    return { ref: { kind: 'jsonl', path }, hash: await sha256File(path) };
+  }
+  if (isManifest(input)) {
+    return { ref: { kind: 'run', runHash: input.runHash, parseHash: input.parseHash }, hash: input.datasetSha256 };
+  }
+  const ref = input as DatasetRef;
+  if (ref.kind === 'run') return { ref, hash: sha256(`${ref.runHash}/${ref.parseHash}`) };
+  return { ref, hash: await sha256File(ref.path) };
+}
+
+/** The job's workflow id: the same curator, dataset and options attach to the same job instead of starting another. */
+export function jobWorkflowId(curator: string, datasetHash: string, options: JobOptions = {}): string {
+  return `curate/${curator}/${sha256(stableStringify({ datasetHash, options })).slice(0, 24)}`;
+}
+
+/** Starts the job, or attaches to it when the same job is already running. */
+export async function startCuration(
+  client: Client,
+  curator: string | Curator<any, any, any>,
+  options: CurateOptions
+): Promise<WorkflowHandle<typeof curateWorkflow>> {
+  const name = typeof curator === 'string' ? curator : curator.name;
+  const { dataset, taskQueue, cacheDir, workflowId, ...jobOptions } = options;
+  const { ref, hash } = await resolveDataset(dataset, cacheDir);
+  const input: CurateJobInput = { curator: name, dataset: ref, options: jobOptions };
+  return client.workflow.start(curateWorkflow, {
+    taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowId: workflowId ?? jobWorkflowId(name, hash, jobOptions),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    staticSummary: `curate ${name}`,
+    args: [input],
+  });
+}
+
+function withTable(manifest: CurationManifest): CurationResult {
+  let table: Table | undefined;
+  return Object.defineProperty({ ...manifest }, 'table', {
+    enumerable: false,
+    get: () => (table ??= tableFromIPC(readFileSync(manifest.datasetPath))),
+  }) as CurationResult;
+}
+
+/** Waits for a job and returns its result; a failed job throws a `CurationError` naming what was saved. */
+export async function curationResult(handle: WorkflowHandle<typeof curateWorkflow>): Promise<CurationResult> {
+  try {
+    return withTable(await handle.result());
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      let cause: unknown = err.cause;
+      while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+      if (cause instanceof ApplicationFailure) {
+        const manifest = cause.details?.[0] as CurationManifest | undefined;
+        throw new CurationError(cause.message, cause.type ?? 'JobFailed', manifest);
+      }
+      throw new CurationError(err.message, 'JobFailed');
+    }
+    throw err;
+  }
+}
+
+/** Runs a curation to the end: start (or attach), wait, return the dataset and its manifest. */
+export async function curate(
+  client: Client,
+  curator: string | Curator<any, any, any>,
+  options: CurateOptions
+): Promise<CurationResult> {
+  return curationResult(await startCuration(client, curator, options));
+}

@@ -1,0 +1,123 @@
+/**
+ * A curator is the user's definition of one LLM transformation: how a dataset row becomes a prompt, which model
+ * answers it, and how the answer becomes zero or more output rows.
+ *
+ * Curators hold functions, which a Temporal payload cannot carry, so they are registered on the worker by name
+ * and workflows refer to them by that name only.
+ */
+import type { JsonSchema } from './schema';
+
+/** One row of a dataset: a plain JSON object. */
+export type Row = Record<string, unknown>;
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/** What `prompt(row)` may return: a user message as text, or a full conversation. */
+export type Prompt = string | ChatMessage[];
+
+export type Provider = 'openai' | 'anthropic';
+
+/**
+ * Anything with a zod-like `safeParse`. Zod 4 schemas qualify; they are converted to JSON Schema with
+ * `z.toJSONSchema` for the provider, and validate the model's output with `safeParse`.
+ */
+export interface ZodLike<T = unknown> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
+}
+
+/** Settings of the provider connection and the request engine. None of them changes the run fingerprint. */
+export interface BackendParams {
+  /**
+   * The provider's base URL. Defaults: `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` from the worker's environment, then
+   * the provider's public API. Unlike the Python original, it is part of the fingerprint, so answers from a local
+   * server are never mixed with answers from the real API.
+   */
+  baseURL?: string;
+  /** How many times one request is retried after its first attempt (default 10, as Curator). */
+  maxRetries?: number;
+  /** Time limit of one HTTP attempt, in milliseconds (default 600,000). */
+  requestTimeoutMs?: number;
+  /** Requests handled by one activity (default 100). 1 works too: one activity per request. */
+  batchSize?: number;
+  /** Requests in flight at once across the whole job (default 64). */
+  maxConcurrentRequests?: number;
+  /** Throw after saving everything when any request failed for good (default true, as Curator). */
+  requireAllResponses?: boolean;
+  /** Finish reasons treated as failures and retried (default `['length', 'content_filter']`). */
+  invalidFinishReasons?: string[];
+  /** Requests per minute the provider allows; enforced by the rate limiter. */
+  maxRequestsPerMinute?: number;
+  /** Tokens per minute the provider allows (input and output combined). */
+  maxTokensPerMinute?: number;
+}
+
+/** The answer handed to `parse`: the parsed object with a response format, the text without one. */
+export type ParsedResponse<S> = S extends ZodLike<infer T> ? T : S extends JsonSchema ? unknown : string;
+
+/** A user's curator definition. */
+export interface CuratorDefinition<In extends Row = Row, Out extends Row = Row, R = unknown> {
+  /** Unique name: the worker registers the curator under it and clients run it by it. */
+  name: string;
+  /** The model name sent to the provider. */
+  model: string;
+  /** Which API to speak. Default: `anthropic` for model names containing "claude", else `openai`. */
+  provider?: Provider;
+  /** Builds the prompt for one row. Its source text is part of the fingerprint. */
+  prompt: (row: In) => Prompt;
+  /** Prepended as a system message. */
+  systemPrompt?: string;
+  /** Structured output: a zod schema or a JSON Schema object. */
+  responseFormat?: ZodLike<R> | JsonSchema;
+  /**
+   * Turns one response into output rows. Returning an array fans out (0..n rows); `null`, `undefined` or `[]` record
+   * an empty result that is kept, never re-requested. Default: `{ response }` for text, the object itself for
+   * structured output. Not part of the fingerprint: changing it re-parses cached responses with zero API calls.
+   */
+  parse?: (row: In, response: R) => Out | Out[] | null | undefined;
+  /** Passed verbatim into the provider request body (temperature, max_tokens, ...). Part of the fingerprint. */
+  generationParams?: Record<string, unknown>;
+  /** Provider connection and engine settings. */
+  backend?: BackendParams;
+}
+
+/** A registered curator: the definition with its defaults resolved. */
+export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknown>
+  extends CuratorDefinition<In, Out, R> {
+  provider: Provider;
+}
+
+/**
+ * Defines a curator. The result is what a worker registers and what `curate()` and the CLI accept.
+ *
+ * @example
+ * const poems = defineCurator({
+ *   name: 'poems',
+ *   model: 'gpt-4o-mini',
+ *   prompt: (row: { topic: string }) => `Write a short poem about ${row.topic}.`,
+ *   parse: (row, poem: string) => ({ topic: row.topic, poem }),
+ * });
+ */
+export function defineCurator<In extends Row = Row, Out extends Row = Row, R = any>(
+  definition: CuratorDefinition<In, Out, R>
+): Curator<In, Out, R> {
+  if (!definition || typeof definition !== 'object') throw new TypeError('defineCurator expects an object');
+  const { name, model, prompt } = definition;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    throw new TypeError(`curator name must be 1-100 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  }
+  if (typeof model !== 'string' || model.length === 0) throw new TypeError(`curator '${name}': model is required`);
+  if (typeof prompt !== 'function') throw new TypeError(`curator '${name}': prompt(row) must be a function`);
+  if (definition.parse !== undefined && typeof definition.parse !== 'function') {
+    throw new TypeError(`curator '${name}': parse must be a function`);
+  }
+  const provider = definition.provider ?? (/claude/i.test(model) ? 'anthropic' : 'openai');
+  if (provider !== 'openai' && provider !== 'anthropic') {
+    throw new TypeError(`curator '${name}': provider must be 'openai' or 'anthropic', got '${String(provider)}'`);
+  }
+  return Object.freeze({ ...definition, provider });
+}

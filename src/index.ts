@@ -1,0 +1,27 @@
+/**
+ * temporal-curator: durable LLM dataset curation on Temporal.
+ *
+ * Worker side: define curators, create a worker. Client side: `curate()` a dataset. Workflow side: import from
+ * `temporal-curator/workflow`. Tests: `temporal-curator/simulator`.
+ */
+export { defineCurator } from './curator';
+export type { BackendParams, ChatMessage, Curator, CuratorDefinition, Prompt, Provider, Row, ZodLike } from './curator';
+export type { JsonSchema } from './schema';
+export type * from './manifests';
+export { createActivities, type CuratorActivities } from './activities';
+export { CuratorRegistry } from './registry';
+export { createWorker, curatorWorkflowBundle, workflowsPath, type CuratorWorkerOptions } from './worker';
+export {
+  curate,
+  curationResult,
+  CurationError,
+  jobWorkflowId,
+  startCuration,
+  type CurateOptions,
+  type CurationResult,
+  type DatasetInput,
+} from './client';
+export { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from './temporal/connection';
+export { defaultCacheDir } from './storage/cache-dir';
+export { MetadataDb, type RunRecord } from './storage/metadata-db';
+export type { FailedRequest } from './activities/finalize';

@@ -1,0 +1,163 @@
+/**
+ * The small messages that cross Temporal: workflow inputs, activity inputs and results. Rows, prompts and responses
+ * never appear here; they stay in files under the cache directory and these manifests name them by path and hash.
+ * Sandbox-safe: types only.
+ */
+
+/** Where a job's input rows come from. */
+export type DatasetRef =
+  /** A JSON Lines file, one object per line. In-memory arrays are written to one of these by the client. */
+  | { kind: 'jsonl'; path: string }
+  /** An Apache Arrow IPC file (file or stream format). */
+  | { kind: 'arrow'; path: string }
+  /** The output of an earlier curation, by its run hash and parse hash: how curations chain. */
+  | { kind: 'run'; runHash: string; parseHash: string };
+
+/** Per-job settings that change how the job runs, never what it computes. */
+export interface JobOptions {
+  /** Requests per batch activity (default: the curator's `backend.batchSize`, else 100). */
+  batchSize?: number;
+  /** Requests in flight across the job (default: the curator's `backend.maxConcurrentRequests`, else 64). */
+  maxConcurrentRequests?: number;
+  /** Overrides the curator's `backend.requireAllResponses`. */
+  requireAllResponses?: boolean;
+  /** Batches one partition workflow owns before the job starts another (default 100). */
+  batchesPerPartition?: number;
+  /** Task queue of the request activities (default: the job's task queue). */
+  activityTaskQueue?: string;
+}
+
+export interface CurateJobInput {
+  /** Name of a curator registered on the worker. */
+  curator: string;
+  dataset: DatasetRef;
+  options?: JobOptions;
+}
+
+/** Result of the `plan` activity. */
+export interface RunPlan {
+  runHash: string;
+  parseHash: string;
+  datasetHash: string;
+  runDir: string;
+  totalRequests: number;
+  batchSize: number;
+  batchCount: number;
+  /** Requests in flight inside one batch activity. */
+  requestConcurrency: number;
+  /** Batch activities in flight across the job. */
+  batchesInFlight: number;
+  maxRetries: number;
+  requireAllResponses: boolean;
+  /** Present when a finished dataset already exists for this run and parse: nothing else needs to run. */
+  cached?: CurationManifest;
+}
+
+/** Input of one `processBatch` activity call. */
+export interface BatchTask {
+  curator: string;
+  runHash: string;
+  parseHash: string;
+  /** Identifies this job execution, so a rerun counts its own attempts and knows what was cached. */
+  jobId: string;
+  batch: number;
+  /** Requests in flight at once inside the activity. */
+  concurrency: number;
+  /**
+   * The requests to try again, with the attempts the workflow already knows of; absent on the first round, which
+   * covers the whole batch. An attempt the log shows beyond that count happened before a crash and is not repeated.
+   */
+  retry?: { index: number; attempts: number }[];
+}
+
+/** A request that failed this round and may be tried again. */
+export interface RetryableFailure {
+  index: number;
+  /** Attempts this job has made for the request so far. */
+  attempts: number;
+  /** Error class, e.g. `RateLimited`, `ServerError`, `InvalidFinishReason`, `SchemaMismatch`. */
+  type: string;
+  /** The provider's hint (retry-after headers), when it gave one. */
+  retryAfterMs?: number;
+}
+
+export interface TokenUsage {
+  input: number;
+  output: number;
+}
+
+/** What one `processBatch` call leaves behind, as totals of the batch (idempotent when the activity reruns). */
+export interface BatchOutcome {
+  batch: number;
+  requests: number;
+  succeeded: number;
+  /** Succeeded from responses an earlier job paid for. */
+  cached: number;
+  /** Failed for good (final errors, parse errors, or out of retries as decided by the workflow). */
+  failed: number;
+  /** Failed this round with a retryable error. */
+  retryable: RetryableFailure[];
+  outputRows: number;
+  /** Tokens of the responses this job received (not cached ones). */
+  tokens: TokenUsage;
+}
+
+export interface CurationStats {
+  total: number;
+  succeeded: number;
+  failed: number;
+  cached: number;
+  outputRows: number;
+  tokens: TokenUsage;
+  /** Attempts beyond the first, across all requests. */
+  retries: number;
+}
+
+export interface PartitionInput {
+  curator: string;
+  runHash: string;
+  parseHash: string;
+  jobId: string;
+  /** First batch of the partition and one past its last. */
+  fromBatch: number;
+  toBatch: number;
+  batchesInFlight: number;
+  requestConcurrency: number;
+  maxRetries: number;
+  activityTaskQueue?: string;
+  /** Carried across continue-as-new. */
+  nextBatch?: number;
+  stats?: CurationStats;
+}
+
+export interface PartitionResult {
+  stats: CurationStats;
+}
+
+/** Input of the `finalize` activity. */
+export interface FinalizeInput {
+  curator: string;
+  runHash: string;
+  parseHash: string;
+  jobId: string;
+  workflowId: string;
+  stats: CurationStats;
+}
+
+/** What a finished job returns: paths, hashes and counts. Small by design. */
+export interface CurationManifest {
+  curator: string;
+  runHash: string;
+  parseHash: string;
+  workflowId: string;
+  runDir: string;
+  /** The Arrow IPC (stream format) dataset. */
+  datasetPath: string;
+  datasetSha256: string;
+  /** JSON Lines, one failed request per line with its row and every error seen. */
+  failedRequestsPath: string;
+  stats: CurationStats;
+  /** True when this call found the finished dataset and made no request at all. */
+  fromCache: boolean;
+  createdAt: string;
+}

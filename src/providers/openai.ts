@@ -1,0 +1,40 @@
+/** OpenAI chat completions (and any OpenAI-compatible server) through the official SDK, with its retries off. */
+import OpenAI from 'openai';
+import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+
+export class OpenAIProvider implements ProviderClient {
+  readonly provider = 'openai' as const;
+  private readonly client: OpenAI;
+
+  constructor(
+    readonly baseURL: string,
+    apiKey: string
+  ) {
+    // Every retry belongs to Temporal, where it is durable and visible; an SDK retry would be neither.
+    this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+  }
+
+  async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
+    const body: Record<string, unknown> = { ...request.params, model: request.model, messages: request.messages };
+    if (request.schema) {
+      // Not strict, as Curator: strict mode rejects common schemas (optional fields, open objects).
+      body.response_format = { type: 'json_schema', json_schema: { name: 'output_schema', schema: request.schema } };
+    }
+    const { data, request_id } = await this.client.chat.completions
+      .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+        signal: options.signal,
+        timeout: options.timeoutMs,
+      })
+      .withResponse();
+    const choice = data.choices?.[0];
+    const finish = choice?.finish_reason ?? 'stop';
+    return {
+      text: choice?.message?.content ?? null,
+      refusal: choice?.message?.refusal ?? undefined,
+      finishReason: finish,
+      rawFinishReason: finish,
+      usage: { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 },
+      requestId: request_id ?? undefined,
+    };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Classifies every way a request can end, so each gets the right treatment: retry later (with the provider's hint),
+ * fail this request for good, or stop the whole job (a bad key fails every request alike).
+ */
+
+/** Error classes recorded per attempt and used by the retry decision. */
+export type ErrorType =
+  | 'RateLimited'
+  | 'ServerError'
+  | 'Overloaded'
+  | 'Timeout'
+  | 'ConnectionError'
+  | 'InvalidFinishReason'
+  | 'Refusal'
+  | 'SchemaMismatch'
+  | 'InvalidJson'
+  | 'EmptyResponse'
+  | 'BadRequest'
+  | 'AuthenticationFailed'
+  | 'PermissionDenied'
+  | 'NotFound'
+  | 'InsufficientQuota'
+  | 'RequestTooLarge'
+  | 'InvalidRow'
+  | 'PromptError'
+  | 'ParseError'
+  | 'ProviderError';
+
+export interface RequestError {
+  type: ErrorType;
+  message: string;
+  status?: number;
+  retryable: boolean;
+  /** The provider's retry hint in milliseconds (retry-after-ms, retry-after, reset headers). */
+  retryAfterMs?: number;
+  /** True when the error concerns the account or endpoint, not the request: the job cannot progress. */
+  fatal?: boolean;
+}
+
+/** Go-style durations as in OpenAI's `x-ratelimit-reset-*` headers: `1s`, `6m0s`, `12ms`, `1.5s`, `1h2m`. */
+export function parseGoDuration(text: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g;
+  let total = 0;
+  let matched = '';
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const value = Number(m[1]);
+    const unit = m[2];
+    total += value * ({ h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 }[unit] ?? 0);
+    matched += m[0];
+  }
+  return matched.length > 0 && matched === text.trim() ? total : undefined;
+}
+
+type HeaderSource = { get(name: string): string | null } | undefined;
+
+/** The provider's retry hint: `retry-after-ms`, then `retry-after` (seconds or HTTP date), then the reset headers. */
+export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.get('retry-after-ms') !== null && Number.isFinite(ms) && ms >= 0) return ms;
+  const after = headers.get('retry-after');
+  if (after !== null) {
+    const seconds = Number(after);
+    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+    const date = Date.parse(after);
+    if (Number.isFinite(date)) return Math.max(0, date - now);
+  }
+  const resets = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
+    .map((name) => headers.get(name))
+    .filter((v): v is string => v !== null)
+    .map(parseGoDuration)
+    .filter((v): v is number => v !== undefined);
+  const anthropicResets = [
+    'anthropic-ratelimit-requests-reset',
+    'anthropic-ratelimit-tokens-reset',
+    'anthropic-ratelimit-input-tokens-reset',
+    'anthropic-ratelimit-output-tokens-reset',
+  ]
+    .map((name) => headers.get(name))
+    .filter((v): v is string => v !== null)
+    .map((v) => Date.parse(v) - now)
+    .filter((v) => Number.isFinite(v) && v >= 0);
+  const all = [...resets, ...anthropicResets];
+  return all.length ? Math.max(...all) : undefined;
+}
+
+interface ApiErrorLike {
+  status?: number;
+  headers?: HeaderSource;
+  message?: string;
+  code?: string | null;
+  type?: string | null;
+  error?: { type?: string; code?: string; error?: { type?: string } };
+  name?: string;
+}
+
+/** Maps an SDK error (openai or @anthropic-ai/sdk, which share their shapes) to a classified request error. */
+export function classifyError(err: unknown): RequestError {
+  const e = (err ?? {}) as ApiErrorLike;
+  const message = (e.message ?? String(err)).slice(0, 2000);
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const name = e.name ?? '';
+  if (status === undefined) {
+    if (/timeout|timed out/i.test(name + ' ' + message)) return { type: 'Timeout', message, retryable: true };
+    return { type: 'ConnectionError', message, retryable: true };
+  }
+  const retryAfterMs = retryAfterFromHeaders(e.headers);
+  const code = e.code ?? e.error?.code ?? e.type ?? e.error?.type ?? e.error?.error?.type ?? '';
+  const shouldRetry = e.headers?.get('x-should-retry');
+  if (status === 429) {
+    if (code === 'insufficient_quota' || shouldRetry === 'false') {
+      return { type: 'InsufficientQuota', message, status, retryable: false, fatal: true };
+    }
+    if (/request too large/i.test(message)) return { type: 'RequestTooLarge', message, status, retryable: false };
+    return { type: 'RateLimited', message, status, retryable: true, retryAfterMs };
+  }
+  if (status === 401) return { type: 'AuthenticationFailed', message, status, retryable: false, fatal: true };
+  if (status === 403) return { type: 'PermissionDenied', message, status, retryable: false, fatal: true };
+  if (status === 404) return { type: 'NotFound', message, status, retryable: false, fatal: true };
+  if (status === 413) return { type: 'RequestTooLarge', message, status, retryable: false };
+  if (status === 529) return { type: 'Overloaded', message, status, retryable: true, retryAfterMs };
+  if (status === 408) return { type: 'Timeout', message, status, retryable: true, retryAfterMs };
+  if (status === 409 || status >= 500) return { type: 'ServerError', message, status, retryable: true, retryAfterMs };
+  if (shouldRetry === 'true') return { type: 'ProviderError', message, status, retryable: true, retryAfterMs };
+  return { type: 'BadRequest', message, status, retryable: false };
+}

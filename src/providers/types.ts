@@ -1,0 +1,40 @@
+/** The provider-neutral shape of one request and its answer, between formatting and parsing. */
+import type { ChatMessage } from '../curator';
+import type { JsonSchema } from '../schema';
+
+export interface ProviderRequest {
+  model: string;
+  messages: ChatMessage[];
+  /** The curator's generation params, passed verbatim into the body. */
+  params: Record<string, unknown>;
+  /** Structured output schema, when the curator has a response format. */
+  schema?: JsonSchema;
+}
+
+/** Finish reasons in OpenAI's vocabulary; Anthropic's stop reasons are mapped onto it (`max_tokens` is `length`). */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | (string & {});
+
+export interface ProviderAnswer {
+  /** The text answer, or the JSON text of a structured answer. */
+  text: string | null;
+  /** The structured answer when the provider returned an object (Anthropic tool use). */
+  object?: unknown;
+  finishReason: FinishReason;
+  /** The provider's own finish reason, before mapping. */
+  rawFinishReason: string;
+  refusal?: string;
+  usage: { input: number; output: number };
+  requestId?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+}
+
+/** One provider connection, made from the worker's environment. */
+export interface ProviderClient {
+  readonly provider: 'openai' | 'anthropic';
+  readonly baseURL: string;
+  call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer>;
+}

@@ -1,0 +1,55 @@
+/**
+ * Stage 3 of a request's life: a provider answer is accepted or rejected. Truncated, filtered or refused answers and
+ * output that breaks the response schema are rejected as retryable, as in Curator.
+ */
+import type { RequestError } from '../providers/outcome';
+import type { ProviderAnswer } from '../providers/types';
+import type { ResponseFormat } from '../schema';
+
+export const DEFAULT_INVALID_FINISH_REASONS = ['length', 'content_filter'];
+
+export type Accepted = { ok: true; value: unknown };
+
+export function acceptAnswer(
+  answer: ProviderAnswer,
+  format: ResponseFormat | undefined,
+  invalidFinishReasons: readonly string[]
+): Accepted | { ok: false; error: RequestError } {
+  if (answer.refusal) {
+    return { ok: false, error: { type: 'Refusal', message: `the model refused: ${answer.refusal}`, retryable: true } };
+  }
+  if (invalidFinishReasons.includes(answer.finishReason)) {
+    return {
+      ok: false,
+      error: {
+        type: 'InvalidFinishReason',
+        message: `finish reason '${answer.rawFinishReason}' is in invalidFinishReasons`,
+        retryable: true,
+      },
+    };
+  }
+  if (!format) {
+    if (answer.text === null) return { ok: false, error: { type: 'EmptyResponse', message: 'no content', retryable: true } };
+    return { ok: true, value: answer.text };
+  }
+  let value = answer.object;
+  if (value === undefined) {
+    if (answer.text === null) return { ok: false, error: { type: 'EmptyResponse', message: 'no content', retryable: true } };
+    try {
+      value = JSON.parse(answer.text);
+    } catch (err) {
+      return {
+        ok: false,
+        error: { type: 'InvalidJson', message: `structured output is not JSON: ${(err as Error).message}`, retryable: true },
+      };
+    }
+  }
+  const checked = format.validate(value);
+  if (!checked.ok) {
+    return {
+      ok: false,
+      error: { type: 'SchemaMismatch', message: `output breaks the response schema: ${checked.error}`, retryable: true },
+    };
+  }
+  return { ok: true, value: checked.value };
+}

@@ -1,0 +1,56 @@
+/** Stage 1 of a request's life: a dataset row becomes a provider request. Pure, so it is easy to test. */
+import type { ChatMessage, Curator, Row } from '../curator';
+import type { ProviderRequest } from '../providers/types';
+import { resolveResponseFormat } from '../schema';
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+export class PromptError extends Error {
+  override name = 'PromptError';
+}
+
+/** Runs the curator's `prompt` and checks what it returned. */
+export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
+  let prompt: unknown;
+  try {
+    prompt = curator.prompt(row as never);
+  } catch (err) {
+    throw new PromptError(`prompt() threw: ${(err as Error)?.message ?? String(err)}`);
+  }
+  let messages: ChatMessage[];
+  if (typeof prompt === 'string') {
+    messages = [{ role: 'user', content: prompt }];
+  } else if (Array.isArray(prompt)) {
+    prompt.forEach((m, i) => {
+      const msg = m as Partial<ChatMessage> | null;
+      if (!msg || typeof msg !== 'object' || !ROLES.has(msg.role as string) || typeof msg.content !== 'string') {
+        throw new PromptError(
+          `prompt() returned an invalid message at position ${i}: expected {role: system|user|assistant, content: string}`
+        );
+      }
+    });
+    messages = prompt as ChatMessage[];
+  } else {
+    throw new PromptError(`prompt() must return a string or an array of messages, got ${typeof prompt}`);
+  }
+  if (messages.length === 0) throw new PromptError('prompt() returned no messages');
+  if (curator.systemPrompt) {
+    if (messages.some((m) => m.role === 'system')) {
+      throw new PromptError('prompt() returned a system message and the curator also sets systemPrompt');
+    }
+    messages = [{ role: 'system', content: curator.systemPrompt }, ...messages];
+  }
+  return messages;
+}
+
+export function buildRequest(curator: Curator, row: Row): ProviderRequest {
+  const params = Object.fromEntries(
+    Object.entries(curator.generationParams ?? {}).filter(([, v]) => v !== undefined && v !== null)
+  );
+  return {
+    model: curator.model,
+    messages: buildMessages(curator, row),
+    params,
+    schema: resolveResponseFormat(curator.responseFormat)?.jsonSchema,
+  };
+}

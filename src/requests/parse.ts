@@ -1,0 +1,32 @@
+/** Stage 4 of a request's life: an accepted answer becomes 0..n output rows through the curator's `parse`. */
+import type { Curator, Row } from '../curator';
+
+export class ParseError extends Error {
+  override name = 'ParseError';
+}
+
+function isPlainObject(value: unknown): value is Row {
+  return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The default parse: the object of a structured answer, or `{ response }` for text. */
+function defaultParse(value: unknown): Row {
+  return isPlainObject(value) ? value : { response: value };
+}
+
+export function parseRows(curator: Curator, row: Row, value: unknown): Row[] {
+  let result: unknown;
+  try {
+    result = curator.parse ? curator.parse(row as never, value as never) : defaultParse(value);
+  } catch (err) {
+    throw new ParseError(`parse() threw: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (result === null || result === undefined) return [];
+  const rows = Array.isArray(result) ? result : [result];
+  rows.forEach((r, i) => {
+    if (!isPlainObject(r)) {
+      throw new ParseError(`parse() must return objects; item ${i} is ${Array.isArray(r) ? 'an array' : typeof r}`);
+    }
+  });
+  return rows as Row[];
+}

@@ -1,0 +1,76 @@
+/**
+ * The cache directory: one folder per run fingerprint, plus `metadata.db` and content-addressed input datasets at the
+ * root. Every path the engine writes is named here, so the layout can be read in one place.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`. */
+export function defaultCacheDir(): string {
+  if (process.env.CURATOR_CACHE_DIR) return resolve(process.env.CURATOR_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'temporal-curator');
+}
+
+const pad = (batch: number) => String(batch).padStart(6, '0');
+
+/** Paths inside one cache root. */
+export class CacheLayout {
+  constructor(readonly root: string) {}
+
+  get metadataDb(): string {
+    return join(this.root, 'metadata.db');
+  }
+
+  /** Content-addressed copies of in-memory datasets handed to `curate()`. */
+  inputDataset(sha256: string): string {
+    return join(this.root, 'datasets', `${sha256}.jsonl`);
+  }
+
+  run(runHash: string): RunLayout {
+    return new RunLayout(join(this.root, runHash));
+  }
+}
+
+/** Paths inside one run folder. */
+export class RunLayout {
+  constructor(readonly dir: string) {}
+
+  /** The dataset rows normalised to JSON Lines, one request per line, in input order. */
+  get input(): string {
+    return join(this.dir, 'input.jsonl');
+  }
+
+  /** Byte offset of each batch's first line in `input`, plus the row count: written last, so it marks completion. */
+  get inputIndex(): string {
+    return join(this.dir, 'input.index.json');
+  }
+
+  /** The provider request bodies of one batch, as sent. */
+  requests(batch: number): string {
+    return join(this.dir, 'requests', `${pad(batch)}.jsonl`);
+  }
+
+  /** Append-only log of every attempt of the batch's requests: the durable per-request state. */
+  responses(batch: number): string {
+    return join(this.dir, 'responses', `${pad(batch)}.jsonl`);
+  }
+
+  /** Output rows of one batch for one parse function. */
+  parsed(parseHash: string, batch: number): string {
+    return join(this.dir, 'parsed', parseHash, `${pad(batch)}.jsonl`);
+  }
+
+  dataset(parseHash: string): string {
+    return join(this.dir, `${parseHash}.arrow`);
+  }
+
+  failedRequests(parseHash: string): string {
+    return join(this.dir, `${parseHash}.failed_requests.jsonl`);
+  }
+
+  /** The finished job's manifest; its presence is what makes a rerun a cache hit. */
+  result(parseHash: string): string {
+    return join(this.dir, `${parseHash}.result.json`);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Run fingerprints. Same inputs, same fingerprint, same cache folder: that is what makes a rerun free.
+ *
+ * As in Curator, the fingerprint covers the dataset, the prompt function's source, the model, the response schema and
+ * the generation params; unlike Curator it also covers the provider, its base URL and the system prompt, so answers
+ * from a different endpoint or instruction are never served from cache. `parse` is hashed separately: it names the
+ * output, not the run, so changing it re-parses cached responses.
+ */
+import { createHash } from 'node:crypto';
+import type { Curator } from '../curator';
+import { resolveResponseFormat } from '../schema';
+
+export function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** JSON with object keys sorted, so `{a, b}` and `{b, a}` hash alike. */
+export function stableStringify(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+    }
+    return v;
+  });
+}
+
+/** The base URL a curator's requests go to: its setting, else the worker's environment, else the public API. */
+export function resolveBaseURL(curator: Curator): string {
+  const fromEnv = curator.provider === 'anthropic' ? process.env.ANTHROPIC_BASE_URL : process.env.OPENAI_BASE_URL;
+  const fallback = curator.provider === 'anthropic' ? 'https://api.anthropic.com' : 'https://api.openai.com/v1';
+  return (curator.backend?.baseURL ?? fromEnv ?? fallback).replace(/\/+$/, '');
+}
+
+/** Identifies the run: which requests are sent and so which responses can be reused. */
+export function runFingerprint(curator: Curator, datasetHash: string): string {
+  const format = resolveResponseFormat(curator.responseFormat);
+  const parts = {
+    dataset: datasetHash,
+    prompt: curator.prompt.toString(),
+    systemPrompt: curator.systemPrompt ?? null,
+    model: curator.model,
+    responseFormat: format ? format.jsonSchema : 'text',
+    generationParams: curator.generationParams ?? {},
+    provider: curator.provider,
+    baseURL: resolveBaseURL(curator),
+  };
+  return sha256(stableStringify(parts)).slice(0, 32);
+}
+
+/** Identifies the output: the parse function's source (the default parse has its own constant name). */
+export function parseFingerprint(curator: Curator): string {
+  return sha256(curator.parse ? curator.parse.toString() : 'default-parse').slice(0, 16);
+}

@@ -1,0 +1,115 @@
+/**
+ * JSON Lines files, written so that a crash at any moment leaves every complete line readable: appends go through one
+ * file descriptor at a time, whole files are written to a temporary name and renamed, and a torn last line (a crash
+ * mid-write) is cut off before the next append instead of being read as data.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}
+
+/** Writes a whole file under a temporary name, then renames it: readers see the old file or the new one. */
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  await ensureDir(dirname(path));
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Cuts a partial last line left by a crash. Returns how many bytes were removed. */
+export async function repairTornTail(path: string): Promise<number> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+  if (size === 0) return 0;
+  const fh = await open(path, 'r');
+  try {
+    const chunk = Math.min(size, 1 << 20);
+    let end = size;
+    for (let pos = size; pos > 0; ) {
+      const from = Math.max(0, pos - chunk);
+      const buf = Buffer.alloc(pos - from);
+      await fh.read(buf, 0, buf.length, from);
+      if (pos === size && buf[buf.length - 1] === 0x0a) return 0;
+      const nl = buf.lastIndexOf(0x0a);
+      if (nl >= 0) {
+        end = from + nl + 1;
+        break;
+      }
+      pos = from;
+      if (pos === 0) end = 0;
+    }
+    await fh.close();
+    await truncate(path, end);
+    return size - end;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/** Appends records as lines, after cutting any torn tail so the new lines start on a line boundary. */
+export async function appendJsonLines(path: string, records: readonly unknown[]): Promise<void> {
+  if (records.length === 0) return;
+  await ensureDir(dirname(path));
+  await repairTornTail(path);
+  const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  const fh = await open(path, 'a');
+  try {
+    await fh.write(text);
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface JsonLine<T> {
+  /** 1-based line number in the file. */
+  line: number;
+  value?: T;
+  /** Set when the line is not valid JSON; `value` is then absent. */
+  error?: string;
+  /** The raw text, kept only for invalid lines so errors can quote it. */
+  text?: string;
+}
+
+/** Streams the lines of a file with their parse results; a missing file yields nothing. */
+export async function* readJsonLines<T = unknown>(path: string, start = 0): AsyncGenerator<JsonLine<T>> {
+  if (!(await exists(path))) return;
+  const input = createReadStream(path, { encoding: 'utf8', start });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let line = 0;
+  for await (const text of lines) {
+    line++;
+    if (text.trim() === '') continue;
+    try {
+      yield { line, value: JSON.parse(text) as T };
+    } catch (err) {
+      yield { line, error: (err as Error).message, text: text.length > 200 ? text.slice(0, 200) + '…' : text };
+    }
+  }
+}
+
+/**
+ * Reads a file the engine itself appends to. Only a torn last line can be invalid there (a crash mid-append);
+ * such a line is skipped, never read as data.
+ */
+export async function* readRecords<T>(path: string): AsyncGenerator<T> {
+  for await (const entry of readJsonLines<T>(path)) {
+    if (entry.value !== undefined) yield entry.value;
+  }
+}

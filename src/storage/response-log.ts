@@ -1,0 +1,97 @@
+/**
+ * The response log of one batch: an append-only JSON Lines file with one line per attempt. It is the durable state of
+ * every request in the batch: which succeeded (in any job: that is the response cache), how many attempts this job
+ * made, and every error seen. A rerun, a retried activity or a restarted worker reads it back and never pays twice.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { RequestError } from '../providers/outcome';
+import { ensureDir, readRecords, repairTornTail } from './jsonl';
+
+export interface AttemptRecord {
+  /** Absolute request index (= input row index). */
+  i: number;
+  /** The job that made the attempt. */
+  job: string;
+  /** 1-based attempt number within that job. */
+  attempt: number;
+  at: string;
+  ok: boolean;
+  /** The accepted answer: text, or the validated object of a structured answer. */
+  value?: unknown;
+  finish?: string;
+  usage?: { input: number; output: number };
+  requestId?: string;
+  error?: RequestError;
+}
+
+export interface RequestState {
+  /** The accepted answer, from whichever job paid for it. */
+  success?: AttemptRecord;
+  /** Attempts made by the current job. */
+  attempts: number;
+  /** Errors seen by the current job, oldest first. */
+  errors: RequestError[];
+  /** Tokens the current job paid for, including failed attempts that returned an answer. */
+  tokens: { input: number; output: number };
+}
+
+export class BatchLog {
+  readonly requests = new Map<number, RequestState>();
+
+  state(i: number): RequestState {
+    let s = this.requests.get(i);
+    if (!s) {
+      s = { attempts: 0, errors: [], tokens: { input: 0, output: 0 } };
+      this.requests.set(i, s);
+    }
+    return s;
+  }
+
+  /** Folds one attempt into the state; the same function serves replay from disk and live updates. */
+  apply(record: AttemptRecord, jobId: string): void {
+    const s = this.state(record.i);
+    if (record.ok) {
+      s.success ??= record;
+    }
+    if (record.job !== jobId) return;
+    s.attempts = Math.max(s.attempts, record.attempt);
+    if (record.error) s.errors.push(record.error);
+    if (record.usage) {
+      s.tokens.input += record.usage.input;
+      s.tokens.output += record.usage.output;
+    }
+  }
+
+  static async load(path: string, jobId: string): Promise<BatchLog> {
+    const log = new BatchLog();
+    for await (const record of readRecords<AttemptRecord>(path)) log.apply(record, jobId);
+    return log;
+  }
+}
+
+/** Appends attempt records one at a time through one open file, so concurrent requests never interleave bytes. */
+export class ResponseLogWriter {
+  private chain: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly fh: FileHandle) {}
+
+  static async open(path: string): Promise<ResponseLogWriter> {
+    await ensureDir(dirname(path));
+    await repairTornTail(path);
+    return new ResponseLogWriter(await open(path, 'a'));
+  }
+
+  append(record: AttemptRecord): Promise<void> {
+    const line = JSON.stringify(record) + '\n';
+    this.chain = this.chain.then(async () => {
+      await this.fh.write(line);
+    });
+    return this.chain;
+  }
+
+  async close(): Promise<void> {
+    await this.chain.catch(() => undefined);
+    await this.fh.close();
+  }
+}

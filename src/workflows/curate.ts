@@ -1,0 +1,153 @@
+/**
+ * The curation job: plan, run the partitions as child workflows with a bounded window, then finalize. A job whose
+ * finished dataset exists returns it from the plan step without running anything.
+ *
+ * A partition that fails (a bad key, a missing model) stops the job from starting more, but whatever finished is
+ * still assembled into a partial dataset before the job reports the failure: nothing paid for is lost.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  continueAsNew,
+  proxyActivities,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CuratorActivities } from '../activities';
+import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '../manifests';
+import { planActivityOptions } from './activity-options';
+import { partitionWorkflow } from './partition';
+import { addStats, emptyStats } from './request-state';
+
+/** Batch activities one partition keeps in flight at most. */
+const MAX_PARTITION_WINDOW = 8;
+const DEFAULT_BATCHES_PER_PARTITION = 100;
+
+/** State carried across continue-as-new of the job itself. */
+export interface CurateJobState {
+  plan: RunPlan;
+  nextPartition: number;
+  stats: CurationStats;
+}
+
+export interface PartitionLayout {
+  /** Batches per partition. */
+  length: number;
+  count: number;
+  /** Partitions in flight at once. */
+  inFlight: number;
+  /** Batch activities in flight inside each partition. */
+  window: number;
+}
+
+/** Splits the batches so that about `batchesInFlight` batch activities run at once across all partitions. */
+export function partitionLayout(plan: RunPlan, batchesPerPartition = DEFAULT_BATCHES_PER_PARTITION): PartitionLayout {
+  const window = Math.max(1, Math.min(plan.batchesInFlight, MAX_PARTITION_WINDOW));
+  const inFlight = Math.max(1, Math.ceil(plan.batchesInFlight / window));
+  const length = Math.max(1, Math.min(batchesPerPartition, Math.ceil(plan.batchCount / inFlight)));
+  return { length, count: Math.ceil(plan.batchCount / length), inFlight, window };
+}
+
+/** The innermost failure: a child failure wraps an activity failure that wraps what the activity threw. */
+function rootCause(err: unknown): unknown {
+  let cause = err;
+  while (
+    (cause instanceof ChildWorkflowFailure || cause instanceof ActivityFailure || cause instanceof ApplicationFailure) &&
+    cause.cause
+  ) {
+    cause = cause.cause;
+  }
+  return cause;
+}
+
+export async function curateWorkflow(input: CurateJobInput, state?: CurateJobState): Promise<CurationManifest> {
+  const info = workflowInfo();
+  // Stable across continue-as-new, distinct for each new job: attempts are counted per job.
+  const jobId = `${info.workflowId}@${info.firstExecutionRunId}`;
+  const { plan: planActivity, finalize } = proxyActivities<CuratorActivities>(planActivityOptions);
+
+  const plan = state?.plan ?? (await planActivity({ ...input, workflowId: info.workflowId }));
+  if (plan.cached) return plan.cached;
+
+  const layout = partitionLayout(plan, input.options?.batchesPerPartition);
+  const stats = state?.stats ?? emptyStats();
+  let next = state?.nextPartition ?? 0;
+  let failure: unknown;
+
+  const inFlight = new Set<Promise<void>>();
+  const runPartition = async (p: number) => {
+    const fromBatch = p * layout.length;
+    const child = await startChild(partitionWorkflow, {
+      workflowId: `${info.workflowId}/p${p}`,
+      staticSummary: `partition ${p}: batches ${fromBatch}-${Math.min(plan.batchCount, fromBatch + layout.length) - 1}`,
+      args: [
+        {
+          curator: input.curator,
+          runHash: plan.runHash,
+          parseHash: plan.parseHash,
+          jobId,
+          fromBatch,
+          toBatch: Math.min(plan.batchCount, fromBatch + layout.length),
+          batchesInFlight: layout.window,
+          requestConcurrency: plan.requestConcurrency,
+          maxRetries: plan.maxRetries,
+          activityTaskQueue: input.options?.activityTaskQueue,
+        },
+      ],
+    });
+    try {
+      addStats(stats, (await child.result()).stats);
+    } catch (err) {
+      failure ??= err;
+    }
+  };
+
+  for (;;) {
+    while (
+      failure === undefined &&
+      inFlight.size < layout.inFlight &&
+      next < layout.count &&
+      !workflowInfo().continueAsNewSuggested
+    ) {
+      const running: Promise<void> = runPartition(next++).finally(() => inFlight.delete(running));
+      inFlight.add(running);
+    }
+    if (inFlight.size === 0) break;
+    await Promise.race(inFlight);
+  }
+  if (failure === undefined && next < layout.count) {
+    return await continueAsNew<typeof curateWorkflow>(input, { plan, nextPartition: next, stats });
+  }
+
+  const manifest = await finalize({
+    curator: input.curator,
+    runHash: plan.runHash,
+    parseHash: plan.parseHash,
+    jobId,
+    workflowId: info.workflowId,
+    stats,
+  });
+  if (failure !== undefined) {
+    const cause = rootCause(failure);
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw ApplicationFailure.create({
+      type: cause instanceof ApplicationFailure && cause.type ? cause.type : 'JobFailed',
+      message: `${message} (partial dataset: ${manifest.datasetPath}; failed requests: ${manifest.failedRequestsPath})`,
+      nonRetryable: true,
+      details: [manifest],
+    });
+  }
+  if (plan.requireAllResponses && manifest.stats.failed > 0) {
+    throw ApplicationFailure.create({
+      type: 'IncompleteResponses',
+      message:
+        `${manifest.stats.failed} of ${manifest.stats.total} requests failed for good and requireAllResponses is on. ` +
+        `Everything else is saved: dataset ${manifest.datasetPath}, failed requests ${manifest.failedRequestsPath}. ` +
+        `Run the job again to retry only the failed requests.`,
+      nonRetryable: true,
+      details: [manifest],
+    });
+  }
+  return manifest;
+}
