@@ -50,7 +50,7 @@ export function createPlan(deps: ActivityDeps) {
       }
       throw err;
     }
-    const runHash = runFingerprint(curator, datasetHash);
+    const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
     const parseHash = parseFingerprint(curator);
     const run = deps.cache.run(runHash);
 
@@ -59,7 +59,12 @@ export function createPlan(deps: ActivityDeps) {
       const previous = JSON.parse(await readFile(resultPath, 'utf8')) as CurationManifest;
       if (previous.stats.failed === 0) {
         deps.metadata.event(runHash, 'cache-hit', input.workflowId);
-        const cached: CurationManifest = { ...previous, workflowId: input.workflowId, fromCache: true };
+        const cached: CurationManifest = {
+          ...previous,
+          stats: { ...previous.stats, cached: previous.stats.succeeded },
+          workflowId: input.workflowId,
+          fromCache: true,
+        };
         return {
           runHash,
           parseHash,
@@ -95,7 +100,7 @@ export function createPlan(deps: ActivityDeps) {
       prompt_func: curator.prompt.toString(),
       model_name: curator.model,
       provider: curator.provider,
-      base_url: resolveBaseURL(curator),
+      base_url: resolveBaseURL(curator, deps.providers.env),
       response_format: format ? JSON.stringify(format.jsonSchema) : 'text',
       workflow_id: input.workflowId,
       total_requests: index.rows,

@@ -27,11 +27,11 @@ export function apiKeyFor(curator: Curator, env: NodeJS.ProcessEnv = process.env
 export class ProviderPool {
   private readonly clients = new Map<string, ProviderClient>();
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(readonly env: NodeJS.ProcessEnv = process.env) {}
 
   get(curator: Curator): ProviderClient {
     const apiKey = apiKeyFor(curator, this.env);
-    const baseURL = resolveBaseURL(curator);
+    const baseURL = resolveBaseURL(curator, this.env);
     const id = `${curator.provider} ${baseURL} ${apiKey}`;
     let client = this.clients.get(id);
     if (!client) {

@@ -25,14 +25,14 @@ export function stableStringify(value: unknown): string {
 }
 
 /** The base URL a curator's requests go to: its setting, else the worker's environment, else the public API. */
-export function resolveBaseURL(curator: Curator): string {
-  const fromEnv = curator.provider === 'anthropic' ? process.env.ANTHROPIC_BASE_URL : process.env.OPENAI_BASE_URL;
+export function resolveBaseURL(curator: Curator, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = curator.provider === 'anthropic' ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL;
   const fallback = curator.provider === 'anthropic' ? 'https://api.anthropic.com' : 'https://api.openai.com/v1';
   return (curator.backend?.baseURL ?? fromEnv ?? fallback).replace(/\/+$/, '');
 }
 
 /** Identifies the run: which requests are sent and so which responses can be reused. */
-export function runFingerprint(curator: Curator, datasetHash: string): string {
+export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJS.ProcessEnv = process.env): string {
   const format = resolveResponseFormat(curator.responseFormat);
   const parts = {
     dataset: datasetHash,
@@ -42,7 +42,7 @@ export function runFingerprint(curator: Curator, datasetHash: string): string {
     responseFormat: format ? format.jsonSchema : 'text',
     generationParams: curator.generationParams ?? {},
     provider: curator.provider,
-    baseURL: resolveBaseURL(curator),
+    baseURL: resolveBaseURL(curator, env),
   };
   return sha256(stableStringify(parts)).slice(0, 32);
 }

@@ -1,0 +1,23 @@
+/** The final statistics of a job, as a table for people. */
+import type { CurationManifest } from '../manifests';
+
+export function formatSummary(result: CurationManifest, elapsedMs?: number): string {
+  const s = result.stats;
+  const rows: [string, string][] = [
+    ['Curator', result.curator],
+    ['Run', `${result.runHash} (parse ${result.parseHash})${result.fromCache ? ', from cache' : ''}`],
+    ['Workflow', result.workflowId],
+    ['Requests', `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached, ${s.retries} retries`],
+    ['Tokens', `${s.tokens.input} in, ${s.tokens.output} out`],
+    ['Output rows', String(s.outputRows)],
+    ['Dataset', result.datasetPath],
+    ['SHA-256', result.datasetSha256],
+    ['Failed requests', s.failed > 0 ? result.failedRequestsPath : 'none'],
+  ];
+  if (elapsedMs !== undefined) {
+    const seconds = elapsedMs / 1000;
+    rows.push(['Time', `${seconds.toFixed(1)} s${s.total && !result.fromCache ? `, ${(s.total / seconds).toFixed(1)} requests/s` : ''}`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}

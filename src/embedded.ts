@@ -1,0 +1,108 @@
+/**
+ * The embedded default, for a laptop: a local Temporal dev server (persistent SQLite file, Web UI), the loopback
+ * simulator when no API key is set, and a worker in this process. `TEMPORAL_ADDRESS` selects an existing cluster
+ * instead of the dev server; an API key in the environment selects the real provider instead of the simulator.
+ */
+import type { Client } from '@temporalio/client';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { join } from 'node:path';
+import type { Curator } from './curator';
+import { startSimulator, type Simulator } from './simulator';
+import { defaultCacheDir } from './storage/cache-dir';
+import { DEFAULT_TASK_QUEUE, temporalNamespace } from './temporal/connection';
+import { startDevServer, type DevServer } from './temporal/dev-server';
+import { installQuietRuntime } from './temporal/runtime';
+import { createWorker } from './worker';
+
+/** The simulator's port in the embedded stack: fixed, so a rerun has the same base URL and hits the cache. */
+export const EMBEDDED_SIMULATOR_PORT = 18787;
+
+export interface LocalStackOptions {
+  curators: Iterable<Curator<any, any, any>>;
+  cacheDir?: string;
+  taskQueue?: string;
+  /** Use the simulator even when an API key is set. */
+  forceSimulator?: boolean;
+  /** Called with one line per step, for the user to read. */
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  client: Client;
+  worker: Worker;
+  cacheDir: string;
+  taskQueue: string;
+  /** Where the Temporal UI is, when the stack started or found a local dev server. */
+  uiUrl?: string;
+  devServer?: DevServer;
+  simulator?: Simulator;
+  /** Which provider endpoint the worker talks to, in words. */
+  providerNote: string;
+  /** Stops the worker, then what the stack started (the dev server only if `keepServer` is false). */
+  close(options?: { keepServer?: boolean }): Promise<void>;
+}
+
+function needsSimulator(curators: Curator[], env: NodeJS.ProcessEnv): boolean {
+  return curators.some((c) => !(c.provider === 'anthropic' ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY));
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  installQuietRuntime();
+  const curators = [...options.curators] as Curator[];
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+
+  let devServer: DevServer | undefined;
+  let address = process.env.TEMPORAL_ADDRESS;
+  if (address) {
+    log(`Temporal: the cluster at ${address} (TEMPORAL_ADDRESS)`);
+  } else {
+    devServer = await startDevServer({ dbFilename: join(cacheDir, 'temporal', 'dev-server.db') });
+    address = devServer.address;
+    log(`Temporal: ${devServer.owned ? 'started a' : 'reusing the'} local dev server at ${address}, UI ${devServer.uiUrl}`);
+  }
+
+  // The worker reads keys and base URLs from this environment; the simulator only fills in what is missing.
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let simulator: Simulator | undefined;
+  let providerNote: string;
+  if (options.forceSimulator || needsSimulator(curators, env)) {
+    simulator = await startSimulator({ port: EMBEDDED_SIMULATOR_PORT }).catch(() => startSimulator());
+    env.OPENAI_API_KEY = 'sim-local-key';
+    env.OPENAI_BASE_URL = simulator.openaiBaseURL;
+    env.ANTHROPIC_API_KEY = 'sim-local-key';
+    env.ANTHROPIC_BASE_URL = simulator.anthropicBaseURL;
+    providerNote = `the loopback simulator at ${simulator.url} (no OPENAI_API_KEY / ANTHROPIC_API_KEY set)`;
+  } else {
+    providerNote = curators.map((c) => `${c.name}: ${c.provider} with the API key from the environment`).join('; ');
+  }
+  log(`Provider: ${providerNote}`);
+
+  const connection = await Connection.connect({ address });
+  const client = new TemporalClient({ connection, namespace: temporalNamespace() });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createWorker({ connection: nativeConnection, curators, cacheDir, taskQueue, env });
+  const running = worker.run();
+  log(`Worker: running on task queue '${taskQueue}', cache ${cacheDir}`);
+
+  return {
+    client,
+    worker,
+    cacheDir,
+    taskQueue,
+    uiUrl: devServer?.uiUrl,
+    devServer,
+    simulator,
+    providerNote,
+    async close({ keepServer = false } = {}) {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+      await simulator?.close();
+      if (!keepServer) await devServer?.stop();
+    },
+  };
+}
