@@ -1,0 +1,25 @@
+/**
+ * A loopback OpenAI- and Anthropic-compatible HTTP server for tests: deterministic answers, exact `usage`, the
+ * providers' headers and error bodies, rate limits and fault injection. Import it as `temporal-curator/simulator`.
+ *
+ * @example
+ * import { startSimulator } from 'temporal-curator/simulator';
+ * const sim = await startSimulator({ rateLimits: { rpm: 600 } });
+ * const openai = new OpenAI({ apiKey: 'sk-test', baseURL: sim.openaiBaseURL });
+ * const anthropic = new Anthropic({ apiKey: 'sk-ant-test', baseURL: sim.anthropicBaseURL });
+ * // A prompt containing [[sim:status=429,retryAfter=0.5,times=2]] fails twice, then succeeds.
+ * await sim.close();
+ */
+export { startSimulator } from './server';
+export type {
+  FaultRule,
+  FaultSpec,
+  RecordedRequest,
+  SimProvider,
+  Simulator,
+  SimulatorOptions,
+  SimulatorStats,
+} from './types';
+export { parseDirectives, type Directive } from './faults';
+export { formatGoDuration, formatRfc3339 } from './rate-limits';
+export { generateFromSchema, Rng } from './answers';

@@ -1,0 +1,365 @@
+/**
+ * The simulator's HTTP server: routing, the request pipeline shared by both providers, stats, latency and the
+ * `/_sim/*` control API for tests running in another process.
+ *
+ * Pipeline of a completion request: authenticate → parse and validate → fault (in-band directive, then rules) →
+ * generate the answer → rate-limit admission (debiting the answer's actual usage) → latency → respond.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { anthropic, countTokens } from './anthropic';
+import { FaultBook, isStatusFault } from './faults';
+import { openai } from './openai';
+import { isRecord, type JsonReply, type ProviderAdapter, type RequestContext } from './provider';
+import { limitSettings, SlidingWindowLimiter, type LimitSettings, type Snapshot } from './rate-limits';
+import type { RecordedRequest, SimProvider, Simulator, SimulatorOptions, SimulatorStats } from './types';
+
+/** Bodies above this are refused, as Anthropic's Messages API does (32 MB). */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** What the pipeline decided for one request. */
+type Outcome =
+  | {
+      kind: 'json';
+      status: number;
+      body: unknown;
+      headers: Record<string, string>;
+      snapshot?: Snapshot;
+      delayMs: number;
+    }
+  | { kind: 'raw'; status: number; text: string; headers: Record<string, string>; snapshot?: Snapshot; delayMs: number }
+  | { kind: 'drop'; delayMs: number };
+
+/** Sleeps that `close()` can cut short, so a slow fault never keeps the process alive. */
+class Sleeper {
+  private readonly pending = new Map<NodeJS.Timeout, () => void>();
+
+  sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(timer);
+        resolve();
+      }, ms);
+      this.pending.set(timer, resolve);
+    });
+  }
+
+  wakeAll(): void {
+    for (const [timer, resolve] of this.pending) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.pending.clear();
+  }
+}
+
+class SimulatorServer {
+  readonly stats: SimulatorStats = { total: 0, byPrompt: new Map(), byStatus: new Map(), requests: [] };
+  private options: SimulatorOptions;
+  private settings: LimitSettings;
+  private readonly limiters: Record<SimProvider, SlidingWindowLimiter> = {
+    openai: new SlidingWindowLimiter(),
+    anthropic: new SlidingWindowLimiter(),
+  };
+  private readonly faults = new FaultBook();
+  private readonly sleeper = new Sleeper();
+  private closing = false;
+
+  constructor(options: SimulatorOptions) {
+    this.options = { ...options };
+    this.settings = limitSettings(options.rateLimits);
+  }
+
+  setOptions(o: Partial<SimulatorOptions>): void {
+    this.options = { ...this.options, ...o, port: this.options.port };
+    this.settings = limitSettings(this.options.rateLimits);
+  }
+
+  reset(): void {
+    this.stats.total = 0;
+    this.stats.byPrompt.clear();
+    this.stats.byStatus.clear();
+    this.stats.requests.length = 0;
+    this.faults.reset();
+    this.limiters.openai.clear();
+    this.limiters.anthropic.clear();
+  }
+
+  callsFor(promptText: string): number {
+    let calls = 0;
+    for (const [prompt, count] of this.stats.byPrompt) if (prompt.includes(promptText)) calls += count;
+    return calls;
+  }
+
+  shutDown(): void {
+    this.closing = true;
+    this.sleeper.wakeAll();
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const { bytes, tooLarge } = await readBody(req);
+
+    if (path.startsWith('/_sim/')) return this.control(method, path, url, res);
+
+    const adapter: ProviderAdapter = path.startsWith('/v1/messages') ? anthropic : openai;
+    const ctx: RequestContext = {
+      requestId: adapter.newRequestId(),
+      model: undefined,
+      seed: this.options.seed ?? 'sim',
+    };
+    const snapshot = (): Snapshot | undefined => this.snapshot(adapter.provider, receivedAt);
+    const finish = (reply: JsonReply, delayMs = this.latency()): Promise<void> =>
+      this.respond(res, adapter, ctx, receivedAt, { kind: 'json', ...reply, headers: reply.headers ?? {}, delayMs });
+
+    const isCompletion =
+      method === 'POST' && (path === '/v1/chat/completions' || path === '/chat/completions' || path === '/v1/messages');
+    if (method === 'POST' && path === '/v1/messages/count_tokens') {
+      if (tooLarge) return finish(adapter.plainError(413, 'Request exceeds the maximum allowed number of bytes.', ctx));
+      const denied = adapter.authenticate(req.headers, this.options.validApiKeys, ctx);
+      return finish(denied ?? countTokens(parseJson(bytes), req.headers, ctx));
+    }
+    if (!isCompletion) {
+      const message =
+        adapter === openai ? `Invalid URL (${method} ${url.pathname})` : `Not found: ${method} ${url.pathname}`;
+      return finish(adapter.plainError(404, message, ctx));
+    }
+
+    const body = tooLarge ? undefined : parseJson(bytes);
+    const record: RecordedRequest = {
+      at: receivedAt,
+      provider: adapter.provider,
+      path: url.pathname,
+      prompt: isRecord(body) ? adapter.promptText(body) : '',
+      status: 0,
+    };
+    const retryCount = Number(req.headers['x-stainless-retry-count']);
+    if (req.headers['x-stainless-retry-count'] !== undefined && Number.isFinite(retryCount)) {
+      record.retryCount = retryCount;
+    }
+    if (isRecord(body) && typeof body.model === 'string') record.model = ctx.model = body.model;
+
+    const outcome = this.decide(adapter, ctx, req, body, record.prompt, tooLarge, receivedAt, snapshot);
+    record.status = outcome.kind === 'drop' ? 0 : outcome.status;
+    this.record(record);
+    return this.respond(res, adapter, ctx, receivedAt, outcome);
+  }
+
+  private decide(
+    adapter: ProviderAdapter,
+    ctx: RequestContext,
+    req: IncomingMessage,
+    body: unknown,
+    prompt: string,
+    tooLarge: boolean,
+    receivedAt: number,
+    snapshot: () => Snapshot | undefined
+  ): Outcome {
+    const delayMs = this.latency();
+    const reply = (r: JsonReply): Outcome => ({
+      kind: 'json',
+      ...r,
+      headers: r.headers ?? {},
+      snapshot: snapshot(),
+      delayMs,
+    });
+    if (tooLarge) return reply(adapter.plainError(413, 'Request exceeds the maximum allowed number of bytes.', ctx));
+    const denied = adapter.authenticate(req.headers, this.options.validApiKeys, ctx);
+    if (denied !== undefined) return reply(denied);
+    if (!isRecord(body)) return reply(adapter.unparsable(ctx));
+    const invalid = adapter.validate(body, req.headers, ctx);
+    if (invalid !== undefined) return reply(invalid);
+
+    const fault = this.faults.pick(adapter.provider, prompt, this.options.faults ?? []);
+    if (fault !== undefined && isStatusFault(fault)) {
+      const state = this.limiters[adapter.provider].snapshot(receivedAt, this.settings);
+      return reply(adapter.statusError(fault, ctx, state));
+    }
+    if (fault !== undefined && fault.kind === 'drop') return { kind: 'drop', delayMs };
+
+    const answerFault =
+      fault !== undefined && (fault.kind === 'finish' || fault.kind === 'refusal' || fault.kind === 'invalid-json')
+        ? fault
+        : undefined;
+    const generated = adapter.generate(body, ctx, answerFault);
+    const rejection = this.limiters[adapter.provider].admit(receivedAt, generated.cost, this.settings);
+    if (rejection !== undefined) return reply(adapter.rateLimited(rejection, ctx));
+
+    const extra = fault !== undefined && fault.kind === 'slow' ? Math.max(0, fault.ms) : 0;
+    if (fault !== undefined && fault.kind === 'malformed') {
+      const text = JSON.stringify(generated.body);
+      return {
+        kind: 'raw',
+        status: 200,
+        text: text.slice(0, Math.floor(text.length / 2)),
+        headers: {},
+        snapshot: snapshot(),
+        delayMs,
+      };
+    }
+    return {
+      kind: 'json',
+      status: 200,
+      body: generated.body,
+      headers: {},
+      snapshot: snapshot(),
+      delayMs: delayMs + extra,
+    };
+  }
+
+  private snapshot(provider: SimProvider, now: number): Snapshot | undefined {
+    if (this.options.omitRateLimitHeaders === true) return undefined;
+    return this.limiters[provider].snapshot(now, this.settings);
+  }
+
+  private record(record: RecordedRequest): void {
+    this.stats.total++;
+    this.stats.requests.push(record);
+    this.stats.byPrompt.set(record.prompt, (this.stats.byPrompt.get(record.prompt) ?? 0) + 1);
+    this.stats.byStatus.set(record.status, (this.stats.byStatus.get(record.status) ?? 0) + 1);
+  }
+
+  private latency(): number {
+    const latency = this.options.latencyMs;
+    if (latency === undefined) return 0;
+    if (typeof latency === 'number') return Math.max(0, latency);
+    const min = Math.max(0, Math.min(latency.min, latency.max));
+    const max = Math.max(latency.min, latency.max);
+    return Math.round(min + Math.random() * (max - min));
+  }
+
+  private async respond(
+    res: ServerResponse,
+    adapter: ProviderAdapter,
+    ctx: RequestContext,
+    receivedAt: number,
+    outcome: Outcome
+  ): Promise<void> {
+    await this.sleeper.sleep(outcome.delayMs);
+    if (this.closing || outcome.kind === 'drop') {
+      res.socket?.destroy();
+      res.destroy();
+      return;
+    }
+    if (res.destroyed || res.writableEnded) return;
+    const text = outcome.kind === 'json' ? JSON.stringify(outcome.body) : outcome.text;
+    const extra = { ...outcome.headers };
+    if (this.options.omitRateLimitHeaders === true) {
+      for (const name of Object.keys(extra)) if (/^(x-|anthropic-)ratelimit-/.test(name)) delete extra[name];
+    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...adapter.commonHeaders(ctx, outcome.snapshot, Date.now() - receivedAt),
+      ...extra,
+      'content-length': String(Buffer.byteLength(text)),
+    };
+    res.writeHead(outcome.status, headers);
+    res.end(text);
+  }
+
+  private control(method: string, path: string, url: URL, res: ServerResponse): void {
+    const send = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+      res.end(text);
+    };
+    if (method === 'GET' && path === '/_sim/stats') {
+      return send(200, {
+        total: this.stats.total,
+        byStatus: Object.fromEntries(this.stats.byStatus),
+        byPrompt: Object.fromEntries(this.stats.byPrompt),
+      });
+    }
+    if (method === 'POST' && path === '/_sim/reset') {
+      this.reset();
+      return send(200, { ok: true });
+    }
+    if (method === 'GET' && path === '/_sim/calls') {
+      const prompt = url.searchParams.get('prompt') ?? '';
+      return send(200, { prompt, calls: this.callsFor(prompt) });
+    }
+    send(404, { error: { message: `Unknown simulator control route ${method} ${path}` } });
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<{ bytes: Buffer; tooLarge: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    // Keep draining so the client sees a response rather than a reset, but stop buffering.
+    if (size > MAX_BODY_BYTES) tooLarge = true;
+    else chunks.push(buffer);
+  }
+  return { bytes: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge };
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts a simulator on 127.0.0.1.
+ *
+ * @example
+ * const sim = await startSimulator({ rateLimits: { rpm: 600 } });
+ * const client = new OpenAI({ apiKey: 'sk-test', baseURL: sim.openaiBaseURL, maxRetries: 0 });
+ * // …
+ * await sim.close();
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = new SimulatorServer(options);
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    sim.handle(req, res).catch((err: unknown) => {
+      // A bug in the simulator must surface as a 500 the client can see, not as a hung request.
+      if (!res.headersSent) {
+        const text = JSON.stringify({ error: { message: `Simulator error: ${String(err)}`, type: 'server_error' } });
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(text);
+      } else res.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  let closed: Promise<void> | undefined;
+
+  return {
+    url,
+    openaiBaseURL: `${url}/v1`,
+    anthropicBaseURL: url,
+    stats: sim.stats,
+    callsFor: (promptText) => sim.callsFor(promptText),
+    reset: () => sim.reset(),
+    setOptions: (o) => sim.setOptions(o),
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        sim.shutDown();
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closed;
+    },
+  };
+}
