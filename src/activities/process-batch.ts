@@ -7,6 +7,7 @@
  * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
  */
 import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
 import { classifyError, type RequestError } from '../providers/outcome';
@@ -100,6 +101,8 @@ async function callRequests(
   const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
   const timeoutMs = curator.backend?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const signal = cancellationSignal();
+  // Every request in flight listens for cancellation on this one signal.
+  setMaxListeners(0, signal);
   const run = deps.cache.run(task.runHash);
 
   // Stage 1, format: a row that cannot be formatted fails alone, with the reason.
