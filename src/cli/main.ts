@@ -14,6 +14,7 @@ import { curate, CurationError } from '../client';
 import { startLocalStack } from '../embedded';
 import { connectWorker, DEFAULT_TASK_QUEUE } from '../temporal/connection';
 import { installQuietRuntime } from '../temporal/runtime';
+import { runSimulatorCli } from '../simulator/cli';
 import { createWorker } from '../worker';
 import { loadCurators } from './load-curators';
 import { formatSummary } from './summary';
@@ -98,9 +99,9 @@ export function buildProgram(): Command {
     .command('simulator')
     .description('run the OpenAI/Anthropic simulator on loopback (options: see src/simulator/cli.ts)')
     .allowUnknownOption()
+    .allowExcessArguments()
     .helpOption(false)
     .action(async (_opts, command: Command) => {
-      const { runSimulatorCli } = await import('../simulator/cli');
       await runSimulatorCli(command.args);
     });
 
