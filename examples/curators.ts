@@ -16,7 +16,12 @@ export const poems = defineCurator({
   model: 'gpt-4o-mini',
   prompt: (row: { topic: string }) => `Write a short poem about ${row.topic}.`,
   responseFormat: Poem,
-  parse: (row, poem: z.infer<typeof Poem>) => ({ topic: row.topic, title: poem.title, poem: poem.poem, mood: poem.mood }),
+  parse: (row, poem: z.infer<typeof Poem>) => ({
+    topic: row.topic,
+    title: poem.title,
+    poem: poem.poem,
+    mood: poem.mood,
+  }),
   generationParams: { temperature: 0.7 },
 });
 

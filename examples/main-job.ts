@@ -28,7 +28,8 @@ async function main() {
     console.log('');
     console.log(formatSummary(result, Date.now() - started));
     if (stack.simulator) console.log(`Simulator calls made by this run: ${stack.simulator.stats.total}`);
-    if (stack.uiUrl) console.log(`Temporal UI: ${stack.uiUrl}/namespaces/default/workflows/${encodeURIComponent(result.workflowId)}`);
+    if (stack.uiUrl)
+      console.log(`Temporal UI: ${stack.uiUrl}/namespaces/default/workflows/${encodeURIComponent(result.workflowId)}`);
     console.log(`First row: ${JSON.stringify(result.table.get(0)?.toJSON())}`);
   } catch (err) {
     failed = true;

@@ -54,7 +54,10 @@ function isManifest(value: unknown): value is CurationManifest {
 }
 
 /** Turns what the user gave into a reference a workflow can carry, plus a content hash that keys the job. */
-export async function resolveDataset(input: DatasetInput, cacheDir?: string): Promise<{ ref: DatasetRef; hash: string }> {
+export async function resolveDataset(
+  input: DatasetInput,
+  cacheDir?: string
+): Promise<{ ref: DatasetRef; hash: string }> {
   if (typeof input === 'string') {
     const path = resolve(input);
     const ext = extname(path).toLowerCase();

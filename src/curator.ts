@@ -86,8 +86,11 @@ export interface CuratorDefinition<In extends Row = Row, Out extends Row = Row, 
 }
 
 /** A registered curator: the definition with its defaults resolved. */
-export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknown>
-  extends CuratorDefinition<In, Out, R> {
+export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknown> extends CuratorDefinition<
+  In,
+  Out,
+  R
+> {
   provider: Provider;
 }
 

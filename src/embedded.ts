@@ -61,7 +61,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   } else {
     devServer = await startDevServer({ dbFilename: join(cacheDir, 'temporal', 'dev-server.db') });
     address = devServer.address;
-    log(`Temporal: ${devServer.owned ? 'started a' : 'reusing the'} local dev server at ${address}, UI ${devServer.uiUrl}`);
+    log(
+      `Temporal: ${devServer.owned ? 'started a' : 'reusing the'} local dev server at ${address}, UI ${devServer.uiUrl}`
+    );
   }
 
   // The worker reads keys and base URLs from this environment; the simulator only fills in what is missing.

@@ -22,7 +22,11 @@ export interface PlanInput extends CurateJobInput {
 function positiveInt(value: number | undefined, fallback: number, what: string): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1) {
-    throw ApplicationFailure.create({ type: 'InvalidOptions', message: `${what} must be a positive integer, got ${v}`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: 'InvalidOptions',
+      message: `${what} must be a positive integer, got ${v}`,
+      nonRetryable: true,
+    });
   }
   return v;
 }

@@ -122,7 +122,9 @@ async function callRequests(
   }
   const requestShard = run.requests(task.batch);
   if (!task.retry && !(await exists(requestShard))) {
-    const lines = [...requests].filter(([, r]) => 'messages' in r).map(([i, request]) => JSON.stringify({ i, request }));
+    const lines = [...requests]
+      .filter(([, r]) => 'messages' in r)
+      .map(([i, request]) => JSON.stringify({ i, request }));
     await writeFileAtomic(requestShard, lines.join('\n') + '\n');
   }
 
@@ -130,34 +132,39 @@ async function callRequests(
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   try {
-    await pool(toCall, task.concurrency, () => fatal !== undefined, async (i) => {
-      const attempt = log.state(i).attempts + 1;
-      const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
-      const request = requests.get(i)!;
-      let record: AttemptRecord;
-      if (!('messages' in request)) {
-        record = { ...base, ok: false, error: request };
-      } else {
-        try {
-          // Stages 2 and 3: call the provider, then accept or reject the answer.
-          const answer = await client.call(request, { signal, timeoutMs });
-          const accepted = acceptAnswer(answer, format, invalidFinishReasons);
-          const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
-          record = accepted.ok
-            ? { ...base, ...shared, ok: true, value: accepted.value }
-            : { ...base, ...shared, ok: false, error: accepted.error };
-        } catch (err) {
-          if (signal.aborted) throw err;
-          const error = classifyError(err);
-          error.message = deps.providers.redact(error.message);
-          record = { ...base, ok: false, error };
+    await pool(
+      toCall,
+      task.concurrency,
+      () => fatal !== undefined,
+      async (i) => {
+        const attempt = log.state(i).attempts + 1;
+        const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
+        const request = requests.get(i)!;
+        let record: AttemptRecord;
+        if (!('messages' in request)) {
+          record = { ...base, ok: false, error: request };
+        } else {
+          try {
+            // Stages 2 and 3: call the provider, then accept or reject the answer.
+            const answer = await client.call(request, { signal, timeoutMs });
+            const accepted = acceptAnswer(answer, format, invalidFinishReasons);
+            const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
+            record = accepted.ok
+              ? { ...base, ...shared, ok: true, value: accepted.value }
+              : { ...base, ...shared, ok: false, error: accepted.error };
+          } catch (err) {
+            if (signal.aborted) throw err;
+            const error = classifyError(err);
+            error.message = deps.providers.redact(error.message);
+            record = { ...base, ok: false, error };
+          }
         }
+        await writer.append(record);
+        log.apply(record, task.jobId);
+        if (record.error?.fatal && !fatal) fatal = { index: i, error: record.error };
+        heartbeat({ batch: task.batch, done: ++done, of: toCall.length });
       }
-      await writer.append(record);
-      log.apply(record, task.jobId);
-      if (record.error?.fatal && !fatal) fatal = { index: i, error: record.error };
-      heartbeat({ batch: task.batch, done: ++done, of: toCall.length });
-    });
+    );
   } finally {
     await writer.close();
   }
@@ -190,13 +197,7 @@ async function writeParsed(
   return lines;
 }
 
-function summarize(
-  task: BatchTask,
-  rows: Row[],
-  first: number,
-  log: BatchLog,
-  parsed: ParsedLine[]
-): BatchOutcome {
+function summarize(task: BatchTask, rows: Row[], first: number, log: BatchLog, parsed: ParsedLine[]): BatchOutcome {
   const outcome: BatchOutcome = {
     batch: task.batch,
     requests: rows.length,

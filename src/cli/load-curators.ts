@@ -4,7 +4,13 @@ import type { Curator } from '../curator';
 
 function isCurator(value: unknown): value is Curator {
   const c = value as Partial<Curator> | null;
-  return !!c && typeof c === 'object' && typeof c.name === 'string' && typeof c.prompt === 'function' && typeof c.model === 'string';
+  return (
+    !!c &&
+    typeof c === 'object' &&
+    typeof c.name === 'string' &&
+    typeof c.prompt === 'function' &&
+    typeof c.model === 'string'
+  );
 }
 
 export function loadCurators(modulePath: string): Curator[] {

@@ -63,7 +63,10 @@ export function buildProgram(): Command {
         });
         if (opts.output) await copyFile(result.datasetPath, resolve(opts.output));
         console.log(formatSummary(result, Date.now() - started));
-        if (stack.uiUrl) console.log(`Temporal UI: ${stack.uiUrl}/namespaces/default/workflows/${encodeURIComponent(result.workflowId)}`);
+        if (stack.uiUrl)
+          console.log(
+            `Temporal UI: ${stack.uiUrl}/namespaces/default/workflows/${encodeURIComponent(result.workflowId)}`
+          );
       } catch (err) {
         if (err instanceof CurationError) {
           console.error(`curation failed (${err.type}): ${err.message}`);

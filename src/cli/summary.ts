@@ -7,7 +7,10 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
     ['Curator', result.curator],
     ['Run', `${result.runHash} (parse ${result.parseHash})${result.fromCache ? ', from cache' : ''}`],
     ['Workflow', result.workflowId],
-    ['Requests', `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached, ${s.retries} retries`],
+    [
+      'Requests',
+      `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached, ${s.retries} retries`,
+    ],
     ['Tokens', `${s.tokens.input} in, ${s.tokens.output} out`],
     ['Output rows', String(s.outputRows)],
     ['Dataset', result.datasetPath],
@@ -16,7 +19,10 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
   ];
   if (elapsedMs !== undefined) {
     const seconds = elapsedMs / 1000;
-    rows.push(['Time', `${seconds.toFixed(1)} s${s.total && !result.fromCache ? `, ${(s.total / seconds).toFixed(1)} requests/s` : ''}`]);
+    rows.push([
+      'Time',
+      `${seconds.toFixed(1)} s${s.total && !result.fromCache ? `, ${(s.total / seconds).toFixed(1)} requests/s` : ''}`,
+    ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

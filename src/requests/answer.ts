@@ -29,18 +29,24 @@ export function acceptAnswer(
     };
   }
   if (!format) {
-    if (answer.text === null) return { ok: false, error: { type: 'EmptyResponse', message: 'no content', retryable: true } };
+    if (answer.text === null)
+      return { ok: false, error: { type: 'EmptyResponse', message: 'no content', retryable: true } };
     return { ok: true, value: answer.text };
   }
   let value = answer.object;
   if (value === undefined) {
-    if (answer.text === null) return { ok: false, error: { type: 'EmptyResponse', message: 'no content', retryable: true } };
+    if (answer.text === null)
+      return { ok: false, error: { type: 'EmptyResponse', message: 'no content', retryable: true } };
     try {
       value = JSON.parse(answer.text);
     } catch (err) {
       return {
         ok: false,
-        error: { type: 'InvalidJson', message: `structured output is not JSON: ${(err as Error).message}`, retryable: true },
+        error: {
+          type: 'InvalidJson',
+          message: `structured output is not JSON: ${(err as Error).message}`,
+          retryable: true,
+        },
       };
     }
   }
@@ -48,7 +54,11 @@ export function acceptAnswer(
   if (!checked.ok) {
     return {
       ok: false,
-      error: { type: 'SchemaMismatch', message: `output breaks the response schema: ${checked.error}`, retryable: true },
+      error: {
+        type: 'SchemaMismatch',
+        message: `output breaks the response schema: ${checked.error}`,
+        retryable: true,
+      },
     };
   }
   return { ok: true, value: checked.value };

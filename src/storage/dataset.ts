@@ -51,19 +51,20 @@ async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<
     for await (const entry of readJsonLines(ref.path)) {
       const value = entry.value;
       if (entry.error !== undefined) {
-        yield { [INVALID_ROW_KEY]: `line ${entry.line} of ${ref.path} is not valid JSON (${entry.error}): ${entry.text}` };
+        yield {
+          [INVALID_ROW_KEY]: `line ${entry.line} of ${ref.path} is not valid JSON (${entry.error}): ${entry.text}`,
+        };
       } else if (!value || typeof value !== 'object' || Array.isArray(value)) {
-        yield { [INVALID_ROW_KEY]: `line ${entry.line} of ${ref.path} is not a JSON object: ${JSON.stringify(value).slice(0, 200)}` };
+        yield {
+          [INVALID_ROW_KEY]: `line ${entry.line} of ${ref.path} is not a JSON object: ${JSON.stringify(value).slice(0, 200)}`,
+        };
       } else {
         yield value as Row;
       }
     }
     return;
   }
-  const path =
-    ref.kind === 'arrow'
-      ? ref.path
-      : cache.run(ref.runHash).dataset(ref.parseHash);
+  const path = ref.kind === 'arrow' ? ref.path : cache.run(ref.runHash).dataset(ref.parseHash);
   yield* readArrowRows(path);
 }
 

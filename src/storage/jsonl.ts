@@ -42,7 +42,7 @@ export async function repairTornTail(path: string): Promise<number> {
   try {
     const chunk = Math.min(size, 1 << 20);
     let end = size;
-    for (let pos = size; pos > 0; ) {
+    for (let pos = size; pos > 0;) {
       const from = Math.max(0, pos - chunk);
       const buf = Buffer.alloc(pos - from);
       await fh.read(buf, 0, buf.length, from);

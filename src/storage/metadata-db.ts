@@ -86,7 +86,22 @@ export class MetadataDb {
   }
 
   /** Records a run's identity when it starts; a known run keeps its creation time. */
-  startRun(run: Pick<RunRecord, 'run_hash' | 'parse_hash' | 'curator_name' | 'dataset_hash' | 'prompt_func' | 'model_name' | 'provider' | 'base_url' | 'response_format' | 'workflow_id' | 'total_requests'>): void {
+  startRun(
+    run: Pick<
+      RunRecord,
+      | 'run_hash'
+      | 'parse_hash'
+      | 'curator_name'
+      | 'dataset_hash'
+      | 'prompt_func'
+      | 'model_name'
+      | 'provider'
+      | 'base_url'
+      | 'response_format'
+      | 'workflow_id'
+      | 'total_requests'
+    >
+  ): void {
     const now = new Date().toISOString();
     this.db
       .prepare(
@@ -104,7 +119,22 @@ export class MetadataDb {
   /** Records a finished run's counts, output and hashes. */
   finishRun(
     runHash: string,
-    fields: Pick<RunRecord, 'status' | 'parse_hash' | 'workflow_id' | 'total_requests' | 'succeeded_requests' | 'failed_requests' | 'cached_requests' | 'total_prompt_tokens' | 'total_completion_tokens' | 'output_rows' | 'dataset_path' | 'dataset_sha256' | 'failed_requests_path'>
+    fields: Pick<
+      RunRecord,
+      | 'status'
+      | 'parse_hash'
+      | 'workflow_id'
+      | 'total_requests'
+      | 'succeeded_requests'
+      | 'failed_requests'
+      | 'cached_requests'
+      | 'total_prompt_tokens'
+      | 'total_completion_tokens'
+      | 'output_rows'
+      | 'dataset_path'
+      | 'dataset_sha256'
+      | 'failed_requests_path'
+    >
   ): void {
     this.db
       .prepare(
@@ -134,7 +164,9 @@ export class MetadataDb {
   }
 
   events(runHash: string): { at: string; event: string; workflow_id: string | null; detail: string | null }[] {
-    return this.db.prepare('SELECT at, event, workflow_id, detail FROM run_events WHERE run_hash = ? ORDER BY id').all(runHash) as never;
+    return this.db
+      .prepare('SELECT at, event, workflow_id, detail FROM run_events WHERE run_hash = ? ORDER BY id')
+      .all(runHash) as never;
   }
 
   close(): void {

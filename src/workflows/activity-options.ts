@@ -31,5 +31,10 @@ export function batchActivityOptions(taskQueue?: string): ActivityOptions {
 
 export const planActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 hour',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
 };

@@ -53,7 +53,9 @@ export function partitionLayout(plan: RunPlan, batchesPerPartition = DEFAULT_BAT
 function rootCause(err: unknown): unknown {
   let cause = err;
   while (
-    (cause instanceof ChildWorkflowFailure || cause instanceof ActivityFailure || cause instanceof ApplicationFailure) &&
+    (cause instanceof ChildWorkflowFailure ||
+      cause instanceof ActivityFailure ||
+      cause instanceof ApplicationFailure) &&
     cause.cause
   ) {
     cause = cause.cause;

@@ -19,9 +19,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     let exhausted = 0;
     let retried = 0;
     for (let round = 1; ; round++) {
-      const summary = retry
-        ? `batch ${batch}: retry ${retry.length} requests (round ${round})`
-        : `batch ${batch}`;
+      const summary = retry ? `batch ${batch}: retry ${retry.length} requests (round ${round})` : `batch ${batch}`;
       const outcome: BatchOutcome = await processBatch.executeWithOptions({ summary }, [
         {
           curator: input.curator,

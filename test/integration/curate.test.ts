@@ -59,7 +59,8 @@ const claudeText = defineCurator({
   generationParams: { max_tokens: 100 },
 });
 
-const items = (n: number, prefix = 'topic'): Item[] => Array.from({ length: n }, (_, id) => ({ id, topic: `${prefix} ${id}` }));
+const items = (n: number, prefix = 'topic'): Item[] =>
+  Array.from({ length: n }, (_, id) => ({ id, topic: `${prefix} ${id}` }));
 
 describe('curation on a real Temporal dev server', () => {
   let env: TestWorkflowEnvironment;
