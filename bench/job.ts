@@ -7,7 +7,7 @@
  * bench/results/job-<rows>.json.
  */
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { curate, defineCurator } from '../src';
@@ -58,7 +58,7 @@ async function main() {
       succeeded: result.stats.succeeded,
       failed: result.stats.failed,
       outputRows: result.stats.outputRows,
-      machine: `${require('node:os').cpus().length} cores, node ${process.version}`,
+      machine: `${cpus().length} cores, node ${process.version}`,
       at: new Date().toISOString(),
     };
     console.log(JSON.stringify(figures, null, 2));

@@ -50,10 +50,19 @@ export interface BackendParams {
   requireAllResponses?: boolean;
   /** Finish reasons treated as failures and retried (default `['length', 'content_filter']`). */
   invalidFinishReasons?: string[];
-  /** Requests per minute the provider allows; enforced by the rate limiter. */
+  /**
+   * Requests per minute the provider allows. Without any limit set, the limits are read from the provider's
+   * rate-limit headers; with no headers either (self-hosted servers), concurrency adapts to 429s.
+   */
   maxRequestsPerMinute?: number;
-  /** Tokens per minute the provider allows (input and output combined). */
+  /** Tokens per minute the provider allows (input and output combined, OpenAI's model). */
   maxTokensPerMinute?: number;
+  /** Input tokens per minute, for providers that budget input and output apart (Anthropic). */
+  maxInputTokensPerMinute?: number;
+  /** Output tokens per minute, for providers that budget input and output apart (Anthropic). */
+  maxOutputTokensPerMinute?: number;
+  /** Requests per second, for providers that count per second (Together, some gateways). */
+  maxRequestsPerSecond?: number;
 }
 
 /** The answer handed to `parse`: the parsed object with a response format, the text without one. */

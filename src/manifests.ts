@@ -47,6 +47,7 @@ export interface RunPlan {
   requestConcurrency: number;
   /** Batch activities in flight across the job. */
   batchesInFlight: number;
+  maxConcurrentRequests: number;
   maxRetries: number;
   requireAllResponses: boolean;
   /** Present when a finished dataset already exists for this run and parse: nothing else needs to run. */
@@ -63,6 +64,8 @@ export interface BatchTask {
   batch: number;
   /** Requests in flight at once inside the activity. */
   concurrency: number;
+  /** Requests in flight at once across the job: the rate limiter's concurrency ceiling in one process. */
+  maxConcurrentRequests: number;
   /**
    * The requests to try again, with the attempts the workflow already knows of; absent on the first round, which
    * covers the whole batch. An attempt the log shows beyond that count happened before a crash and is not repeated.
@@ -123,6 +126,7 @@ export interface PartitionInput {
   toBatch: number;
   batchesInFlight: number;
   requestConcurrency: number;
+  maxConcurrentRequests: number;
   maxRetries: number;
   activityTaskQueue?: string;
   /** Carried across continue-as-new. */

@@ -1,6 +1,7 @@
 /** What the activities need from the worker process: its curators, cache directory, provider clients and database. */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Curator } from '../curator';
+import { LimiterPool } from '../limits';
 import { ProviderPool } from '../providers';
 import { CuratorRegistry, UnknownCuratorError } from '../registry';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
@@ -19,6 +20,7 @@ export class ActivityDeps {
   readonly registry: CuratorRegistry;
   readonly cache: CacheLayout;
   readonly providers: ProviderPool;
+  readonly limiters: LimiterPool;
   private db?: MetadataDb;
 
   constructor(options: ActivityDepsOptions) {
@@ -26,6 +28,7 @@ export class ActivityDeps {
       options.curators instanceof CuratorRegistry ? options.curators : new CuratorRegistry(options.curators);
     this.cache = new CacheLayout(options.cacheDir ?? defaultCacheDir());
     this.providers = new ProviderPool(options.env ?? process.env);
+    this.limiters = new LimiterPool(this.cache.limitsDb);
   }
 
   /** Opened on first use, so a worker that never finishes a job never creates the file. */
@@ -48,5 +51,6 @@ export class ActivityDeps {
 
   close(): void {
     this.db?.close();
+    this.limiters.close();
   }
 }

@@ -42,7 +42,15 @@ export function createPlan(deps: ActivityDeps) {
       DEFAULT_MAX_CONCURRENT_REQUESTS,
       'maxConcurrentRequests'
     );
+    if (options.batchesPerPartition !== undefined) positiveInt(options.batchesPerPartition, 1, 'batchesPerPartition');
     const maxRetries = backend.maxRetries ?? DEFAULT_MAX_RETRIES;
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+      throw ApplicationFailure.create({
+        type: 'InvalidOptions',
+        message: `maxRetries must be a whole number >= 0, got ${maxRetries}`,
+        nonRetryable: true,
+      });
+    }
     const requireAllResponses = options.requireAllResponses ?? backend.requireAllResponses ?? true;
 
     let datasetHash: string;
@@ -79,6 +87,7 @@ export function createPlan(deps: ActivityDeps) {
           batchCount: 0,
           requestConcurrency: 0,
           batchesInFlight: 0,
+          maxConcurrentRequests: concurrency,
           maxRetries,
           requireAllResponses,
           cached,
@@ -123,6 +132,7 @@ export function createPlan(deps: ActivityDeps) {
       batchCount,
       requestConcurrency: Math.max(1, Math.ceil(concurrency / batchesInFlight)),
       batchesInFlight,
+      maxConcurrentRequests: concurrency,
       maxRetries,
       requireAllResponses,
     };

@@ -97,6 +97,7 @@ async function callRequests(
   log: BatchLog
 ): Promise<{ index: number; error: RequestError } | undefined> {
   const client = providerFor(deps, curator);
+  const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
   const format = resolveResponseFormat(curator.responseFormat);
   const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
   const timeoutMs = curator.backend?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -144,17 +145,24 @@ async function callRequests(
         if (!('messages' in request)) {
           record = { ...base, ok: false, error: request };
         } else {
+          // Stage 2: wait for the rate limiter, then call the provider.
+          const permit = await bucket.limiter.acquire(bucket.estimate(request), signal);
           try {
-            // Stages 2 and 3: call the provider, then accept or reject the answer.
             const answer = await client.call(request, { signal, timeoutMs });
+            permit.answered(answer.usage, answer.headers);
+            bucket.outputs.observe(answer.usage.output);
+            // Stage 3: accept or reject the answer.
             const accepted = acceptAnswer(answer, format, invalidFinishReasons);
             const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
             record = accepted.ok
               ? { ...base, ...shared, ok: true, value: accepted.value }
               : { ...base, ...shared, ok: false, error: accepted.error };
           } catch (err) {
-            if (signal.aborted) throw err;
+            const headers = (err as { headers?: Headers }).headers;
             const error = classifyError(err);
+            if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
+            else permit.failed(headers);
+            if (signal.aborted) throw err;
             error.message = deps.providers.redact(error.message);
             record = { ...base, ok: false, error };
           }

@@ -86,7 +86,7 @@ export function buildProgram(): Command {
     .option('--task-queue <name>', 'task queue', DEFAULT_TASK_QUEUE)
     .option('--cache-dir <dir>', 'cache root (default CURATOR_CACHE_DIR or ~/.cache/temporal-curator)')
     .action(async (opts) => {
-      installQuietRuntime('INFO');
+      installQuietRuntime((process.env.CURATOR_LOG_LEVEL as 'INFO') || 'INFO');
       const curators = loadCurators(opts.curators);
       const worker = await createWorker({
         connection: await connectWorker(),

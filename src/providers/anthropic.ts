@@ -39,7 +39,7 @@ export class AnthropicProvider implements ProviderClient {
       body.tools = [{ name: TOOL_NAME, description: 'Answer with this structure.', input_schema: request.schema }];
       body.tool_choice = { type: 'tool', name: TOOL_NAME };
     }
-    const { data, request_id } = await this.client.messages
+    const { data, request_id, response } = await this.client.messages
       .create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, {
         signal: options.signal,
         timeout: options.timeoutMs,
@@ -59,6 +59,7 @@ export class AnthropicProvider implements ProviderClient {
       rawFinishReason: raw,
       usage: { input: data.usage?.input_tokens ?? 0, output: data.usage?.output_tokens ?? 0 },
       requestId: request_id ?? undefined,
+      headers: response.headers,
     };
   }
 }

@@ -20,7 +20,7 @@ export class OpenAIProvider implements ProviderClient {
       // Not strict, as Curator: strict mode rejects common schemas (optional fields, open objects).
       body.response_format = { type: 'json_schema', json_schema: { name: 'output_schema', schema: request.schema } };
     }
-    const { data, request_id } = await this.client.chat.completions
+    const { data, request_id, response } = await this.client.chat.completions
       .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
         signal: options.signal,
         timeout: options.timeoutMs,
@@ -35,6 +35,7 @@ export class OpenAIProvider implements ProviderClient {
       rawFinishReason: finish,
       usage: { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 },
       requestId: request_id ?? undefined,
+      headers: response.headers,
     };
   }
 }

@@ -56,9 +56,12 @@ type HeaderSource = { get(name: string): string | null } | undefined;
 /** The provider's retry hint: `retry-after-ms`, then `retry-after` (seconds or HTTP date), then the reset headers. */
 export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now()): number | undefined {
   if (!headers) return undefined;
-  const ms = Number(headers.get('retry-after-ms'));
-  if (headers.get('retry-after-ms') !== null && Number.isFinite(ms) && ms >= 0) return ms;
-  const after = headers.get('retry-after');
+  // An empty header is no hint at all, not "retry now".
+  const get = (name: string) => headers.get(name)?.trim() || null;
+  const rawMs = get('retry-after-ms');
+  const ms = Number(rawMs);
+  if (rawMs !== null && Number.isFinite(ms) && ms >= 0) return ms;
+  const after = get('retry-after');
   if (after !== null) {
     const seconds = Number(after);
     if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
@@ -66,7 +69,7 @@ export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now()): 
     if (Number.isFinite(date)) return Math.max(0, date - now);
   }
   const resets = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
-    .map((name) => headers.get(name))
+    .map(get)
     .filter((v): v is string => v !== null)
     .map(parseGoDuration)
     .filter((v): v is number => v !== undefined);
@@ -76,7 +79,7 @@ export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now()): 
     'anthropic-ratelimit-input-tokens-reset',
     'anthropic-ratelimit-output-tokens-reset',
   ]
-    .map((name) => headers.get(name))
+    .map(get)
     .filter((v): v is string => v !== null)
     .map((v) => Date.parse(v) - now)
     .filter((v) => Number.isFinite(v) && v >= 0);
@@ -102,7 +105,11 @@ export function classifyError(err: unknown): RequestError {
   const name = e.name ?? '';
   if (status === undefined) {
     if (/timeout|timed out/i.test(name + ' ' + message)) return { type: 'Timeout', message, retryable: true };
-    return { type: 'ConnectionError', message, retryable: true };
+    if (/connection|socket|network|ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN|fetch failed/i.test(name + ' ' + message)) {
+      return { type: 'ConnectionError', message, retryable: true };
+    }
+    // Not a transport failure: a bug or an unexpected shape, which a retry would only repeat.
+    return { type: 'ProviderError', message: `${name || 'Error'}: ${message}`, retryable: false };
   }
   const retryAfterMs = retryAfterFromHeaders(e.headers);
   const code = e.code ?? e.error?.code ?? e.type ?? e.error?.type ?? e.error?.error?.type ?? '';

@@ -25,6 +25,8 @@ export interface ProviderAnswer {
   refusal?: string;
   usage: { input: number; output: number };
   requestId?: string;
+  /** The response headers, for the rate limiter. */
+  headers?: Headers;
 }
 
 export interface CallOptions {

@@ -43,10 +43,15 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   return messages;
 }
 
-export function buildRequest(curator: Curator, row: Row): ProviderRequest {
-  const params = Object.fromEntries(
+/** The generation params as sent: null and undefined mean "not set" and are dropped, as Curator does. */
+export function requestParams(curator: Curator): Record<string, unknown> {
+  return Object.fromEntries(
     Object.entries(curator.generationParams ?? {}).filter(([, v]) => v !== undefined && v !== null)
   );
+}
+
+export function buildRequest(curator: Curator, row: Row): ProviderRequest {
+  const params = requestParams(curator);
   return {
     model: curator.model,
     messages: buildMessages(curator, row),

@@ -6,7 +6,16 @@ export class ParseError extends Error {
 }
 
 function isPlainObject(value: unknown): value is Row {
-  return !!value && typeof value === 'object' && !Array.isArray(value);
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `a ${(value as object).constructor?.name ?? 'non-plain object'}`;
+  return typeof value;
 }
 
 /** The default parse: the object of a structured answer, or `{ response }` for text. */
@@ -21,11 +30,14 @@ export function parseRows(curator: Curator, row: Row, value: unknown): Row[] {
   } catch (err) {
     throw new ParseError(`parse() threw: ${(err as Error)?.message ?? String(err)}`);
   }
+  if (result instanceof Promise || typeof (result as { then?: unknown })?.then === 'function') {
+    throw new ParseError('parse() returned a Promise: parse must be synchronous');
+  }
   if (result === null || result === undefined) return [];
   const rows = Array.isArray(result) ? result : [result];
   rows.forEach((r, i) => {
     if (!isPlainObject(r)) {
-      throw new ParseError(`parse() must return objects; item ${i} is ${Array.isArray(r) ? 'an array' : typeof r}`);
+      throw new ParseError(`parse() must return plain objects; item ${i} is ${describe(r)}`);
     }
   });
   return rows as Row[];

@@ -22,6 +22,11 @@ export class CacheLayout {
     return join(this.root, 'metadata.db');
   }
 
+  /** The rate limiters' shared send window: every worker process using this cache shares its limits. */
+  get limitsDb(): string {
+    return join(this.root, 'limits.db');
+  }
+
   /** Content-addressed copies of in-memory datasets handed to `curate()`. */
   inputDataset(sha256: string): string {
     return join(this.root, 'datasets', `${sha256}.jsonl`);

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Curator } from '../curator';
+import { requestParams } from '../requests/format';
 import { resolveResponseFormat } from '../schema';
 
 export function sha256(text: string | Buffer): string {
@@ -40,7 +41,7 @@ export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJ
     systemPrompt: curator.systemPrompt ?? null,
     model: curator.model,
     responseFormat: format ? format.jsonSchema : 'text',
-    generationParams: curator.generationParams ?? {},
+    generationParams: requestParams(curator),
     provider: curator.provider,
     baseURL: resolveBaseURL(curator, env),
   };

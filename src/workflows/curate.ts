@@ -43,9 +43,10 @@ export interface PartitionLayout {
 
 /** Splits the batches so that about `batchesInFlight` batch activities run at once across all partitions. */
 export function partitionLayout(plan: RunPlan, batchesPerPartition = DEFAULT_BATCHES_PER_PARTITION): PartitionLayout {
-  const window = Math.max(1, Math.min(plan.batchesInFlight, MAX_PARTITION_WINDOW));
-  const inFlight = Math.max(1, Math.ceil(plan.batchesInFlight / window));
-  const length = Math.max(1, Math.min(batchesPerPartition, Math.ceil(plan.batchCount / inFlight)));
+  const inFlight = Math.max(1, Math.ceil(plan.batchesInFlight / MAX_PARTITION_WINDOW));
+  const window = Math.max(1, Math.floor(plan.batchesInFlight / inFlight));
+  const perPartition = Math.max(1, Math.floor(batchesPerPartition));
+  const length = Math.max(1, Math.min(perPartition, Math.ceil(plan.batchCount / inFlight)));
   return { length, count: Math.ceil(plan.batchCount / length), inFlight, window };
 }
 
@@ -93,6 +94,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
           toBatch: Math.min(plan.batchCount, fromBatch + layout.length),
           batchesInFlight: layout.window,
           requestConcurrency: plan.requestConcurrency,
+          maxConcurrentRequests: plan.maxConcurrentRequests,
           maxRetries: plan.maxRetries,
           activityTaskQueue: input.options?.activityTaskQueue,
         },

@@ -28,6 +28,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
           jobId: input.jobId,
           batch,
           concurrency: input.requestConcurrency,
+          maxConcurrentRequests: input.maxConcurrentRequests,
           retry,
         },
       ]);

@@ -1,0 +1,84 @@
+/**
+ * Sliding-window admission, as pure functions over the requests and tokens sent recently. Providers replenish
+ * continuously, so a request waits exactly until enough old sends leave the window, never a fixed cool-down.
+ */
+
+/** The limits of one bucket; an absent field is not limited. */
+export interface Limits {
+  requestsPerMinute?: number;
+  /** Input and output combined (OpenAI's model). */
+  tokensPerMinute?: number;
+  /** Separate budgets (Anthropic's model). */
+  inputTokensPerMinute?: number;
+  outputTokensPerMinute?: number;
+  /** For providers that count per second. */
+  requestsPerSecond?: number;
+}
+
+export interface Cost {
+  requests: number;
+  input: number;
+  output: number;
+}
+
+export interface WindowEntry extends Cost {
+  at: number;
+}
+
+export const MINUTE_MS = 60_000;
+/** Our sends count a little longer than the provider's window, which starts when the request arrives there. */
+export const WINDOW_MARGIN_MS = 250;
+
+export function hasLimits(limits: Limits): boolean {
+  return Object.values(limits).some((v) => typeof v === 'number' && v > 0);
+}
+
+interface Dimension {
+  limit: number;
+  windowMs: number;
+  amount: (c: Cost) => number;
+}
+
+function dimensions(limits: Limits): Dimension[] {
+  const dims: Dimension[] = [];
+  const minute = MINUTE_MS + WINDOW_MARGIN_MS;
+  if (limits.requestsPerMinute)
+    dims.push({ limit: limits.requestsPerMinute, windowMs: minute, amount: (c) => c.requests });
+  if (limits.tokensPerMinute)
+    dims.push({ limit: limits.tokensPerMinute, windowMs: minute, amount: (c) => c.input + c.output });
+  if (limits.inputTokensPerMinute)
+    dims.push({ limit: limits.inputTokensPerMinute, windowMs: minute, amount: (c) => c.input });
+  if (limits.outputTokensPerMinute)
+    dims.push({ limit: limits.outputTokensPerMinute, windowMs: minute, amount: (c) => c.output });
+  if (limits.requestsPerSecond)
+    dims.push({ limit: limits.requestsPerSecond, windowMs: 1000 + WINDOW_MARGIN_MS, amount: (c) => c.requests });
+  return dims;
+}
+
+/**
+ * How long `cost` must wait before it fits beside `entries` (sorted oldest first); 0 means now. A cost larger than a
+ * whole limit is admitted into an empty window rather than never, so one oversized request cannot stall a job.
+ */
+export function admissionDelay(entries: readonly WindowEntry[], cost: Cost, limits: Limits, now: number): number {
+  let delay = 0;
+  for (const dim of dimensions(limits)) {
+    const need = dim.amount(cost);
+    if (need === 0) continue;
+    const live = entries.filter((e) => e.at > now - dim.windowMs);
+    let used = live.reduce((sum, e) => sum + dim.amount(e), 0);
+    if (used + need <= dim.limit || used === 0) continue;
+    for (const e of live) {
+      used -= dim.amount(e);
+      if (used + need <= dim.limit || used <= 0) {
+        delay = Math.max(delay, e.at + dim.windowMs - now);
+        break;
+      }
+    }
+  }
+  return Math.max(0, Math.ceil(delay));
+}
+
+/** The oldest moment any limit still looks at: older entries can be forgotten. */
+export function horizon(now: number): number {
+  return now - MINUTE_MS - WINDOW_MARGIN_MS;
+}
