@@ -6,7 +6,6 @@ export const benchText = defineCurator({
   model: 'gpt-4o-mini',
   prompt: (row: { id: number }) => `Say something short about the number ${row.id}.`,
   parse: (row: { id: number }, text: string) => ({ id: row.id, text }),
-  generationParams: { max_tokens: 60 },
 });
 
 export default [benchText];

@@ -86,7 +86,7 @@ export class RateLimiter {
   /** Waits until `cost` fits the bucket's limits (and any pause is over), then counts it as sent. */
   async acquire(cost: Cost, signal?: AbortSignal): Promise<Permit> {
     await this.takeSlot(signal);
-    let id: number | undefined;
+    let id: number;
     try {
       // Admissions run one at a time per process, so requests are let through in the order they asked.
       const turn = this.admission.then(() => this.admit(cost, signal));
@@ -99,7 +99,7 @@ export class RateLimiter {
     return this.permit(id);
   }
 
-  private async admit(cost: Cost, signal?: AbortSignal): Promise<number | undefined> {
+  private async admit(cost: Cost, signal?: AbortSignal): Promise<number> {
     const { window, bucket } = this.options;
     for (;;) {
       const now = Date.now();
@@ -108,8 +108,8 @@ export class RateLimiter {
         await delay(state.pausedUntil - now, undefined, { signal });
         continue;
       }
+      // Sends count even while no limit is known: the first request's headers may reveal one it counts against.
       const limits = this.limits(state.learned);
-      if (!hasLimits(limits)) return undefined;
       const result = window.tryAdmit(bucket, cost, limits, now);
       if ('id' in result) return result.id;
       // Re-check at least every second: another process may pause the bucket or learn new limits meanwhile.
@@ -117,7 +117,7 @@ export class RateLimiter {
     }
   }
 
-  private permit(id: number | undefined): Permit {
+  private permit(id: number): Permit {
     let done = false;
     const finish = () => {
       if (done) return false;
@@ -128,7 +128,7 @@ export class RateLimiter {
     return {
       answered: (usage, headers) => {
         if (!finish()) return;
-        if (id !== undefined && usage) this.options.window.settle(id, usage.input, usage.output);
+        if (usage) this.options.window.settle(id, usage.input, usage.output);
         this.consecutive429 = 0;
         this.observe(headers);
         if (this.headerless && this.cap < this.options.maxConcurrent && ++this.successesSinceRaise >= this.cap) {
@@ -139,7 +139,7 @@ export class RateLimiter {
       rateLimited: (retryAfterMs, headers) => {
         if (!finish()) return;
         // A refused request is not counted by the provider.
-        if (id !== undefined) this.options.window.remove(id);
+        this.options.window.remove(id);
         this.observe(headers);
         this.consecutive429++;
         const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);

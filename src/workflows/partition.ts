@@ -1,9 +1,10 @@
 /**
- * One partition of a job: a contiguous range of batches, run with a window of batch activities in flight. Each batch
+ * One partition of a job: a contiguous range of batches. At most `batchesInFlight` batch activities run at once; a
+ * batch waiting on a retry timer holds no slot, so one rate-limited request never stalls the others. Each batch
  * loops through retry rounds until every request has an answer or has failed for good. The partition continues as
  * new when Temporal suggests it, after draining what is in flight, carrying only counters and the next batch.
  */
-import { continueAsNew, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { CuratorActivities } from '../activities';
 import type { BatchOutcome, PartitionInput, PartitionResult } from '../manifests';
 import { batchActivityOptions } from './activity-options';
@@ -13,56 +14,77 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
   const { processBatch } = proxyActivities<CuratorActivities>(batchActivityOptions(input.activityTaskQueue));
   const stats = input.stats ?? emptyStats();
   let next = input.nextBatch ?? input.fromBatch;
+  let active = 0;
+  let running = 0;
+  let failure: unknown;
+
+  /** Runs one round of a batch in a slot; the first round's slot is taken by the launcher, synchronously. */
+  async function attempt(batch: number, retry?: { index: number; attempts: number }[], round = 1) {
+    if (retry) {
+      await condition(() => active < input.batchesInFlight);
+      active++;
+    }
+    try {
+      return await processBatch.executeWithOptions(
+        { summary: retry ? `batch ${batch}: retry ${retry.length} requests (round ${round})` : `batch ${batch}` },
+        [
+          {
+            curator: input.curator,
+            runHash: input.runHash,
+            parseHash: input.parseHash,
+            jobId: input.jobId,
+            batch,
+            concurrency: input.requestConcurrency,
+            maxConcurrentRequests: input.maxConcurrentRequests,
+            retry,
+          },
+        ]
+      );
+    } finally {
+      active--;
+    }
+  }
 
   async function runBatch(batch: number): Promise<void> {
-    let retry: { index: number; attempts: number }[] | undefined;
+    let outcome: BatchOutcome = await attempt(batch);
     let exhausted = 0;
     let retried = 0;
-    for (let round = 1; ; round++) {
-      const summary = retry ? `batch ${batch}: retry ${retry.length} requests (round ${round})` : `batch ${batch}`;
-      const outcome: BatchOutcome = await processBatch.executeWithOptions({ summary }, [
-        {
-          curator: input.curator,
-          runHash: input.runHash,
-          parseHash: input.parseHash,
-          jobId: input.jobId,
-          batch,
-          concurrency: input.requestConcurrency,
-          maxConcurrentRequests: input.maxConcurrentRequests,
-          retry,
-        },
-      ]);
+    for (let round = 2; ; round++) {
       const decision = decideRetries(outcome.retryable, input.maxRetries, Math.random);
       exhausted += decision.exhausted.length;
-      if (decision.retry.length === 0) {
-        addStats(stats, {
-          total: outcome.requests,
-          succeeded: outcome.succeeded,
-          failed: outcome.failed + exhausted,
-          cached: outcome.cached,
-          outputRows: outcome.outputRows,
-          tokens: outcome.tokens,
-          retries: retried,
-        });
-        return;
-      }
+      if (decision.retry.length === 0) break;
       retried += decision.retry.length;
       await sleep(decision.delayMs, {
         summary: `batch ${batch}: ${decision.retry.length} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
       });
-      retry = decision.retry;
+      outcome = await attempt(batch, decision.retry, round);
     }
+    addStats(stats, {
+      total: outcome.requests,
+      succeeded: outcome.succeeded,
+      failed: outcome.failed + exhausted,
+      cached: outcome.cached,
+      outputRows: outcome.outputRows,
+      tokens: outcome.tokens,
+      retries: retried,
+    });
   }
 
-  const inFlight = new Set<Promise<void>>();
-  for (;;) {
-    while (inFlight.size < input.batchesInFlight && next < input.toBatch && !workflowInfo().continueAsNewSuggested) {
-      const running: Promise<void> = runBatch(next++).finally(() => inFlight.delete(running));
-      inFlight.add(running);
-    }
-    if (inFlight.size === 0) break;
-    await Promise.race(inFlight);
+  while (next < input.toBatch && failure === undefined && !workflowInfo().continueAsNewSuggested) {
+    await condition(() => active < input.batchesInFlight || failure !== undefined);
+    if (failure !== undefined) break;
+    active++;
+    running++;
+    runBatch(next++).then(
+      () => running--,
+      (err: unknown) => {
+        failure ??= err;
+        running--;
+      }
+    );
   }
+  await condition(() => running === 0);
+  if (failure !== undefined) throw failure;
   if (next < input.toBatch) {
     return await continueAsNew<typeof partitionWorkflow>({ ...input, nextBatch: next, stats });
   }
