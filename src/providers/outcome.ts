@@ -15,6 +15,7 @@ export type ErrorType =
   | 'SchemaMismatch'
   | 'InvalidJson'
   | 'EmptyResponse'
+  | 'MalformedResponse'
   | 'BadRequest'
   | 'AuthenticationFailed'
   | 'PermissionDenied'
@@ -107,6 +108,14 @@ export function classifyError(err: unknown): RequestError {
     if (/timeout|timed out/i.test(name + ' ' + message)) return { type: 'Timeout', message, retryable: true };
     if (/connection|socket|network|ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN|fetch failed/i.test(name + ' ' + message)) {
       return { type: 'ConnectionError', message, retryable: true };
+    }
+    // A body cut short or garbled on the way is a transient fault of the server or the network.
+    if (name === 'SyntaxError' || /JSON/.test(message)) {
+      return {
+        type: 'MalformedResponse',
+        message: `the provider's response is not valid JSON: ${message}`,
+        retryable: true,
+      };
     }
     // Not a transport failure: a bug or an unexpected shape, which a retry would only repeat.
     return { type: 'ProviderError', message: `${name || 'Error'}: ${message}`, retryable: false };
