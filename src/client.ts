@@ -6,7 +6,7 @@
  * console.log(result.datasetPath, result.stats, result.table.numRows);
  */
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
@@ -17,7 +17,7 @@ import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
 import { sha256, stableStringify } from './storage/fingerprint';
 import { DEFAULT_TASK_QUEUE } from './temporal/connection';
-import { curateWorkflow } from './workflows';
+import { curateWorkflow, PARTIAL_RESULT_MEMO } from './workflows';
 
 /** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
 export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
@@ -115,6 +115,17 @@ export async function curationResult(handle: WorkflowHandle<typeof curateWorkflo
     return withTable(await handle.result());
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
+      if (err.cause instanceof CancelledFailure) {
+        const memo = (await handle.describe().catch(() => undefined))?.memo;
+        const manifest = memo?.[PARTIAL_RESULT_MEMO] as CurationManifest | undefined;
+        throw new CurationError(
+          manifest
+            ? `the job was cancelled; partial dataset ${manifest.datasetPath} (${manifest.stats.succeeded} of ${manifest.stats.total} requests done)`
+            : 'the job was cancelled before anything was saved',
+          'Cancelled',
+          manifest
+        );
+      }
       let cause: unknown = err.cause;
       while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
       if (cause instanceof ApplicationFailure) {
@@ -125,6 +136,15 @@ export async function curationResult(handle: WorkflowHandle<typeof curateWorkflo
     }
     throw err;
   }
+}
+
+/**
+ * Asks a running job to stop. Requests in flight finish or are abandoned, everything done is assembled into a partial
+ * dataset, and the job ends as cancelled; `curationResult` then throws a `CurationError` of type `Cancelled` carrying
+ * that dataset's manifest. Starting the same job again continues from there.
+ */
+export async function cancelCuration(client: Client, workflowId: string): Promise<void> {
+  await client.workflow.getHandle(workflowId).cancel();
 }
 
 /** Runs a curation to the end: start (or attach), wait, return the dataset and its manifest. */

@@ -13,6 +13,7 @@ export { CuratorRegistry } from './registry';
 export { createWorker, curatorWorkflowBundle, workflowsPath, type CuratorWorkerOptions } from './worker';
 export {
   curate,
+  cancelCuration,
   curationResult,
   CurationError,
   jobWorkflowId,

@@ -56,6 +56,9 @@ export async function createWorker(options: CuratorWorkerOptions): Promise<Worke
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: await curatorWorkflowBundle(),
     activities: createActivities(deps),
+    // Heartbeats carry cancellation to a batch: sent at most this far apart, a cancel or termination stops new
+    // requests within about a second instead of up to a minute.
+    maxHeartbeatThrottleInterval: '1 second',
     ...options.workerOptions,
   });
 }

@@ -31,110 +31,129 @@ function positiveInt(value: number | undefined, fallback: number, what: string):
   return v;
 }
 
+/** Errors of the file system that no retry fixes: the cache directory is not usable as configured. */
+const UNUSABLE_DIR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENOSPC']);
+
 export function createPlan(deps: ActivityDeps) {
   return async function plan(input: PlanInput): Promise<RunPlan> {
-    const curator = deps.curator(input.curator);
-    const backend = curator.backend ?? {};
-    const options = input.options ?? {};
-    const batchSize = positiveInt(options.batchSize ?? backend.batchSize, DEFAULT_BATCH_SIZE, 'batchSize');
-    const concurrency = positiveInt(
-      options.maxConcurrentRequests ?? backend.maxConcurrentRequests,
-      DEFAULT_MAX_CONCURRENT_REQUESTS,
-      'maxConcurrentRequests'
-    );
-    if (options.batchesPerPartition !== undefined) positiveInt(options.batchesPerPartition, 1, 'batchesPerPartition');
-    const maxRetries = backend.maxRetries ?? DEFAULT_MAX_RETRIES;
-    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-      throw ApplicationFailure.create({
-        type: 'InvalidOptions',
-        message: `maxRetries must be a whole number >= 0, got ${maxRetries}`,
-        nonRetryable: true,
-      });
-    }
-    const requireAllResponses = options.requireAllResponses ?? backend.requireAllResponses ?? true;
-
-    let datasetHash: string;
     try {
-      datasetHash = await hashDataset(input.dataset, deps.cache);
+      return await planRun(deps, input);
     } catch (err) {
-      if (err instanceof DatasetError) {
-        throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code && UNUSABLE_DIR.has(code)) {
+        throw ApplicationFailure.create({
+          type: 'CacheDirNotWritable',
+          message: `the cache directory ${deps.cache.root} cannot be written (${code}): ${(err as Error).message}`,
+          nonRetryable: true,
+        });
       }
       throw err;
     }
-    const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
-    const parseHash = parseFingerprint(curator);
-    const run = deps.cache.run(runHash);
+  };
+}
 
-    const resultPath = run.result(parseHash);
-    if ((await exists(resultPath)) && (await exists(run.dataset(parseHash)))) {
-      const previous = JSON.parse(await readFile(resultPath, 'utf8')) as CurationManifest;
-      if (previous.stats.failed === 0) {
-        deps.metadata.event(runHash, 'cache-hit', input.workflowId);
-        const cached: CurationManifest = {
-          ...previous,
-          stats: { ...previous.stats, cached: previous.stats.succeeded },
-          workflowId: input.workflowId,
-          fromCache: true,
-        };
-        return {
-          runHash,
-          parseHash,
-          datasetHash,
-          runDir: run.dir,
-          totalRequests: previous.stats.total,
-          batchSize,
-          batchCount: 0,
-          requestConcurrency: 0,
-          batchesInFlight: 0,
-          maxConcurrentRequests: concurrency,
-          maxRetries,
-          requireAllResponses,
-          cached,
-        };
-      }
-    }
-
-    let index;
-    try {
-      index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
-    } catch (err) {
-      if (err instanceof DatasetError) {
-        throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
-      }
-      throw err;
-    }
-    const format = resolveResponseFormat(curator.responseFormat);
-    deps.metadata.startRun({
-      run_hash: runHash,
-      parse_hash: parseHash,
-      curator_name: curator.name,
-      dataset_hash: datasetHash,
-      prompt_func: curator.prompt.toString(),
-      model_name: curator.model,
-      provider: curator.provider,
-      base_url: resolveBaseURL(curator, deps.providers.env),
-      response_format: format ? JSON.stringify(format.jsonSchema) : 'text',
-      workflow_id: input.workflowId,
-      total_requests: index.rows,
+async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
+  const curator = deps.curator(input.curator);
+  const backend = curator.backend ?? {};
+  const options = input.options ?? {};
+  const batchSize = positiveInt(options.batchSize ?? backend.batchSize, DEFAULT_BATCH_SIZE, 'batchSize');
+  const concurrency = positiveInt(
+    options.maxConcurrentRequests ?? backend.maxConcurrentRequests,
+    DEFAULT_MAX_CONCURRENT_REQUESTS,
+    'maxConcurrentRequests'
+  );
+  if (options.batchesPerPartition !== undefined) positiveInt(options.batchesPerPartition, 1, 'batchesPerPartition');
+  const maxRetries = backend.maxRetries ?? DEFAULT_MAX_RETRIES;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+    throw ApplicationFailure.create({
+      type: 'InvalidOptions',
+      message: `maxRetries must be a whole number >= 0, got ${maxRetries}`,
+      nonRetryable: true,
     });
+  }
+  const requireAllResponses = options.requireAllResponses ?? backend.requireAllResponses ?? true;
 
-    const batchCount = index.offsets.length;
-    // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
-    const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(2, Math.ceil(concurrency / index.batchSize))));
-    return {
-      runHash,
-      parseHash,
-      datasetHash,
-      runDir: run.dir,
-      totalRequests: index.rows,
-      batchSize: index.batchSize,
-      batchCount,
-      requestConcurrency: Math.max(1, Math.ceil(concurrency / batchesInFlight)),
-      batchesInFlight,
-      maxConcurrentRequests: concurrency,
-      maxRetries,
-      requireAllResponses,
-    };
+  let datasetHash: string;
+  try {
+    datasetHash = await hashDataset(input.dataset, deps.cache);
+  } catch (err) {
+    if (err instanceof DatasetError) {
+      throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+  const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
+  const parseHash = parseFingerprint(curator);
+  const run = deps.cache.run(runHash);
+
+  const resultPath = run.result(parseHash);
+  if ((await exists(resultPath)) && (await exists(run.dataset(parseHash)))) {
+    const previous = JSON.parse(await readFile(resultPath, 'utf8')) as CurationManifest;
+    if (previous.stats.failed === 0) {
+      deps.metadata.event(runHash, 'cache-hit', input.workflowId);
+      const cached: CurationManifest = {
+        ...previous,
+        stats: { ...previous.stats, cached: previous.stats.succeeded },
+        workflowId: input.workflowId,
+        fromCache: true,
+      };
+      return {
+        runHash,
+        parseHash,
+        datasetHash,
+        runDir: run.dir,
+        totalRequests: previous.stats.total,
+        batchSize,
+        batchCount: 0,
+        requestConcurrency: 0,
+        batchesInFlight: 0,
+        maxConcurrentRequests: concurrency,
+        maxRetries,
+        requireAllResponses,
+        cached,
+      };
+    }
+  }
+
+  let index;
+  try {
+    index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
+  } catch (err) {
+    if (err instanceof DatasetError) {
+      throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+  const format = resolveResponseFormat(curator.responseFormat);
+  deps.metadata.startRun({
+    run_hash: runHash,
+    parse_hash: parseHash,
+    curator_name: curator.name,
+    dataset_hash: datasetHash,
+    prompt_func: curator.prompt.toString(),
+    model_name: curator.model,
+    provider: curator.provider,
+    base_url: resolveBaseURL(curator, deps.providers.env),
+    response_format: format ? JSON.stringify(format.jsonSchema) : 'text',
+    workflow_id: input.workflowId,
+    total_requests: index.rows,
+  });
+
+  const batchCount = index.offsets.length;
+  // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
+  const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(2, Math.ceil(concurrency / index.batchSize))));
+  return {
+    runHash,
+    parseHash,
+    datasetHash,
+    runDir: run.dir,
+    totalRequests: index.rows,
+    batchSize: index.batchSize,
+    batchCount,
+    requestConcurrency: Math.max(1, Math.ceil(concurrency / batchesInFlight)),
+    batchesInFlight,
+    maxConcurrentRequests: concurrency,
+    maxRetries,
+    requireAllResponses,
   };
 }

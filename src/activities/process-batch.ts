@@ -71,8 +71,16 @@ export function createProcessBatch(deps: ActivityDeps) {
     });
 
     if (toCall.length > 0) {
-      const fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
+      let fatal: Awaited<ReturnType<typeof callRequests>>;
+      try {
+        fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
+      } catch (err) {
+        // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
+        await writeParsed(curator, task, rows, first, log, deps);
+        throw err;
+      }
       if (fatal) {
+        await writeParsed(curator, task, rows, first, log, deps);
         throw ApplicationFailure.create({
           type: fatal.error.type,
           message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
@@ -132,11 +140,15 @@ async function callRequests(
   const writer = await ResponseLogWriter.open(run.responses(task.batch));
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
+  // Requests can wait long on a paused or full rate limit: the heartbeat keeps the activity alive meanwhile, and is
+  // how a cancellation reaches it.
+  const beat = setInterval(() => heartbeat({ batch: task.batch, done, of: toCall.length }), 1000);
   try {
     await pool(
       toCall,
       task.concurrency,
-      () => fatal !== undefined,
+      // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
+      () => fatal !== undefined || signal.aborted,
       async (i) => {
         const attempt = log.state(i).attempts + 1;
         const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
@@ -150,6 +162,7 @@ async function callRequests(
           try {
             const answer = await client.call(request, { signal, timeoutMs });
             permit.answered(answer.usage, answer.headers);
+            bucket.answered = true;
             bucket.outputs.observe(answer.usage.output);
             // Stage 3: accept or reject the answer.
             const accepted = acceptAnswer(answer, format, invalidFinishReasons);
@@ -164,6 +177,17 @@ async function callRequests(
             else permit.failed(headers);
             if (signal.aborted) throw err;
             error.message = deps.providers.redact(error.message);
+            // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
+            if (
+              error.type === 'ConnectionError' &&
+              !bucket.answered &&
+              /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|bad port/.test(error.message)
+            ) {
+              error.type = 'EndpointUnreachable';
+              error.message = `cannot reach ${client.baseURL}: ${error.message}`;
+              error.retryable = false;
+              error.fatal = true;
+            }
             record = { ...base, ok: false, error };
           }
         }
@@ -174,6 +198,7 @@ async function callRequests(
       }
     );
   } finally {
+    clearInterval(beat);
     await writer.close();
   }
   return fatal;

@@ -11,11 +11,18 @@ const PER_REPLY = 2;
 /** Assumed output when the request sets no max_tokens and nothing has been observed yet. */
 const DEFAULT_OUTPUT = 256;
 
+/**
+ * BPE cost grows faster than linearly on long unbroken runs (a 5 MB string of one character would take minutes), so
+ * texts beyond this length are estimated from their length, on the high side.
+ */
+const TOKENIZE_UP_TO_CHARS = 32_768;
+
 export function estimateInputTokens(provider: 'openai' | 'anthropic', request: ProviderRequest): number {
   let total = PER_REPLY;
   for (const m of request.messages) {
+    const exact = provider === 'openai' && m.content.length <= TOKENIZE_UP_TO_CHARS;
     // Anthropic's tokenizer yields more tokens per character than OpenAI's on most text: err on the high side.
-    total += PER_MESSAGE + (provider === 'openai' ? countTokens(m.content) : Math.ceil(m.content.length / 3.5));
+    total += PER_MESSAGE + (exact ? countTokens(m.content) : Math.ceil(m.content.length / 3));
   }
   if (request.schema) total += Math.ceil(JSON.stringify(request.schema).length / 3.5);
   return total;

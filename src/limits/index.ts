@@ -22,6 +22,8 @@ export function configuredLimits(curator: Curator): Limits {
 export interface BucketLimiter {
   limiter: RateLimiter;
   outputs: OutputEstimator;
+  /** Whether the endpoint has answered at least once in this process. */
+  answered: boolean;
   /** The cost to reserve before sending: the input estimate plus the expected output. */
   estimate(request: ProviderRequest): Cost;
 }
@@ -47,6 +49,7 @@ export class LimiterPool {
       entry = {
         limiter,
         outputs,
+        answered: false,
         estimate: (request) => ({
           requests: 1,
           input: estimateInputTokens(curator.provider, request),

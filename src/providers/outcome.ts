@@ -10,6 +10,7 @@ export type ErrorType =
   | 'Overloaded'
   | 'Timeout'
   | 'ConnectionError'
+  | 'EndpointUnreachable'
   | 'InvalidFinishReason'
   | 'Refusal'
   | 'SchemaMismatch'
@@ -100,8 +101,13 @@ interface ApiErrorLike {
 
 /** Maps an SDK error (openai or @anthropic-ai/sdk, which share their shapes) to a classified request error. */
 export function classifyError(err: unknown): RequestError {
-  const e = (err ?? {}) as ApiErrorLike;
-  const message = (e.message ?? String(err)).slice(0, 2000);
+  const e = (err ?? {}) as ApiErrorLike & { cause?: unknown };
+  // The SDKs say only "Connection error."; the innermost cause (ECONNREFUSED, ENOTFOUND, bad port) says why.
+  let inner: unknown = e.cause;
+  while ((inner as { cause?: unknown })?.cause) inner = (inner as { cause?: unknown }).cause;
+  const why = (inner as { code?: string })?.code ?? (inner as Error | undefined)?.message;
+  const suffix = why && e.cause && !String(e.message).includes(why) ? ` (${why})` : '';
+  const message = ((e.message ?? String(err)) + suffix).slice(0, 2000);
   const status = typeof e.status === 'number' ? e.status : undefined;
   const name = e.name ?? '';
   if (status === undefined) {

@@ -9,13 +9,36 @@ export class PromptError extends Error {
   override name = 'PromptError';
 }
 
+/** Keys read by generic code (serialisers, promise checks), never a sign of a missing field. */
+const NOT_FIELDS = new Set(['toJSON', 'then', 'constructor', 'toString', 'valueOf']);
+
+/** Watches which fields the prompt reads that the row does not have. */
+function watchMissingFields(row: Row): { row: Row; missing: Set<string> } {
+  const missing = new Set<string>();
+  const proxy = new Proxy(row, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && !(key in target) && !NOT_FIELDS.has(key)) missing.add(key);
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  return { row: proxy, missing };
+}
+
 /** Runs the curator's `prompt` and checks what it returned. */
 export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   let prompt: unknown;
+  const watched = watchMissingFields(row);
   try {
-    prompt = curator.prompt(row as never);
+    prompt = curator.prompt(watched.row as never);
   } catch (err) {
-    throw new PromptError(`prompt() threw: ${(err as Error)?.message ?? String(err)}`);
+    const missing = [...watched.missing].map((k) => `'${k}'`).join(', ');
+    const hint = missing ? ` (the row has no field ${missing})` : '';
+    throw new PromptError(`prompt() threw: ${(err as Error)?.message ?? String(err)}${hint}`);
+  }
+  // A field the row lacks, interpolated into the text, would send the model the word "undefined".
+  if (watched.missing.size > 0 && JSON.stringify(prompt ?? null).includes('undefined')) {
+    const missing = [...watched.missing].map((k) => `'${k}'`).join(', ');
+    throw new PromptError(`the row has no field ${missing}, which prompt() used: the prompt would say "undefined"`);
   }
   let messages: ChatMessage[];
   if (typeof prompt === 'string') {

@@ -12,10 +12,12 @@ export async function ensureDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
 }
 
+let tmpCounter = 0;
+
 /** Writes a whole file under a temporary name, then renames it: readers see the old file or the new one. */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   await ensureDir(dirname(path));
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
   await writeFile(tmp, data);
   await rename(tmp, path);
 }

@@ -1,9 +1,11 @@
 /** How the workflows call the activities: timeouts and the retry policy for infrastructure failures. */
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
 /** Failures that no retry can fix; listed so Temporal does not retry them even if thrown as plain errors. */
 export const NON_RETRYABLE_TYPES = [
   'UnknownCurator',
+  'CacheDirNotWritable',
+  'EndpointUnreachable',
   'DatasetError',
   'InvalidOptions',
   'MissingApiKey',
@@ -18,7 +20,10 @@ export function batchActivityOptions(taskQueue?: string): ActivityOptions {
     taskQueue,
     // A batch waits on rate limits and slow models; the heartbeat, not this, detects a dead worker.
     startToCloseTimeout: '2 hours',
-    heartbeatTimeout: '2 minutes',
+    // The batch heartbeats every second; a worker that dies is noticed within this.
+    heartbeatTimeout: '30 seconds',
+    // A cancelled batch first saves what it has: the job's partial dataset must include it.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       initialInterval: '1s',
       backoffCoefficient: 2,

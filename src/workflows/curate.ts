@@ -3,15 +3,21 @@
  * finished dataset exists returns it from the plan step without running anything.
  *
  * A partition that fails (a bad key, a missing model) stops the job from starting more, but whatever finished is
- * still assembled into a partial dataset before the job reports the failure: nothing paid for is lost.
+ * still assembled into a partial dataset before the job reports the failure: nothing paid for is lost. A cancelled
+ * job does the same, then ends as cancelled with the partial result's manifest in its memo (`partialResult`);
+ * starting it again continues where it stopped.
  */
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
   ChildWorkflowFailure,
   continueAsNew,
+  isCancellation,
   proxyActivities,
   startChild,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CuratorActivities } from '../activities';
@@ -19,6 +25,9 @@ import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '.
 import { planActivityOptions } from './activity-options';
 import { partitionWorkflow } from './partition';
 import { addStats, emptyStats } from './request-state';
+
+/** The memo key under which a cancelled job leaves the manifest of its partial dataset. */
+export const PARTIAL_RESULT_MEMO = 'partialResult';
 
 /** Batch activities one partition keeps in flight at most. */
 const MAX_PARTITION_WINDOW = 8;
@@ -124,14 +133,24 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     return await continueAsNew<typeof curateWorkflow>(input, { plan, nextPartition: next, stats });
   }
 
-  const manifest = await finalize({
-    curator: input.curator,
-    runHash: plan.runHash,
-    parseHash: plan.parseHash,
-    jobId,
-    workflowId: info.workflowId,
-    stats,
-  });
+  // Runs even when the job is being cancelled: everything already paid for ends up in the dataset.
+  const manifest = await CancellationScope.nonCancellable(() =>
+    finalize({
+      curator: input.curator,
+      runHash: plan.runHash,
+      parseHash: plan.parseHash,
+      jobId,
+      workflowId: info.workflowId,
+      stats,
+    })
+  );
+  if (isCancellation(failure)) {
+    upsertMemo({ [PARTIAL_RESULT_MEMO]: manifest });
+    throw new CancelledFailure(
+      `job cancelled; the partial dataset is at ${manifest.datasetPath} (${manifest.stats.succeeded} of ` +
+        `${manifest.stats.total} requests done). Start the same job again to continue.`
+    );
+  }
   if (failure !== undefined) {
     const cause = rootCause(failure);
     const message = cause instanceof Error ? cause.message : String(cause);

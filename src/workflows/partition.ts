@@ -4,7 +4,15 @@
  * loops through retry rounds until every request has an answer or has failed for good. The partition continues as
  * new when Temporal suggests it, after draining what is in flight, carrying only counters and the next batch.
  */
-import { condition, continueAsNew, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CuratorActivities } from '../activities';
 import type { BatchOutcome, PartitionInput, PartitionResult } from '../manifests';
 import { batchActivityOptions } from './activity-options';
@@ -70,20 +78,26 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     });
   }
 
-  while (next < input.toBatch && failure === undefined && !workflowInfo().continueAsNewSuggested) {
-    await condition(() => active < input.batchesInFlight || failure !== undefined);
-    if (failure !== undefined) break;
-    active++;
-    running++;
-    runBatch(next++).then(
-      () => running--,
-      (err: unknown) => {
-        failure ??= err;
-        running--;
-      }
-    );
+  try {
+    while (next < input.toBatch && failure === undefined && !workflowInfo().continueAsNewSuggested) {
+      await condition(() => active < input.batchesInFlight || failure !== undefined);
+      if (failure !== undefined) break;
+      active++;
+      running++;
+      runBatch(next++).then(
+        () => running--,
+        (err: unknown) => {
+          failure ??= err;
+          running--;
+        }
+      );
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    failure ??= err;
   }
-  await condition(() => running === 0);
+  // Even when cancelled: the batches in flight save what they have before the job assembles its partial dataset.
+  await CancellationScope.nonCancellable(() => condition(() => running === 0));
   if (failure !== undefined) throw failure;
   if (next < input.toBatch) {
     return await continueAsNew<typeof partitionWorkflow>({ ...input, nextBatch: next, stats });
