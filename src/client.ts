@@ -11,13 +11,19 @@ import { tableFromIPC, type Table } from 'apache-arrow';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Curator } from './curator';
-import type { CurateJobInput, CurationManifest, DatasetRef, JobOptions } from './manifests';
+import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './manifests';
 import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
 import { sha256, stableStringify } from './storage/fingerprint';
 import { DEFAULT_TASK_QUEUE } from './temporal/connection';
-import { curateWorkflow, PARTIAL_RESULT_MEMO } from './workflows';
+import {
+  curateWorkflow,
+  jobProgressQuery,
+  partitionProgressQuery,
+  PARTIAL_RESULT_MEMO,
+  type JobProgress,
+} from './workflows';
 
 /** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
 export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
@@ -145,6 +151,39 @@ export async function curationResult(handle: WorkflowHandle<typeof curateWorkflo
  */
 export async function cancelCuration(client: Client, workflowId: string): Promise<void> {
   await client.workflow.getHandle(workflowId).cancel();
+}
+
+/** A job's progress: the finished partitions' totals plus those of the running partitions' finished batches. */
+export interface CurationProgress extends JobProgress {
+  /** Requests settled so far (succeeded or failed for good), and the sums behind it. */
+  settled: number;
+  stats: CurationStats;
+}
+
+/** Reads a running job's progress through queries, which add nothing to its history. */
+export async function curationProgress(client: Client, workflowId: string): Promise<CurationProgress> {
+  const job = await client.workflow.getHandle(workflowId).query(jobProgressQuery);
+  const partials = await Promise.all(
+    job.runningPartitions.map((id) =>
+      client.workflow
+        .getHandle(id)
+        .query(partitionProgressQuery)
+        .catch(() => undefined)
+    )
+  );
+  const stats: CurationStats = JSON.parse(JSON.stringify(job.finished)) as CurationStats;
+  for (const p of partials) {
+    if (!p) continue;
+    stats.total += p.finished.total;
+    stats.succeeded += p.finished.succeeded;
+    stats.failed += p.finished.failed;
+    stats.cached += p.finished.cached;
+    stats.outputRows += p.finished.outputRows;
+    stats.tokens.input += p.finished.tokens.input;
+    stats.tokens.output += p.finished.tokens.output;
+    stats.retries += p.finished.retries;
+  }
+  return { ...job, settled: stats.succeeded + stats.failed, stats };
 }
 
 /** Runs a curation to the end: start (or attach), wait, return the dataset and its manifest. */

@@ -11,9 +11,12 @@ export type * from './manifests';
 export { createActivities, type CuratorActivities } from './activities';
 export { CuratorRegistry } from './registry';
 export { createWorker, curatorWorkflowBundle, workflowsPath, type CuratorWorkerOptions } from './worker';
+export { CuratorPlugin, type CuratorPluginOptions } from './plugin';
 export {
   curate,
   cancelCuration,
+  curationProgress,
+  type CurationProgress,
   curationResult,
   CurationError,
   jobWorkflowId,

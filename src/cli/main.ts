@@ -10,9 +10,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { copyFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { curate, CurationError } from '../client';
+import { cancelCuration, curate, CurationError } from '../client';
+import { exportRun, findRun, formatRun, formatRuns, openMetadata, showStatus } from './inspect';
 import { startLocalStack } from '../embedded';
-import { connectWorker, DEFAULT_TASK_QUEUE } from '../temporal/connection';
+import { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from '../temporal/connection';
 import { installQuietRuntime } from '../temporal/runtime';
 import { runSimulatorCli } from '../simulator/cli';
 import { createWorker } from '../worker';
@@ -96,6 +97,71 @@ export function buildProgram(): Command {
       });
       console.error(`worker: ${curators.map((c) => c.name).join(', ')} on task queue '${opts.taskQueue}'`);
       await worker.run();
+    });
+
+  program
+    .command('status')
+    .description('show the live progress of a running job (a workflow id printed by run, or seen in the UI)')
+    .argument('<job>', 'the job workflow id')
+    .option('-w, --watch', 'refresh until the job ends')
+    .action(async (job: string, opts) => {
+      const client = await connectClient();
+      await showStatus(client, job, !!opts.watch);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a running job: what is done is saved as a partial dataset, and a new start continues it')
+    .argument('<job>', 'the job workflow id')
+    .action(async (job: string) => {
+      const client = await connectClient();
+      await cancelCuration(client, job);
+      console.log(`cancellation requested for ${job}`);
+    });
+
+  program
+    .command('runs')
+    .description('list the runs recorded in metadata.db')
+    .option('--cache-dir <dir>', 'cache root')
+    .option('-n, --limit <n>', 'how many', positiveInt, 50)
+    .action((opts) => {
+      const db = openMetadata(opts.cacheDir);
+      try {
+        console.log(formatRuns(db.listRuns(opts.limit)));
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('show')
+    .description('show one run: counts, tokens, paths, hashes and its history')
+    .argument('<run>', 'run hash (or a unique prefix)')
+    .option('--cache-dir <dir>', 'cache root')
+    .action((hash: string, opts) => {
+      const db = openMetadata(opts.cacheDir);
+      try {
+        console.log(formatRun(db, findRun(db, hash)));
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('export')
+    .description("write a run's dataset as JSON Lines or Arrow")
+    .argument('<run>', 'run hash (or a unique prefix)')
+    .requiredOption('-o, --output <file>', 'where to write')
+    .option('-f, --format <format>', 'jsonl or arrow', 'jsonl')
+    .option('--cache-dir <dir>', 'cache root')
+    .action(async (hash: string, opts) => {
+      const db = openMetadata(opts.cacheDir);
+      try {
+        const rows = await exportRun(findRun(db, hash), opts.format, opts.output);
+        console.log(`${rows} rows written to ${opts.output}`);
+      } finally {
+        db.close();
+      }
     });
 
   program

@@ -16,6 +16,8 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
+  setHandler,
   startChild,
   upsertMemo,
   workflowInfo,
@@ -25,6 +27,7 @@ import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '.
 import { planActivityOptions } from './activity-options';
 import { partitionWorkflow } from './partition';
 import { addStats, emptyStats } from './request-state';
+import { jobProgressQuery } from './queries';
 
 /** The memo key under which a cancelled job leaves the manifest of its partial dataset. */
 export const PARTIAL_RESULT_MEMO = 'partialResult';
@@ -86,9 +89,22 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
   const stats = state?.stats ?? emptyStats();
   let next = state?.nextPartition ?? 0;
   let failure: unknown;
+  const running = new Set<number>();
+  setHandler(jobProgressQuery, () => ({
+    curator: input.curator,
+    runHash: plan.runHash,
+    parseHash: plan.parseHash,
+    totalRequests: plan.totalRequests,
+    batchCount: plan.batchCount,
+    partitions: layout.count,
+    partitionsDone: next - running.size,
+    runningPartitions: [...running].map((p) => `${info.workflowId}/p${p}`),
+    finished: stats,
+  }));
 
   const inFlight = new Set<Promise<void>>();
   const runPartition = async (p: number) => {
+    running.add(p);
     const fromBatch = p * layout.length;
     const child = await startChild(partitionWorkflow, {
       workflowId: `${info.workflowId}/p${p}`,
@@ -111,8 +127,14 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     });
     try {
       addStats(stats, (await child.result()).stats);
+      setCurrentDetails(
+        `**${stats.total} of ${plan.totalRequests}** requests settled: ${stats.succeeded} succeeded, ` +
+          `${stats.failed} failed, ${stats.cached} from cache; ${stats.tokens.input} tokens in, ${stats.tokens.output} out.`
+      );
     } catch (err) {
       failure ??= err;
+    } finally {
+      running.delete(p);
     }
   };
 

@@ -10,6 +10,7 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -17,6 +18,7 @@ import type { CuratorActivities } from '../activities';
 import type { BatchOutcome, PartitionInput, PartitionResult } from '../manifests';
 import { batchActivityOptions } from './activity-options';
 import { addStats, decideRetries, emptyStats } from './request-state';
+import { partitionProgressQuery } from './queries';
 
 export async function partitionWorkflow(input: PartitionInput): Promise<PartitionResult> {
   const { processBatch } = proxyActivities<CuratorActivities>(batchActivityOptions(input.activityTaskQueue));
@@ -25,6 +27,13 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
   let active = 0;
   let running = 0;
   let failure: unknown;
+  setHandler(partitionProgressQuery, () => ({
+    fromBatch: input.fromBatch,
+    toBatch: input.toBatch,
+    nextBatch: next,
+    activeBatches: active,
+    finished: stats,
+  }));
 
   /** Runs one round of a batch in a slot; the first round's slot is taken by the launcher, synchronously. */
   async function attempt(batch: number, retry?: { index: number; attempts: number }[], round = 1) {

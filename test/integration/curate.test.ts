@@ -13,7 +13,17 @@ import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { tableFromIPC } from 'apache-arrow';
 import { z } from 'zod';
-import { defineCurator, createWorker, curate, curatorWorkflowBundle, MetadataDb } from '../../src';
+import {
+  createWorker,
+  curate,
+  curationProgress,
+  curationResult,
+  curatorWorkflowBundle,
+  defineCurator,
+  MetadataDb,
+  startCuration,
+  type CurationProgress,
+} from '../../src';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startTemporal, tempDir } from '../helpers/temporal';
 
@@ -59,6 +69,12 @@ const claudeText = defineCurator({
   generationParams: { max_tokens: 100 },
 });
 
+const slowly = defineCurator({
+  name: 'slowly',
+  model: 'gpt-4o-mini',
+  prompt: (row: Item) => `Take your time with ${row.id} [[sim:slow=150]]`,
+});
+
 const items = (n: number, prefix = 'topic'): Item[] =>
   Array.from({ length: n }, (_, id) => ({ id, topic: `${prefix} ${id}` }));
 
@@ -82,7 +98,7 @@ describe('curation on a real Temporal dev server', () => {
       connection: env.nativeConnection,
       taskQueue,
       cacheDir,
-      curators: [reviews, reviewsRenamed, fanOut, claudeStructured, claudeText],
+      curators: [reviews, reviewsRenamed, fanOut, claudeStructured, claudeText, slowly],
       env: {
         OPENAI_API_KEY: 'sk-test-openai',
         OPENAI_BASE_URL: sim.openaiBaseURL,
@@ -200,6 +216,28 @@ describe('curation on a real Temporal dev server', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('live progress through queries while the job runs', async () => {
+    const handle = await startCuration(client, 'slowly', {
+      dataset: items(200),
+      taskQueue,
+      cacheDir,
+      batchSize: 10,
+      maxConcurrentRequests: 8,
+    });
+    let seen: CurationProgress | undefined;
+    while (!seen || seen.settled === 0) {
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await curationProgress(client, handle.workflowId).catch(() => undefined);
+    }
+    assert.equal(seen.curator, 'slowly');
+    assert.equal(seen.totalRequests, 200);
+    assert.ok(seen.settled > 0 && seen.settled < 200, `${seen.settled} settled`);
+    assert.ok(seen.runningPartitions.length > 0);
+    const result = await curationResult(handle);
+    workflowIds.push(result.workflowId);
+    assert.equal(result.stats.succeeded, 200);
   });
 
   test('continue-as-new happened, and the captured histories replay without determinism errors', async () => {

@@ -1,0 +1,100 @@
+/** The read-only commands: runs, show, export, status. They read metadata.db and the cache, or query Temporal. */
+import { createWriteStream } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { curationProgress } from '../client';
+import { readArrowRows } from '../storage/arrow';
+import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
+import { MetadataDb, type RunRecord } from '../storage/metadata-db';
+
+export function openMetadata(cacheDir?: string): MetadataDb {
+  return new MetadataDb(new CacheLayout(cacheDir ?? defaultCacheDir()).metadataDb);
+}
+
+/** A run by its hash or any unique prefix of it, as git does for commits. */
+export function findRun(db: MetadataDb, hash: string): RunRecord {
+  const matches = db.listRuns(10_000).filter((r) => r.run_hash.startsWith(hash));
+  if (matches.length === 1) return matches[0];
+  throw new Error(
+    matches.length ? `'${hash}' matches ${matches.length} runs; give more characters` : `no run '${hash}'`
+  );
+}
+
+export function formatRuns(runs: RunRecord[]): string {
+  if (runs.length === 0) return 'no runs yet';
+  const header = ['run', 'curator', 'model', 'status', 'requests', 'ok', 'failed', 'rows', 'edited'];
+  const rows = runs.map((r) => [
+    r.run_hash.slice(0, 12),
+    r.curator_name,
+    r.model_name,
+    r.status,
+    String(r.total_requests),
+    String(r.succeeded_requests),
+    String(r.failed_requests),
+    String(r.output_rows),
+    r.last_edited_time.replace('T', ' ').slice(0, 19),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
+}
+
+export function formatRun(db: MetadataDb, run: RunRecord): string {
+  const lines = Object.entries(run)
+    .filter(([k]) => k !== 'prompt_func')
+    .map(([k, v]) => `${k.padEnd(24)} ${v === null ? '' : String(v)}`);
+  const events = db.events(run.run_hash).map((e) => `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}`);
+  return [...lines, `${'prompt_func'.padEnd(24)} ${run.prompt_func.split('\n')[0]}…`, 'history:', ...events].join('\n');
+}
+
+export async function exportRun(run: RunRecord, format: string, output: string): Promise<number> {
+  if (!run.dataset_path) throw new Error(`run ${run.run_hash} has no dataset yet (status ${run.status})`);
+  if (format === 'arrow') {
+    await copyFile(run.dataset_path, resolve(output));
+    return run.output_rows;
+  }
+  if (format !== 'jsonl') throw new Error(`unknown format '${format}': use jsonl or arrow`);
+  const out = createWriteStream(resolve(output));
+  let rows = 0;
+  for await (const row of readArrowRows(run.dataset_path)) {
+    const line = JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n';
+    if (!out.write(line)) await once(out, 'drain');
+    rows++;
+  }
+  out.end();
+  await once(out, 'finish');
+  return rows;
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const share = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(share * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(1)}%`;
+}
+
+/** Prints a job's progress once, or until it ends with `watch`: a bar on a terminal, plain lines otherwise. */
+export async function showStatus(client: Client, workflowId: string, watch: boolean): Promise<void> {
+  const tty = process.stdout.isTTY;
+  const started = Date.now();
+  for (;;) {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    if (description.status.name !== 'RUNNING') {
+      if (tty) process.stdout.write('\n');
+      console.log(`${workflowId}: ${description.status.name.toLowerCase()}`);
+      return;
+    }
+    const p = await curationProgress(client, workflowId);
+    const s = p.stats;
+    const elapsed = (Date.now() - started) / 60_000;
+    const line =
+      `${bar(p.settled, p.totalRequests)} ${p.settled}/${p.totalRequests} requests | ok ${s.succeeded} ` +
+      `failed ${s.failed} cached ${s.cached} | tokens ${s.tokens.input} in ${s.tokens.output} out | ` +
+      `partitions ${p.partitionsDone}/${p.partitions}` +
+      (watch && elapsed > 0 ? ` | ${Math.round(s.succeeded / Math.max(elapsed, 1 / 60))} req/min seen` : '');
+    if (tty && watch) process.stdout.write(`\r${line}`);
+    else console.log(line);
+    if (!watch) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}

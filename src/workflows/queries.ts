@@ -1,0 +1,29 @@
+/** Live progress, read with queries: they add nothing to the history, so watching a job costs it nothing. */
+import { defineQuery } from '@temporalio/workflow';
+import type { CurationStats } from '../manifests';
+
+export interface JobProgress {
+  curator: string;
+  runHash: string;
+  parseHash: string;
+  totalRequests: number;
+  batchCount: number;
+  partitions: number;
+  partitionsDone: number;
+  /** Workflow ids of the partitions running now: query each with `partitionProgressQuery` for finer progress. */
+  runningPartitions: string[];
+  /** Totals of the finished partitions. */
+  finished: CurationStats;
+}
+
+export interface PartitionProgress {
+  fromBatch: number;
+  toBatch: number;
+  nextBatch: number;
+  activeBatches: number;
+  /** Totals of this partition's finished batches (since its first run, across continue-as-new). */
+  finished: CurationStats;
+}
+
+export const jobProgressQuery = defineQuery<JobProgress>('progress');
+export const partitionProgressQuery = defineQuery<PartitionProgress>('partitionProgress');
