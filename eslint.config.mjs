@@ -142,7 +142,7 @@ export default defineConfig(
 
   // Temporal workflow code.
   {
-    files: ['src/workflows/**/*.ts', 'src/workflow.ts'],
+    files: ['src/workflows/**/*.ts', 'src/workflow.ts', 'examples/**/workflows.ts'],
     rules: {
       'no-restricted-imports': 'off',
       '@typescript-eslint/no-restricted-imports': ['error', workflowRestrictedImports],
