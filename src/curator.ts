@@ -63,6 +63,10 @@ export interface BackendParams {
   maxOutputTokensPerMinute?: number;
   /** Requests per second, for providers that count per second (Together, some gateways). */
   maxRequestsPerSecond?: number;
+  /** US dollars per million input tokens; overrides the maintained price list (fractions welcome). */
+  inputCostPerMillion?: number;
+  /** US dollars per million output tokens; overrides the maintained price list. */
+  outputCostPerMillion?: number;
 }
 
 /** The answer handed to `parse`: the parsed object with a response format, the text without one. */

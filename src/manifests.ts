@@ -50,6 +50,8 @@ export interface RunPlan {
   maxConcurrentRequests: number;
   maxRetries: number;
   requireAllResponses: boolean;
+  /** The model's prices, for live cost in progress queries. */
+  prices?: import('./cost').Prices;
   /** Present when a finished dataset already exists for this run and parse: nothing else needs to run. */
   cached?: CurationManifest;
 }
@@ -161,6 +163,8 @@ export interface CurationManifest {
   /** JSON Lines, one failed request per line with its row and every error seen. */
   failedRequestsPath: string;
   stats: CurationStats;
+  /** What the tokens this job paid for cost, in US dollars, when the model's price is known. */
+  costUsd?: number;
   /** True when this call found the finished dataset and made no request at all. */
   fromCache: boolean;
   createdAt: string;

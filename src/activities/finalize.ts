@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { CurationManifest, FinalizeInput } from '../manifests';
+import { costUsd, pricesFor } from '../cost';
 import { writeArrowFile } from '../storage/arrow';
 import { readBatchRows, readInputIndex } from '../storage/dataset';
 import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
@@ -27,7 +28,7 @@ export interface FailedRequest {
 
 export function createFinalize(deps: ActivityDeps) {
   return async function finalize(input: FinalizeInput): Promise<CurationManifest> {
-    deps.curator(input.curator);
+    const curator = deps.curator(input.curator);
     const run = deps.cache.run(input.runHash);
     const index = await readInputIndex(run);
     const batchCount = index.offsets.length;
@@ -94,6 +95,7 @@ export function createFinalize(deps: ActivityDeps) {
         failed,
         outputRows: dataset.rows,
       },
+      costUsd: costUsd(pricesFor(curator), input.stats.tokens),
       fromCache: false,
       createdAt: new Date().toISOString(),
     };
@@ -108,6 +110,7 @@ export function createFinalize(deps: ActivityDeps) {
       cached_requests: input.stats.cached,
       total_prompt_tokens: input.stats.tokens.input,
       total_completion_tokens: input.stats.tokens.output,
+      total_cost_milli_dollars: manifest.costUsd === undefined ? null : manifest.costUsd * 1000,
       output_rows: dataset.rows,
       dataset_path: dataset.path,
       dataset_sha256: dataset.sha256,

@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
+import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
 import { DatasetError, hashDataset, materializeInput } from '../storage/dataset';
 import { parseFingerprint, resolveBaseURL, runFingerprint } from '../storage/fingerprint';
@@ -155,5 +156,6 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     maxConcurrentRequests: concurrency,
     maxRetries,
     requireAllResponses,
+    prices: pricesFor(curator),
   };
 }

@@ -67,6 +67,17 @@ export async function exportRun(run: RunRecord, format: string, output: string):
   return rows;
 }
 
+function formatCost(
+  prices: { inputPerMillion: number; outputPerMillion: number },
+  tokens: { input: number; output: number },
+  settled: number,
+  total: number
+): string {
+  const spent = (tokens.input * prices.inputPerMillion + tokens.output * prices.outputPerMillion) / 1_000_000;
+  const projected = settled > 0 ? (spent / settled) * total : 0;
+  return `$${spent.toFixed(4)} so far, ~$${projected.toFixed(4)} projected`;
+}
+
 function bar(done: number, total: number, width = 30): string {
   const share = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(share * width);
@@ -91,6 +102,7 @@ export async function showStatus(client: Client, workflowId: string, watch: bool
       `${bar(p.settled, p.totalRequests)} ${p.settled}/${p.totalRequests} requests | ok ${s.succeeded} ` +
       `failed ${s.failed} cached ${s.cached} | tokens ${s.tokens.input} in ${s.tokens.output} out | ` +
       `partitions ${p.partitionsDone}/${p.partitions}` +
+      (p.prices ? ` | ${formatCost(p.prices, s.tokens, p.settled, p.totalRequests)}` : '') +
       (watch && elapsed > 0 ? ` | ${Math.round(s.succeeded / Math.max(elapsed, 1 / 60))} req/min seen` : '');
     if (tty && watch) process.stdout.write(`\r${line}`);
     else console.log(line);

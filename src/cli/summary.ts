@@ -12,6 +12,7 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
       `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached, ${s.retries} retries`,
     ],
     ['Tokens', `${s.tokens.input} in, ${s.tokens.output} out`],
+    ['Cost', result.costUsd === undefined ? 'unknown (no price for this model)' : `$${result.costUsd.toFixed(4)}`],
     ['Output rows', String(s.outputRows)],
     ['Dataset', result.datasetPath],
     ['SHA-256', result.datasetSha256],

@@ -134,18 +134,20 @@ export class MetadataDb {
       | 'dataset_path'
       | 'dataset_sha256'
       | 'failed_requests_path'
-    >
+    > &
+      Partial<Pick<RunRecord, 'total_cost_milli_dollars'>>
   ): void {
     this.db
       .prepare(
         `UPDATE runs SET status = @status, parse_hash = @parse_hash, workflow_id = @workflow_id,
            total_requests = @total_requests, succeeded_requests = @succeeded_requests, failed_requests = @failed_requests,
            cached_requests = @cached_requests, total_prompt_tokens = @total_prompt_tokens,
-           total_completion_tokens = @total_completion_tokens, output_rows = @output_rows, dataset_path = @dataset_path,
+           total_completion_tokens = @total_completion_tokens, total_cost_milli_dollars = @total_cost_milli_dollars,
+           output_rows = @output_rows, dataset_path = @dataset_path,
            dataset_sha256 = @dataset_sha256, failed_requests_path = @failed_requests_path, last_edited_time = @now
          WHERE run_hash = @run_hash`
       )
-      .run({ ...fields, run_hash: runHash, now: new Date().toISOString() });
+      .run({ total_cost_milli_dollars: null, ...fields, run_hash: runHash, now: new Date().toISOString() });
     this.event(runHash, fields.status, fields.workflow_id, { dataset_sha256: fields.dataset_sha256 });
   }
 

@@ -100,6 +100,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     partitionsDone: next - running.size,
     runningPartitions: [...running].map((p) => `${info.workflowId}/p${p}`),
     finished: stats,
+    prices: plan.prices,
   }));
 
   const inFlight = new Set<Promise<void>>();

@@ -14,6 +14,8 @@ export interface JobProgress {
   runningPartitions: string[];
   /** Totals of the finished partitions. */
   finished: CurationStats;
+  /** The model's prices, when known: cost so far and projected follow from the tokens. */
+  prices?: { inputPerMillion: number; outputPerMillion: number };
 }
 
 export interface PartitionProgress {

@@ -213,6 +213,13 @@ describe('curation on a real Temporal dev server', () => {
       const actual = createHash('sha256').update(readFileSync(record.dataset_path!)).digest('hex');
       assert.equal(record.dataset_sha256, actual);
       assert.ok(db.events(result.runHash).some((e) => e.event === 'cache-hit'));
+      // gpt-4o-mini is in the price list: the cost of the recorded tokens is written down.
+      const expected = (record.total_prompt_tokens * 0.15 + record.total_completion_tokens * 0.6) / 1000;
+      assert.ok(
+        Math.abs(record.total_cost_milli_dollars! - expected) < 1e-6,
+        `${record.total_cost_milli_dollars} vs ${expected}`
+      );
+      assert.ok(result.costUsd! > 0);
     } finally {
       db.close();
     }

@@ -1,0 +1,39 @@
+/**
+ * Cost from the actual `usage`, priced per model by `@pydantic/genai-prices` (a maintained price list), or by the
+ * curator's own `inputCostPerMillion` / `outputCostPerMillion`, which win. Unknown models have no cost, not a guess.
+ */
+import { calcPrice } from '@pydantic/genai-prices';
+import type { Curator } from './curator';
+import type { TokenUsage } from './manifests';
+
+export interface Prices {
+  /** US dollars per million input tokens. */
+  inputPerMillion: number;
+  /** US dollars per million output tokens. */
+  outputPerMillion: number;
+  source: 'curator' | 'genai-prices';
+}
+
+function listed(model: string, provider: string, input: number, output: number): number | undefined {
+  try {
+    const price = calcPrice({ input_tokens: input, output_tokens: output }, model, { providerId: provider });
+    return price ? Number(price.total_price) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pricesFor(curator: Curator): Prices | undefined {
+  const b = curator.backend ?? {};
+  const input = b.inputCostPerMillion ?? listed(curator.model, curator.provider, 1_000_000, 0);
+  const output = b.outputCostPerMillion ?? listed(curator.model, curator.provider, 0, 1_000_000);
+  if (input === undefined || output === undefined) return undefined;
+  const source =
+    b.inputCostPerMillion !== undefined || b.outputCostPerMillion !== undefined ? 'curator' : 'genai-prices';
+  return { inputPerMillion: input, outputPerMillion: output, source };
+}
+
+export function costUsd(prices: Prices | undefined, tokens: TokenUsage): number | undefined {
+  if (!prices) return undefined;
+  return (tokens.input * prices.inputPerMillion + tokens.output * prices.outputPerMillion) / 1_000_000;
+}
