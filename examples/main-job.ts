@@ -24,7 +24,11 @@ async function main() {
   let failed = false;
   try {
     const started = Date.now();
-    const result = await curate(stack.client, values.curator!, { dataset: values.input!, taskQueue: stack.taskQueue });
+    const result = await curate(stack.client, values.curator!, {
+      dataset: values.input!,
+      taskQueue: stack.taskQueue,
+      searchAttributes: stack.searchAttributes,
+    });
     console.log('');
     console.log(formatSummary(result, Date.now() - started));
     if (stack.simulator) console.log(`Simulator calls made by this run: ${stack.simulator.stats.total}`);

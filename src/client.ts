@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Curator } from './curator';
 import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './manifests';
+import { CuratorName } from './search-attributes';
 import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
@@ -36,6 +37,11 @@ export interface CurateOptions extends JobOptions {
   cacheDir?: string;
   /** Overrides the job's workflow id, which otherwise derives from the curator, the dataset and the options. */
   workflowId?: string;
+  /**
+   * Index the job with the `Curator*` search attributes (see `search-attributes.ts`). They must be registered on the
+   * server: the embedded dev server does it; default false, so an unprepared cluster never refuses a job.
+   */
+  searchAttributes?: boolean;
 }
 
 /** A finished job: its manifest, plus the dataset loaded on first access of `table`. */
@@ -94,7 +100,7 @@ export async function startCuration(
   options: CurateOptions
 ): Promise<WorkflowHandle<typeof curateWorkflow>> {
   const name = typeof curator === 'string' ? curator : curator.name;
-  const { dataset, taskQueue, cacheDir, workflowId, ...jobOptions } = options;
+  const { dataset, taskQueue, cacheDir, workflowId, searchAttributes, ...jobOptions } = options;
   const { ref, hash } = await resolveDataset(dataset, cacheDir);
   const input: CurateJobInput = { curator: name, dataset: ref, options: jobOptions };
   return client.workflow.start(curateWorkflow, {
@@ -103,6 +109,13 @@ export async function startCuration(
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     staticSummary: `curate ${name}`,
+    staticDetails: [
+      `**Curator** ${name}`,
+      `**Dataset** ${ref.kind === 'run' ? `run ${ref.runHash} (parse ${ref.parseHash})` : ref.path}`,
+      `**Dataset SHA-256** ${hash}`,
+      `**Options** ${JSON.stringify(jobOptions)}`,
+    ].join('\n\n'),
+    typedSearchAttributes: searchAttributes ? [{ key: CuratorName, value: name }] : undefined,
     args: [input],
   });
 }

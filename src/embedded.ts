@@ -37,6 +37,8 @@ export interface LocalStack {
   uiUrl?: string;
   devServer?: DevServer;
   simulator?: Simulator;
+  /** True when the stack runs the dev server, which registers the `Curator*` search attributes. */
+  searchAttributes: boolean;
   /** Which provider endpoint the worker talks to, in words. */
   providerNote: string;
   /** Stops the worker, then what the stack started (the dev server only if `keepServer` is false). */
@@ -98,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     devServer,
     simulator,
     providerNote,
+    searchAttributes: devServer !== undefined,
     async close({ keepServer = false } = {}) {
       worker.shutdown();
       await running;

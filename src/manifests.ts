@@ -36,6 +36,7 @@ export interface CurateJobInput {
 
 /** Result of the `plan` activity. */
 export interface RunPlan {
+  model: string;
   runHash: string;
   parseHash: string;
   datasetHash: string;

@@ -99,6 +99,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
         fromCache: true,
       };
       return {
+        model: curator.model,
         runHash,
         parseHash,
         datasetHash,
@@ -144,6 +145,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
   const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(2, Math.ceil(concurrency / index.batchSize))));
   return {
+    model: curator.model,
     runHash,
     parseHash,
     datasetHash,

@@ -61,6 +61,7 @@ export function buildProgram(): Command {
           cacheDir: stack.cacheDir,
           batchSize: opts.batchSize,
           maxConcurrentRequests: opts.maxConcurrent,
+          searchAttributes: stack.searchAttributes,
         });
         if (opts.output) await copyFile(result.datasetPath, resolve(opts.output));
         console.log(formatSummary(result, Date.now() - started));

@@ -40,10 +40,11 @@ export async function repairTornTail(path: string): Promise<number> {
     return 0;
   }
   if (size === 0) return 0;
+  let end = 0;
   const fh = await open(path, 'r');
   try {
+    // Read backwards in chunks until the last newline: a whole file is never loaded for a long last line.
     const chunk = Math.min(size, 1 << 20);
-    let end = size;
     for (let pos = size; pos > 0;) {
       const from = Math.max(0, pos - chunk);
       const buf = Buffer.alloc(pos - from);
@@ -55,14 +56,12 @@ export async function repairTornTail(path: string): Promise<number> {
         break;
       }
       pos = from;
-      if (pos === 0) end = 0;
     }
-    await fh.close();
-    await truncate(path, end);
-    return size - end;
   } finally {
-    await fh.close().catch(() => undefined);
+    await fh.close();
   }
+  await truncate(path, end);
+  return size - end;
 }
 
 /** Appends records as lines, after cutting any torn tail so the new lines start on a line boundary. */

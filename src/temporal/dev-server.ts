@@ -7,6 +7,7 @@ import { Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { CURATOR_SEARCH_ATTRIBUTES, searchAttributeArgs } from '../search-attributes';
 import { findTemporalCli } from './cli-path';
 
 export interface DevServerOptions {
@@ -74,6 +75,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     options.namespace ?? 'default',
     '--log-level',
     'error',
+    ...searchAttributeArgs(),
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -104,6 +106,7 @@ async function startDownloadedServer(options: DevServerOptions, port: number, ui
       ui: true,
       uiPort,
       namespace: options.namespace,
+      searchAttributes: CURATOR_SEARCH_ATTRIBUTES,
       extraArgs: options.extraArgs,
     },
   });

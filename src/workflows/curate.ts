@@ -20,9 +20,19 @@ import {
   setHandler,
   startChild,
   upsertMemo,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CuratorActivities } from '../activities';
+import {
+  CuratorModel,
+  CuratorName,
+  CuratorRowsDone,
+  CuratorRowsTotal,
+  CuratorRunHash,
+  CuratorStatus,
+} from '../search-attributes';
 import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '../manifests';
 import { planActivityOptions } from './activity-options';
 import { partitionWorkflow } from './partition';
@@ -62,6 +72,12 @@ export function partitionLayout(plan: RunPlan, batchesPerPartition = DEFAULT_BAT
   return { length, count: Math.ceil(plan.batchCount / length), inFlight, window };
 }
 
+/** Updates the job's search attributes, if it was started with them (so they are registered on the server). */
+function indexJob(pairs: SearchAttributeUpdatePair[]): void {
+  if (workflowInfo().typedSearchAttributes.get(CuratorName) === undefined) return;
+  upsertSearchAttributes(pairs);
+}
+
 /** The innermost failure: a child failure wraps an activity failure that wraps what the activity threw. */
 function rootCause(err: unknown): unknown {
   let cause = err;
@@ -83,6 +99,12 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
   const { plan: planActivity, finalize } = proxyActivities<CuratorActivities>(planActivityOptions);
 
   const plan = state?.plan ?? (await planActivity({ ...input, workflowId: info.workflowId }));
+  indexJob([
+    { key: CuratorModel, value: plan.model },
+    { key: CuratorRunHash, value: plan.runHash },
+    { key: CuratorRowsTotal, value: plan.totalRequests },
+    { key: CuratorStatus, value: plan.cached ? 'cached' : 'running' },
+  ]);
   if (plan.cached) return plan.cached;
 
   const layout = partitionLayout(plan, input.options?.batchesPerPartition);
@@ -128,6 +150,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     });
     try {
       addStats(stats, (await child.result()).stats);
+      indexJob([{ key: CuratorRowsDone, value: stats.succeeded + stats.failed }]);
       setCurrentDetails(
         `**${stats.total} of ${plan.totalRequests}** requests settled: ${stats.succeeded} succeeded, ` +
           `${stats.failed} failed, ${stats.cached} from cache; ${stats.tokens.input} tokens in, ${stats.tokens.output} out.`
@@ -167,6 +190,17 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
       stats,
     })
   );
+  const status = isCancellation(failure)
+    ? 'cancelled'
+    : failure !== undefined
+      ? 'failed'
+      : manifest.stats.failed > 0
+        ? 'completed_with_failures'
+        : 'completed';
+  indexJob([
+    { key: CuratorStatus, value: status },
+    { key: CuratorRowsDone, value: manifest.stats.succeeded + manifest.stats.failed },
+  ]);
   if (isCancellation(failure)) {
     upsertMemo({ [PARTIAL_RESULT_MEMO]: manifest });
     throw new CancelledFailure(

@@ -4,6 +4,7 @@ import { installQuietRuntime } from '../../src/temporal/runtime';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CURATOR_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
 import { findTemporalCli } from '../../src/temporal/cli-path';
 
 export async function startTemporal(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
@@ -14,7 +15,11 @@ export async function startTemporal(extraArgs: string[] = []): Promise<TestWorkf
   const cli = findTemporalCli();
   if (!cli) throw new Error('no Temporal CLI found: run `bash scripts/setup.sh` (or set TEMPORAL_CLI_PATH)');
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, extraArgs },
+    server: {
+      executable: { type: 'existing-path', path: cli },
+      extraArgs,
+      searchAttributes: CURATOR_SEARCH_ATTRIBUTES,
+    },
   });
 }
 

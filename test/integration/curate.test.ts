@@ -24,6 +24,7 @@ import {
   startCuration,
   type CurationProgress,
 } from '../../src';
+import { CuratorRowsDone, CuratorRunHash } from '../../src/search-attributes';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startTemporal, tempDir } from '../helpers/temporal';
 
@@ -223,6 +224,22 @@ describe('curation on a real Temporal dev server', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('jobs started with search attributes can be found by them', async () => {
+    const result = await curate(client, 'fan-out', { dataset: items(6), taskQueue, cacheDir, searchAttributes: true });
+    let found: string[] = [];
+    for (let tries = 0; tries < 50 && found.length === 0; tries++) {
+      found = [];
+      const query = `CuratorName = 'fan-out' AND CuratorStatus = 'completed' AND CuratorRowsTotal = 6`;
+      for await (const w of client.workflow.list({ query })) found.push(w.workflowId);
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(found, [result.workflowId]);
+    const description = await client.workflow.getHandle(result.workflowId).describe();
+    assert.equal(description.typedSearchAttributes.get(CuratorRunHash), result.runHash);
+    assert.equal(description.typedSearchAttributes.get(CuratorRowsDone), 6);
+    workflowIds.push(result.workflowId);
   });
 
   test('live progress through queries while the job runs', async () => {

@@ -199,6 +199,7 @@ describe('stats', () => {
 describe('partitionLayout', () => {
   function plan(batchCount: number, batchesInFlight: number): RunPlan {
     return {
+      model: 'm',
       runHash: 'r',
       parseHash: 'p',
       datasetHash: 'd',
