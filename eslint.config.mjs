@@ -83,6 +83,7 @@ export default defineConfig(
       'bench/results/**',
       'test/histories/**',
       'coverage/**',
+      '**/.venv*/**',
     ],
   },
   {
