@@ -143,7 +143,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
 
   const batchCount = index.offsets.length;
   // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
-  const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(2, Math.ceil(concurrency / index.batchSize))));
+  const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(4, Math.ceil(concurrency / index.batchSize))));
   return {
     model: curator.model,
     runHash,

@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { readRateLimitHeaders } from './headers';
-import type { SharedWindow } from './shared-window';
+import type { SendRef, SharedWindow } from './shared-window';
 import { hasLimits, type Cost, type Limits } from './window';
 
 type HeaderSource = { get(name: string): string | null };
@@ -86,20 +86,20 @@ export class RateLimiter {
   /** Waits until `cost` fits the bucket's limits (and any pause is over), then counts it as sent. */
   async acquire(cost: Cost, signal?: AbortSignal): Promise<Permit> {
     await this.takeSlot(signal);
-    let id: number;
+    let ref: SendRef;
     try {
       // Admissions run one at a time per process, so requests are let through in the order they asked.
       const turn = this.admission.then(() => this.admit(cost, signal));
       this.admission = turn.catch(() => undefined);
-      id = await turn;
+      ref = await turn;
     } catch (err) {
       this.releaseSlot();
       throw err;
     }
-    return this.permit(id);
+    return this.permit(ref);
   }
 
-  private async admit(cost: Cost, signal?: AbortSignal): Promise<number> {
+  private async admit(cost: Cost, signal?: AbortSignal): Promise<SendRef> {
     const { window, bucket } = this.options;
     for (;;) {
       const now = Date.now();
@@ -111,13 +111,13 @@ export class RateLimiter {
       // Sends count even while no limit is known: the first request's headers may reveal one it counts against.
       const limits = this.limits(state.learned);
       const result = window.tryAdmit(bucket, cost, limits, now);
-      if ('id' in result) return result.id;
+      if ('ref' in result) return result.ref;
       // Re-check at least every second: another process may pause the bucket or learn new limits meanwhile.
       await delay(Math.min(result.waitMs, 1000), undefined, { signal });
     }
   }
 
-  private permit(id: number): Permit {
+  private permit(ref: SendRef): Permit {
     let done = false;
     const finish = () => {
       if (done) return false;
@@ -128,7 +128,7 @@ export class RateLimiter {
     return {
       answered: (usage, headers) => {
         if (!finish()) return;
-        if (usage) this.options.window.settle(id, usage.input, usage.output);
+        if (usage) this.options.window.settle(ref, usage.input, usage.output);
         this.consecutive429 = 0;
         this.observe(headers);
         if (this.headerless && this.cap < this.options.maxConcurrent && ++this.successesSinceRaise >= this.cap) {
@@ -139,7 +139,7 @@ export class RateLimiter {
       rateLimited: (retryAfterMs, headers) => {
         if (!finish()) return;
         // A refused request is not counted by the provider.
-        this.options.window.remove(id);
+        this.options.window.remove(ref);
         this.observe(headers);
         this.consecutive429++;
         const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
