@@ -56,7 +56,12 @@ export function parseGoDuration(text: string): number | undefined {
 type HeaderSource = { get(name: string): string | null } | undefined;
 
 /** The provider's retry hint: `retry-after-ms`, then `retry-after` (seconds or HTTP date), then the reset headers. */
-export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now()): number | undefined {
+/**
+ * The provider's retry hint. Explicit hints (`retry-after-ms`, `retry-after`) always count; the rate-limit reset
+ * headers only with `resets` (for a 429), and then only for budgets that are used up: every response carries them,
+ * and the time until a budget is whole again says nothing about when a server error will pass.
+ */
+export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now(), resets = true): number | undefined {
   if (!headers) return undefined;
   // An empty header is no hint at all, not "retry now".
   const get = (name: string) => headers.get(name)?.trim() || null;
@@ -70,22 +75,21 @@ export function retryAfterFromHeaders(headers: HeaderSource, now = Date.now()): 
     const date = Date.parse(after);
     if (Number.isFinite(date)) return Math.max(0, date - now);
   }
-  const resets = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
-    .map(get)
+  if (!resets) return undefined;
+  const exhausted = (remaining: string) => get(remaining) === null || Number(get(remaining)) <= 0;
+  const openai = ['requests', 'tokens']
+    .filter((d) => exhausted(`x-ratelimit-remaining-${d}`))
+    .map((d) => get(`x-ratelimit-reset-${d}`))
     .filter((v): v is string => v !== null)
     .map(parseGoDuration)
     .filter((v): v is number => v !== undefined);
-  const anthropicResets = [
-    'anthropic-ratelimit-requests-reset',
-    'anthropic-ratelimit-tokens-reset',
-    'anthropic-ratelimit-input-tokens-reset',
-    'anthropic-ratelimit-output-tokens-reset',
-  ]
-    .map(get)
+  const anthropic = ['requests', 'tokens', 'input-tokens', 'output-tokens']
+    .filter((d) => exhausted(`anthropic-ratelimit-${d}-remaining`))
+    .map((d) => get(`anthropic-ratelimit-${d}-reset`))
     .filter((v): v is string => v !== null)
     .map((v) => Date.parse(v) - now)
     .filter((v) => Number.isFinite(v) && v >= 0);
-  const all = [...resets, ...anthropicResets];
+  const all = [...openai, ...anthropic];
   return all.length ? Math.max(...all) : undefined;
 }
 
@@ -126,7 +130,7 @@ export function classifyError(err: unknown): RequestError {
     // Not a transport failure: a bug or an unexpected shape, which a retry would only repeat.
     return { type: 'ProviderError', message: `${name || 'Error'}: ${message}`, retryable: false };
   }
-  const retryAfterMs = retryAfterFromHeaders(e.headers);
+  const retryAfterMs = retryAfterFromHeaders(e.headers, Date.now(), status === 429);
   const code = e.code ?? e.error?.code ?? e.type ?? e.error?.type ?? e.error?.error?.type ?? '';
   const shouldRetry = e.headers?.get('x-should-retry');
   if (status === 429) {

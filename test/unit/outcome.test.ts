@@ -456,3 +456,21 @@ describe('classifyError (other values)', () => {
     assert.equal(classifyError(long).message.length, 2000);
   });
 });
+
+test('reset headers are no hint for a server error, nor for a budget that is not used up', () => {
+  const headers = {
+    'x-ratelimit-remaining-requests': '9000',
+    'x-ratelimit-reset-requests': '6s',
+    'x-ratelimit-remaining-tokens': '0',
+    'x-ratelimit-reset-tokens': '1.5s',
+  };
+  const serverError = OpenAI.APIError.generate(500, { error: { message: 'boom' } }, 'boom', new Headers(headers));
+  assert.equal(classifyError(serverError).retryAfterMs, undefined);
+  const rateLimited = OpenAI.APIError.generate(
+    429,
+    { error: { message: 'slow down' } },
+    'slow down',
+    new Headers(headers)
+  );
+  assert.equal(classifyError(rateLimited).retryAfterMs, 1500, 'only the exhausted token budget counts');
+});
