@@ -19,6 +19,7 @@ import { ParseError, parseRows } from '../requests/parse';
 import { resolveResponseFormat } from '../schema';
 import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
 import { exists, writeFileAtomic } from '../storage/jsonl';
+import { BatchLease } from '../storage/batch-lease';
 import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
 
@@ -55,44 +56,57 @@ export function createProcessBatch(deps: ActivityDeps) {
   return async function processBatch(task: BatchTask): Promise<BatchOutcome> {
     const curator = deps.curator(task.curator);
     const run = deps.cache.run(task.runHash);
-    const index = await readInputIndex(run);
-    const rows = await readBatchRows(run, index, task.batch);
-    const first = task.batch * index.batchSize;
-    const logPath = run.responses(task.batch);
-    const log = await BatchLog.load(logPath, task.jobId);
-
-    const known = task.retry ? new Map(task.retry.map((r) => [r.index, r.attempts])) : undefined;
-    const candidates = known ? [...known.keys()] : rows.map((_, k) => first + k);
-    const toCall = candidates.filter((i) => {
-      const s = log.requests.get(i);
-      if (s?.success) return false;
-      // An attempt beyond what the workflow knows was made before a crash: report it instead of paying again.
-      return known ? (s?.attempts ?? 0) <= (known.get(i) ?? 0) : (s?.attempts ?? 0) === 0;
-    });
-
-    if (toCall.length > 0) {
-      let fatal: Awaited<ReturnType<typeof callRequests>>;
-      try {
-        fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
-      } catch (err) {
-        // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
-        await writeParsed(curator, task, rows, first, log, deps);
-        throw err;
-      }
-      if (fatal) {
-        await writeParsed(curator, task, rows, first, log, deps);
-        throw ApplicationFailure.create({
-          type: fatal.error.type,
-          message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
-            fatal.error.status ? ` (HTTP ${fatal.error.status})` : ''
-          }, which every other request would hit too, so the job stops: ${fatal.error.message}`,
-          nonRetryable: true,
-        });
-      }
+    // The log must be read only once no other activity (of a terminated job) is still appending to it.
+    const lease = await BatchLease.acquire(run.lease(task.batch), cancellationSignal(), () =>
+      heartbeat({ batch: task.batch, waitingForBatch: true })
+    );
+    try {
+      return await processLeasedBatch(deps, curator, task);
+    } finally {
+      await lease.release();
     }
-    const parsed = await writeParsed(curator, task, rows, first, log, deps);
-    return summarize(task, rows, first, log, parsed);
   };
+}
+
+async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: BatchTask): Promise<BatchOutcome> {
+  const run = deps.cache.run(task.runHash);
+  const index = await readInputIndex(run);
+  const rows = await readBatchRows(run, index, task.batch);
+  const first = task.batch * index.batchSize;
+  const logPath = run.responses(task.batch);
+  const log = await BatchLog.load(logPath, task.jobId);
+
+  const known = task.retry ? new Map(task.retry.map((r) => [r.index, r.attempts])) : undefined;
+  const candidates = known ? [...known.keys()] : rows.map((_, k) => first + k);
+  const toCall = candidates.filter((i) => {
+    const s = log.requests.get(i);
+    if (s?.success) return false;
+    // An attempt beyond what the workflow knows was made before a crash: report it instead of paying again.
+    return known ? (s?.attempts ?? 0) <= (known.get(i) ?? 0) : (s?.attempts ?? 0) === 0;
+  });
+
+  if (toCall.length > 0) {
+    let fatal: Awaited<ReturnType<typeof callRequests>>;
+    try {
+      fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
+    } catch (err) {
+      // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
+      await writeParsed(curator, task, rows, first, log, deps);
+      throw err;
+    }
+    if (fatal) {
+      await writeParsed(curator, task, rows, first, log, deps);
+      throw ApplicationFailure.create({
+        type: fatal.error.type,
+        message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
+          fatal.error.status ? ` (HTTP ${fatal.error.status})` : ''
+        }, which every other request would hit too, so the job stops: ${fatal.error.message}`,
+        nonRetryable: true,
+      });
+    }
+  }
+  const parsed = await writeParsed(curator, task, rows, first, log, deps);
+  return summarize(task, rows, first, log, parsed);
 }
 
 async function callRequests(

@@ -56,6 +56,11 @@ export class RunLayout {
     return join(this.dir, 'requests', `${pad(batch)}.jsonl`);
   }
 
+  /** Held by the one activity working on the batch. */
+  lease(batch: number): string {
+    return join(this.dir, 'responses', `${pad(batch)}.lease`);
+  }
+
   /** Append-only log of every attempt of the batch's requests: the durable per-request state. */
   responses(batch: number): string {
     return join(this.dir, 'responses', `${pad(batch)}.jsonl`);
