@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { curationProgress } from '../client';
 import { readArrowRows } from '../storage/arrow';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
+import { writeParquetFromArrow } from '../storage/parquet';
 import { MetadataDb, type RunRecord } from '../storage/metadata-db';
 
 export function openMetadata(cacheDir?: string): MetadataDb {
@@ -54,7 +55,10 @@ export async function exportRun(run: RunRecord, format: string, output: string):
     await copyFile(run.dataset_path, resolve(output));
     return run.output_rows;
   }
-  if (format !== 'jsonl') throw new Error(`unknown format '${format}': use jsonl or arrow`);
+  if (format === 'parquet') {
+    return (await writeParquetFromArrow(run.dataset_path, resolve(output))).rows;
+  }
+  if (format !== 'jsonl') throw new Error(`unknown format '${format}': use jsonl, parquet or arrow`);
   const out = createWriteStream(resolve(output));
   let rows = 0;
   for await (const row of readArrowRows(run.dataset_path)) {
