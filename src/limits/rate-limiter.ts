@@ -8,7 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { readRateLimitHeaders } from './headers';
 import type { SendRef, SharedWindow } from './shared-window';
-import { hasLimits, type Cost, type Limits } from './window';
+import { hasLimits, sameLimits, type Cost, type Limits } from './window';
 
 type HeaderSource = { get(name: string): string | null };
 
@@ -32,6 +32,8 @@ export interface Permit {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** The window's totals (to spot other machines' use in the headers) are read at most this often. */
+export const TOTALS_EVERY_MS = 1000;
 
 export class RateLimiter {
   private inFlight = 0;
@@ -40,9 +42,15 @@ export class RateLimiter {
   private consecutive429 = 0;
   /** True once a response came back without any rate-limit headers: only 429s can teach the limit then. */
   private headerless = false;
-  private learnedJson?: string;
+  private learnedFromHeaders?: Limits;
   private readonly slotWaiters: (() => void)[] = [];
   private admission: Promise<unknown> = Promise.resolve();
+  /** Admissions queued behind `admission`; with none, a request may be admitted at once. */
+  private queued = 0;
+  /** The merged limits of the last learned object seen (the window returns the same object until they change). */
+  private merged?: { learned: Limits | undefined; limits: Limits };
+  /** The window's request total at `at`, plus what this process admitted since: read at most every second. */
+  private known?: { at: number; requests: number };
 
   constructor(private readonly options: RateLimiterOptions) {
     this.cap = options.maxConcurrent;
@@ -50,10 +58,13 @@ export class RateLimiter {
 
   /** The limits in force: learned from headers, overridden by the user's settings. */
   limits(learned = this.options.window.state(this.options.bucket).learned): Limits {
+    // Asked several times per request: merge again only when the learned limits changed.
+    if (this.merged && this.merged.learned === learned) return this.merged.limits;
     const merged: Limits = { ...learned };
     for (const [k, v] of Object.entries(this.options.configured) as [keyof Limits, number | undefined][]) {
       if (typeof v === 'number' && v > 0) merged[k] = v;
     }
+    this.merged = { learned, limits: merged };
     return merged;
   }
 
@@ -86,17 +97,33 @@ export class RateLimiter {
   /** Waits until `cost` fits the bucket's limits (and any pause is over), then counts it as sent. */
   async acquire(cost: Cost, signal?: AbortSignal): Promise<Permit> {
     await this.takeSlot(signal);
-    let ref: SendRef;
+    let ref: SendRef | undefined;
     try {
-      // Admissions run one at a time per process, so requests are let through in the order they asked.
-      const turn = this.admission.then(() => this.admit(cost, signal));
-      this.admission = turn.catch(() => undefined);
-      ref = await turn;
+      // Nobody queued before us: admit at once, without a turn in the queue (the common case, far from any limit).
+      if (this.queued === 0) ref = this.admitNow(cost);
+      if (!ref) {
+        // Admissions run one at a time per process, so requests are let through in the order they asked.
+        this.queued++;
+        const turn = this.admission.then(() => this.admit(cost, signal)).finally(() => this.queued--);
+        this.admission = turn.catch(() => undefined);
+        ref = await turn;
+      }
     } catch (err) {
       this.releaseSlot();
       throw err;
     }
+    if (this.known) this.known.requests += ref.cost.requests;
     return this.permit(ref);
+  }
+
+  /** One admission attempt that does not wait: the send's place in the window, or undefined when it must wait. */
+  private admitNow(cost: Cost): SendRef | undefined {
+    const { window, bucket } = this.options;
+    const now = Date.now();
+    const state = window.state(bucket);
+    if (state.pausedUntil > now) return undefined;
+    const result = window.tryAdmit(bucket, cost, this.limits(state.learned), now);
+    return 'ref' in result ? result.ref : undefined;
   }
 
   private async admit(cost: Cost, signal?: AbortSignal): Promise<SendRef> {
@@ -140,6 +167,7 @@ export class RateLimiter {
         if (!finish()) return;
         // A refused request is not counted by the provider.
         this.options.window.remove(ref);
+        if (this.known) this.known.requests -= ref.cost.requests;
         this.observe(headers);
         this.consecutive429++;
         const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
@@ -161,20 +189,25 @@ export class RateLimiter {
       return;
     }
     const { window, bucket } = this.options;
-    const limits = Object.fromEntries(Object.entries(snapshot.limits).filter(([, v]) => v !== undefined)) as Limits;
-    const json = JSON.stringify(limits);
-    if (json !== this.learnedJson) {
-      this.learnedJson = json;
-      window.learn(bucket, limits);
+    if (!this.learnedFromHeaders || !sameLimits(this.learnedFromHeaders, snapshot.limits)) {
+      this.learnedFromHeaders = snapshot.limits;
+      window.learn(bucket, Object.fromEntries(Object.entries(snapshot.limits).filter(([, v]) => v !== undefined)));
     }
     const limit = snapshot.limits.requestsPerMinute;
     if (limit !== undefined && snapshot.remainingRequests !== undefined) {
       const now = Date.now();
       const reported = limit - snapshot.remainingRequests;
-      const known = window.totals(bucket, now).requests;
+      // A SUM over the window per response would cost more than the request: the total is read once a second and
+      // kept current with this process's own sends. Sends that left the window since make it a little high, which
+      // only makes the external use counted below a little low, for under a second.
+      if (!this.known || now - this.known.at >= TOTALS_EVERY_MS) {
+        this.known = { at: now, requests: window.totals(bucket, now).requests };
+      }
+      const known = this.known.requests;
       // A little slack: our own requests in flight reach the provider's count before they reach ours.
       if (reported > known + Math.max(2, limit * 0.01)) {
         window.addExternal(bucket, { requests: reported - known, input: 0, output: 0 }, now);
+        this.known.requests = reported;
       }
     }
   }

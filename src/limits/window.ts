@@ -33,25 +33,43 @@ export function hasLimits(limits: Limits): boolean {
   return Object.values(limits).some((v) => typeof v === 'number' && v > 0);
 }
 
-interface Dimension {
+export function sameLimits(a: Limits, b: Limits): boolean {
+  return (
+    a === b ||
+    (a.requestsPerMinute === b.requestsPerMinute &&
+      a.tokensPerMinute === b.tokensPerMinute &&
+      a.inputTokensPerMinute === b.inputTokensPerMinute &&
+      a.outputTokensPerMinute === b.outputTokensPerMinute &&
+      a.requestsPerSecond === b.requestsPerSecond)
+  );
+}
+
+export interface Dimension {
   limit: number;
   windowMs: number;
+  /** Counted over the last second (requests only), not the last minute. */
+  perSecond: boolean;
   amount: (c: Cost) => number;
 }
 
-function dimensions(limits: Limits): Dimension[] {
+export function dimensions(limits: Limits): Dimension[] {
   const dims: Dimension[] = [];
   const minute = MINUTE_MS + WINDOW_MARGIN_MS;
   if (limits.requestsPerMinute)
-    dims.push({ limit: limits.requestsPerMinute, windowMs: minute, amount: (c) => c.requests });
+    dims.push({ limit: limits.requestsPerMinute, windowMs: minute, perSecond: false, amount: (c) => c.requests });
   if (limits.tokensPerMinute)
-    dims.push({ limit: limits.tokensPerMinute, windowMs: minute, amount: (c) => c.input + c.output });
+    dims.push({ limit: limits.tokensPerMinute, windowMs: minute, perSecond: false, amount: (c) => c.input + c.output });
   if (limits.inputTokensPerMinute)
-    dims.push({ limit: limits.inputTokensPerMinute, windowMs: minute, amount: (c) => c.input });
+    dims.push({ limit: limits.inputTokensPerMinute, windowMs: minute, perSecond: false, amount: (c) => c.input });
   if (limits.outputTokensPerMinute)
-    dims.push({ limit: limits.outputTokensPerMinute, windowMs: minute, amount: (c) => c.output });
+    dims.push({ limit: limits.outputTokensPerMinute, windowMs: minute, perSecond: false, amount: (c) => c.output });
   if (limits.requestsPerSecond)
-    dims.push({ limit: limits.requestsPerSecond, windowMs: 1000 + WINDOW_MARGIN_MS, amount: (c) => c.requests });
+    dims.push({
+      limit: limits.requestsPerSecond,
+      windowMs: 1000 + WINDOW_MARGIN_MS,
+      perSecond: true,
+      amount: (c) => c.requests,
+    });
   return dims;
 }
 
