@@ -1,4 +1,13 @@
 #!/usr/bin/env node
+// A worker keeps ~110 MB live, but V8 lets a heap of that size grow to about 4× before collecting it again when the
+// machine has plenty of memory: 700+ MB resident under load. A smaller growing factor keeps it near the live size
+// for about the same CPU. Unlike --max-old-space-size this flag can be set from inside the process (V8 reads it at
+// every collection), so no re-exec is needed. CURATOR_HEAP_GROWING_PERCENT overrides it; 0 keeps V8's default.
+if (process.argv[2] === 'worker') {
+  const percent = Number(process.env.CURATOR_HEAP_GROWING_PERCENT ?? 20);
+  if (Number.isInteger(percent) && percent > 0)
+    require('node:v8').setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
 // The package ships TypeScript sources; tsx compiles them (and the user's curator modules) on the fly.
 require('tsx/cjs');
 require('../src/cli/main.ts').main();

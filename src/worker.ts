@@ -7,9 +7,13 @@
  * await worker.run();
  */
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createActivities } from './activities';
 import { ActivityDeps } from './activities/deps';
 import type { Curator } from './curator';
+import { defaultCacheDir } from './storage/cache-dir';
 import { DEFAULT_TASK_QUEUE, connectWorker } from './temporal/connection';
 
 export interface CuratorWorkerOptions {
@@ -32,10 +36,82 @@ export const workflowsPath = require.resolve('./workflows');
 
 let bundle: Promise<{ code: string }> | undefined;
 
-/** Bundles the workflows once per process: a worker restart in the same process, or many test workers, reuse it. */
+/**
+ * Bundles the workflows once per process (a worker restart in the same process, or many test workers, reuse it), and
+ * keeps the bundle on disk keyed by a hash of the sources: webpack costs ~5 CPU-s and ~80 MB that the process never
+ * gives back, at every worker start otherwise. `CURATOR_BUNDLE_DIR` moves the folder (default
+ * `<cache dir>/workflow-bundles`); where it cannot be written, the workers simply bundle at every start.
+ */
 export function curatorWorkflowBundle(): Promise<{ code: string }> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  bundle ??= loadOrBuildBundle();
   return bundle;
+}
+
+async function loadOrBuildBundle(): Promise<{ code: string }> {
+  const dir = process.env.CURATOR_BUNDLE_DIR || join(defaultCacheDir(), 'workflow-bundles');
+  const path = join(dir, `workflows-${await sourceHash()}.js`);
+  try {
+    return { code: await readFile(path, 'utf8') };
+  } catch {
+    // Not built yet for these sources.
+  }
+  const built = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  try {
+    await mkdir(dir, { recursive: true });
+    // Another worker may build the same bundle at the same moment: each writes its own file and renames it.
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, built.code);
+    await rename(tmp, path);
+    await pruneBundles(dir, path);
+  } catch {
+    // A read-only cache costs start-up time only.
+  }
+  return built;
+}
+
+/** Bundles of sources older than a day go (each is ~2 MB, and every edit of the sources makes a new one). */
+async function pruneBundles(dir: string, keep: string): Promise<void> {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of await readdir(dir)) {
+    const file = join(dir, name);
+    if (file === keep || !/^workflows-[0-9a-f]+\.js$/.test(name)) continue;
+    if ((await stat(file)).mtimeMs < dayAgo) await rm(file, { force: true });
+  }
+}
+
+/**
+ * What the bundle is made of: every source file of this package (workflows may import any of them), its
+ * dependencies' versions, the SDK's workflow and bundler versions, and where the sources are (the bundle names them
+ * in stack traces).
+ */
+async function sourceHash(): Promise<string> {
+  const hash = createHash('sha256').update(__dirname);
+  // Our package.json names the versions of everything else the workflows may import.
+  try {
+    hash.update(await readFile(join(__dirname, '..', 'package.json')));
+  } catch {
+    hash.update('no package.json');
+  }
+  for (const pkg of ['@temporalio/workflow/package.json', '@temporalio/worker/package.json']) {
+    try {
+      hash.update(
+        `${pkg} ${(JSON.parse(await readFile(require.resolve(pkg), 'utf8')) as { version: string }).version}`
+      );
+    } catch {
+      hash.update(`${pkg} ?`);
+    }
+  }
+  const files = (await readdir(__dirname, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && /\.(ts|js|mjs|cjs|json)$/.test(e.name))
+    .map((e) => join(e.parentPath ?? e.path, e.name))
+    .sort();
+  for (const file of files)
+    hash
+      .update(file)
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
+  return hash.digest('hex').slice(0, 16);
 }
 
 const quietBundlerLogger = {
@@ -59,6 +135,9 @@ export async function createWorker(options: CuratorWorkerOptions): Promise<Worke
     // Heartbeats carry cancellation to a batch: sent at most this far apart, a cancel or termination stops new
     // requests within about a second instead of up to a minute.
     maxHeartbeatThrottleInterval: '1 second',
+    // A workflow task waits this long on a worker's sticky queue before any worker may take it (default 10 s): after
+    // a worker dies, its jobs go on after this. A live worker takes its tasks in milliseconds, so 3 s is ample.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
     ...options.workerOptions,
   });
 }

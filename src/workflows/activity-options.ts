@@ -20,8 +20,10 @@ export function batchActivityOptions(taskQueue?: string): ActivityOptions {
     taskQueue,
     // A batch waits on rate limits and slow models; the heartbeat, not this, detects a dead worker.
     startToCloseTimeout: '2 hours',
-    // The batch heartbeats every second; a worker that dies is noticed within this.
-    heartbeatTimeout: '30 seconds',
+    // The batch heartbeats every second (and after every request); a worker that dies is noticed within this, and
+    // its batches go to another worker then. Ten missed heartbeats: short enough that a SIGKILLed worker costs
+    // seconds, long enough for a worker's event loop stalled by GC or a loaded machine.
+    heartbeatTimeout: '10 seconds',
     // A cancelled batch first saves what it has: the job's partial dataset must include it.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
