@@ -168,35 +168,71 @@ export async function cancelCuration(client: Client, workflowId: string): Promis
 
 /** A job's progress: the finished partitions' totals plus those of the running partitions' finished batches. */
 export interface CurationProgress extends JobProgress {
-  /** Requests settled so far (succeeded or failed for good), and the sums behind it. */
+  /** Requests settled so far (succeeded or failed for good), including those of batches still running. */
   settled: number;
+  /** Requests of running batch activities that are not settled yet (sent, waiting for a rate limit, or queued). */
+  inProgress: number;
+  /** Batch activities running now. */
+  activeBatches: number;
+  /** Totals of finished batches: tokens and rows are counted when a batch finishes. */
   stats: CurationStats;
 }
 
-/** Reads a running job's progress through queries, which add nothing to its history. */
+/** What a batch activity reports with each heartbeat (see `processBatch`). */
+interface BatchHeartbeat {
+  done?: number;
+  of?: number;
+}
+
+/**
+ * Reads a running job's progress through queries and describes, which add nothing to its history: the job and its
+ * running partitions answer queries with their finished batches, and the heartbeats of the batch activities in
+ * flight tell how far each one is.
+ */
 export async function curationProgress(client: Client, workflowId: string): Promise<CurationProgress> {
   const job = await client.workflow.getHandle(workflowId).query(jobProgressQuery);
   const partials = await Promise.all(
-    job.runningPartitions.map((id) =>
-      client.workflow
-        .getHandle(id)
-        .query(partitionProgressQuery)
-        .catch(() => undefined)
-    )
+    job.runningPartitions.map(async (id) => {
+      const handle = client.workflow.getHandle(id);
+      // A partition may finish between the two calls: it then counts in the job's totals at the next look.
+      const [progress, description] = await Promise.all([
+        handle.query(partitionProgressQuery).catch(() => undefined),
+        handle.describe().catch(() => undefined),
+      ]);
+      return { progress, pending: description?.raw.pendingActivities ?? [] };
+    })
   );
   const stats: CurationStats = JSON.parse(JSON.stringify(job.finished)) as CurationStats;
-  for (const p of partials) {
-    if (!p) continue;
-    stats.total += p.finished.total;
-    stats.succeeded += p.finished.succeeded;
-    stats.failed += p.finished.failed;
-    stats.cached += p.finished.cached;
-    stats.outputRows += p.finished.outputRows;
-    stats.tokens.input += p.finished.tokens.input;
-    stats.tokens.output += p.finished.tokens.output;
-    stats.retries += p.finished.retries;
+  let doneInRunning = 0;
+  let inProgress = 0;
+  let activeBatches = 0;
+  const converter = client.options.loadedDataConverter.payloadConverter;
+  for (const { progress: p, pending } of partials) {
+    if (p) {
+      stats.total += p.finished.total;
+      stats.succeeded += p.finished.succeeded;
+      stats.failed += p.finished.failed;
+      stats.cached += p.finished.cached;
+      stats.outputRows += p.finished.outputRows;
+      stats.tokens.input += p.finished.tokens.input;
+      stats.tokens.output += p.finished.tokens.output;
+      stats.retries += p.finished.retries;
+    }
+    for (const activity of pending) {
+      activeBatches++;
+      const payload = activity.heartbeatDetails?.payloads?.[0];
+      const beat = payload ? (converter.fromPayload(payload) as BatchHeartbeat) : undefined;
+      if (beat && typeof beat.of === 'number') {
+        const done = Math.min(beat.of, beat.done ?? 0);
+        doneInRunning += done;
+        inProgress += beat.of - done;
+      } else {
+        inProgress += job.batchSize ?? 0;
+      }
+    }
   }
-  return { ...job, settled: stats.succeeded + stats.failed, stats };
+  const settled = Math.min(job.totalRequests, stats.succeeded + stats.failed + doneInRunning);
+  return { ...job, settled, inProgress, activeBatches, stats };
 }
 
 /** Runs a curation to the end: start (or attach), wait, return the dataset and its manifest. */

@@ -4,7 +4,8 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
-import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
+import type { BackendParams } from '../curator';
+import type { ConfiguredLimits, CurateJobInput, CurationManifest, RunPlan } from '../manifests';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
 import { DatasetError, hashDataset, materializeInput } from '../storage/dataset';
@@ -30,6 +31,17 @@ function positiveInt(value: number | undefined, fallback: number, what: string):
     });
   }
   return v;
+}
+
+/** The limits the user set, for progress displays; limits learned from headers live with the workers. */
+function configuredLimits(backend: BackendParams): ConfiguredLimits | undefined {
+  const limits: ConfiguredLimits = {
+    requestsPerMinute: backend.maxRequestsPerMinute,
+    tokensPerMinute: backend.maxTokensPerMinute,
+    inputTokensPerMinute: backend.maxInputTokensPerMinute,
+    outputTokensPerMinute: backend.maxOutputTokensPerMinute,
+  };
+  return Object.values(limits).some((v) => v !== undefined) ? limits : undefined;
 }
 
 /** Errors of the file system that no retry fixes: the cache directory is not usable as configured. */
@@ -86,6 +98,19 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
   const parseHash = parseFingerprint(curator);
   const run = deps.cache.run(runHash);
+  // What a cached answer and a fresh plan share; they differ only in how the work is sized.
+  const common = {
+    model: curator.model,
+    runHash,
+    parseHash,
+    datasetHash,
+    runDir: run.dir,
+    maxConcurrentRequests: concurrency,
+    maxRetries,
+    requireAllResponses,
+    prices: pricesFor(curator),
+    limits: configuredLimits(backend),
+  };
 
   const resultPath = run.result(parseHash);
   if ((await exists(resultPath)) && (await exists(run.dataset(parseHash)))) {
@@ -99,19 +124,12 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
         fromCache: true,
       };
       return {
-        model: curator.model,
-        runHash,
-        parseHash,
-        datasetHash,
-        runDir: run.dir,
+        ...common,
         totalRequests: previous.stats.total,
         batchSize,
         batchCount: 0,
         requestConcurrency: 0,
         batchesInFlight: 0,
-        maxConcurrentRequests: concurrency,
-        maxRetries,
-        requireAllResponses,
         cached,
       };
     }
@@ -145,19 +163,11 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
   const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(4, Math.ceil(concurrency / index.batchSize))));
   return {
-    model: curator.model,
-    runHash,
-    parseHash,
-    datasetHash,
-    runDir: run.dir,
+    ...common,
     totalRequests: index.rows,
     batchSize: index.batchSize,
     batchCount,
     requestConcurrency: Math.max(1, Math.ceil(concurrency / batchesInFlight)),
     batchesInFlight,
-    maxConcurrentRequests: concurrency,
-    maxRetries,
-    requireAllResponses,
-    prices: pricesFor(curator),
   };
 }

@@ -1,10 +1,8 @@
-/** The read-only commands: runs, show, export, status. They read metadata.db and the cache, or query Temporal. */
+/** The read-only commands over past runs: runs, show, export. They read metadata.db and the cache. */
 import { createWriteStream } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { curationProgress } from '../client';
 import { readArrowRows } from '../storage/arrow';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { writeParquetFromArrow } from '../storage/parquet';
@@ -69,48 +67,4 @@ export async function exportRun(run: RunRecord, format: string, output: string):
   out.end();
   await once(out, 'finish');
   return rows;
-}
-
-function formatCost(
-  prices: { inputPerMillion: number; outputPerMillion: number },
-  tokens: { input: number; output: number },
-  settled: number,
-  total: number
-): string {
-  const spent = (tokens.input * prices.inputPerMillion + tokens.output * prices.outputPerMillion) / 1_000_000;
-  const projected = settled > 0 ? (spent / settled) * total : 0;
-  return `$${spent.toFixed(4)} so far, ~$${projected.toFixed(4)} projected`;
-}
-
-function bar(done: number, total: number, width = 30): string {
-  const share = total > 0 ? Math.min(1, done / total) : 1;
-  const filled = Math.round(share * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(1)}%`;
-}
-
-/** Prints a job's progress once, or until it ends with `watch`: a bar on a terminal, plain lines otherwise. */
-export async function showStatus(client: Client, workflowId: string, watch: boolean): Promise<void> {
-  const tty = process.stdout.isTTY;
-  const started = Date.now();
-  for (;;) {
-    const description = await client.workflow.getHandle(workflowId).describe();
-    if (description.status.name !== 'RUNNING') {
-      if (tty) process.stdout.write('\n');
-      console.log(`${workflowId}: ${description.status.name.toLowerCase()}`);
-      return;
-    }
-    const p = await curationProgress(client, workflowId);
-    const s = p.stats;
-    const elapsed = (Date.now() - started) / 60_000;
-    const line =
-      `${bar(p.settled, p.totalRequests)} ${p.settled}/${p.totalRequests} requests | ok ${s.succeeded} ` +
-      `failed ${s.failed} cached ${s.cached} | tokens ${s.tokens.input} in ${s.tokens.output} out | ` +
-      `partitions ${p.partitionsDone}/${p.partitions}` +
-      (p.prices ? ` | ${formatCost(p.prices, s.tokens, p.settled, p.totalRequests)}` : '') +
-      (watch && elapsed > 0 ? ` | ${Math.round(s.succeeded / Math.max(elapsed, 1 / 60))} req/min seen` : '');
-    if (tty && watch) process.stdout.write(`\r${line}`);
-    else console.log(line);
-    if (!watch) return;
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }

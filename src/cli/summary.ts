@@ -3,6 +3,8 @@ import type { CurationManifest } from '../manifests';
 
 export function formatSummary(result: CurationManifest, elapsedMs?: number): string {
   const s = result.stats;
+  // Requests answered by this job: cached answers cost nothing and used no tokens now.
+  const answered = s.succeeded - s.cached;
   const rows: [string, string][] = [
     ['Curator', result.curator],
     ['Run', `${result.runHash} (parse ${result.parseHash})${result.fromCache ? ', from cache' : ''}`],
@@ -11,8 +13,20 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
       'Requests',
       `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached, ${s.retries} retries`,
     ],
-    ['Tokens', `${s.tokens.input} in, ${s.tokens.output} out`],
-    ['Cost', result.costUsd === undefined ? 'unknown (no price for this model)' : `$${result.costUsd.toFixed(4)}`],
+    [
+      'Tokens',
+      `${s.tokens.input + s.tokens.output} total: ${s.tokens.input} in, ${s.tokens.output} out` +
+        (answered > 0
+          ? ` (per request ${Math.round(s.tokens.input / answered)} in, ${Math.round(s.tokens.output / answered)} out)`
+          : ''),
+    ],
+    [
+      'Cost',
+      result.costUsd === undefined
+        ? 'unknown (no price for this model)'
+        : `$${result.costUsd.toFixed(4)}` +
+          (answered > 0 ? ` ($${(result.costUsd / answered).toFixed(6)} per request)` : ''),
+    ],
     ['Output rows', String(s.outputRows)],
     ['Dataset', result.datasetPath],
     ['SHA-256', result.datasetSha256],
@@ -20,9 +34,14 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
   ];
   if (elapsedMs !== undefined) {
     const seconds = elapsedMs / 1000;
+    const minutes = seconds / 60;
     rows.push([
       'Time',
-      `${seconds.toFixed(1)} s${s.total && !result.fromCache ? `, ${(s.total / seconds).toFixed(1)} requests/s` : ''}`,
+      `${seconds.toFixed(1)} s` +
+        (s.total && !result.fromCache
+          ? `, ${(s.total / seconds).toFixed(1)} requests/s (${Math.round(s.total / minutes)} req/min), ` +
+            `${Math.round((s.tokens.input + s.tokens.output) / minutes)} tokens/min`
+          : ''),
     ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -123,6 +123,9 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     runningPartitions: [...running].map((p) => `${info.workflowId}/p${p}`),
     finished: stats,
     prices: plan.prices,
+    limits: plan.limits,
+    startedAt: info.startTime.getTime(),
+    batchSize: plan.batchSize,
   }));
 
   const inFlight = new Set<Promise<void>>();

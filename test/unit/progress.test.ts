@@ -1,0 +1,105 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CurationProgress } from '../../src/client';
+import { formatDuration, RateMeter, renderLine, renderPanel, sampleOf } from '../../src/cli/progress';
+
+function progress(overrides: Partial<CurationProgress> = {}): CurationProgress {
+  return {
+    curator: 'poems',
+    runHash: 'r',
+    parseHash: 'p',
+    totalRequests: 1000,
+    batchCount: 10,
+    partitions: 1,
+    partitionsDone: 0,
+    runningPartitions: ['job/p0'],
+    finished: emptyStats(),
+    settled: 400,
+    inProgress: 64,
+    activeBatches: 4,
+    startedAt: 0,
+    stats: {
+      ...emptyStats(),
+      total: 400,
+      succeeded: 390,
+      failed: 10,
+      cached: 5,
+      retries: 7,
+      tokens: { input: 40_000, output: 80_000 },
+    },
+    ...overrides,
+  };
+}
+
+function emptyStats() {
+  return { total: 0, succeeded: 0, failed: 0, cached: 0, outputRows: 0, retries: 0, tokens: { input: 0, output: 0 } };
+}
+
+describe('live progress', () => {
+  test('rates cover the last minute of samples, not the whole job', () => {
+    const meter = new RateMeter(60_000);
+    const at = (s: number, settled: number) => ({
+      at: s * 1000,
+      settled,
+      succeeded: settled,
+      input: 0,
+      output: 0,
+      cost: 0,
+    });
+    meter.add(at(0, 0));
+    assert.equal(meter.add(at(30, 300)).requestsPerMinute, 600);
+    meter.add(at(60, 600));
+    // A stall: 30 s with nothing settled halves the rate over the last minute; a minute of it shows zero.
+    assert.equal(meter.add(at(90, 600)).requestsPerMinute, 300);
+    assert.equal(meter.add(at(150, 600)).requestsPerMinute, 0);
+  });
+
+  test('the panel shows counts, in-progress, rates against the limits, time left and cost', () => {
+    const p = progress({
+      limits: { requestsPerMinute: 3000, tokensPerMinute: 500_000 },
+      prices: { inputPerMillion: 0.15, outputPerMillion: 0.6 },
+    });
+    const rates = {
+      requestsPerMinute: 600,
+      inputTokensPerMinute: 60_000,
+      outputTokensPerMinute: 120_000,
+      costPerMinute: 0.1,
+    };
+    const text = renderPanel(p, rates, 60_000).join('\n');
+    assert.match(text, /40\.0%\s+400\/1,000 requests/);
+    assert.match(text, /elapsed 1:00/);
+    assert.match(text, /remaining ~1:00/); // 600 left at 600 per minute
+    assert.match(text, /succeeded 390\s+failed 10\s+cached 5\s+in progress 64\s+retries 7/);
+    assert.match(text, /600 req\/min \(limit 3,000 RPM\)/);
+    assert.match(text, /180,000 TPM \(limit 500,000 TPM\)/);
+    assert.match(text, /in 40,000 \(avg 100\)\s+out 80,000 \(avg 200\)/);
+    // 40k in at $0.15/M + 80k out at $0.60/M = $0.054 so far, over 400 requests -> $0.135 for 1,000.
+    assert.match(text, /\$0\.0540 so far\s+~\$0\.1350 projected/);
+  });
+
+  test('without prices or limits the panel says so instead of inventing numbers', () => {
+    const rates = { requestsPerMinute: 0, inputTokensPerMinute: 0, outputTokensPerMinute: 0, costPerMinute: 0 };
+    const text = renderPanel(progress(), rates, 1000).join('\n');
+    assert.match(text, /remaining \?/);
+    assert.doesNotMatch(text, /limit/);
+    assert.match(text, /Cost\s+unknown/);
+  });
+
+  test('the log line carries the same counts in one line', () => {
+    const line = renderLine(progress(), {
+      requestsPerMinute: 120,
+      inputTokensPerMinute: 0,
+      outputTokensPerMinute: 0,
+      costPerMinute: 0,
+    });
+    assert.equal(line.includes('\n'), false);
+    assert.match(line, /400\/1000 requests \(40\.0%\), ok 390, failed 10, cached 5, in progress 64, 120 req\/min/);
+  });
+
+  test('samples price the tokens; durations read as clocks', () => {
+    const s = sampleOf(progress({ prices: { inputPerMillion: 1, outputPerMillion: 2 } }), 5);
+    assert.equal(s.cost, (40_000 * 1 + 80_000 * 2) / 1_000_000);
+    assert.equal(formatDuration(65_000), '1:05');
+    assert.equal(formatDuration(3_723_000), '1:02:03');
+  });
+});
