@@ -24,13 +24,16 @@ export interface LocalStackOptions {
   taskQueue?: string;
   /** Use the simulator even when an API key is set. */
   forceSimulator?: boolean;
+  /** Start no worker in this process: jobs run on workers elsewhere (e.g. `curator dev`) on the same task queue. */
+  noWorker?: boolean;
   /** Called with one line per step, for the user to read. */
   log?: (line: string) => void;
 }
 
 export interface LocalStack {
   client: Client;
-  worker: Worker;
+  /** The worker in this process, unless `noWorker` was set. */
+  worker?: Worker;
   cacheDir: string;
   taskQueue: string;
   /** Where the Temporal UI is, when the stack started or found a local dev server. */
@@ -47,6 +50,17 @@ export interface LocalStack {
 
 function needsSimulator(curators: Curator[], env: NodeJS.ProcessEnv): boolean {
   return curators.some((c) => !(c.provider === 'anthropic' ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY));
+}
+
+/** The URL of a simulator answering on `port`, if one does. */
+async function runningSimulator(port: number): Promise<string | undefined> {
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const res = await fetch(`${url}/_sim/stats`, { signal: AbortSignal.timeout(1000) });
+    return res.ok ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -72,13 +86,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env: NodeJS.ProcessEnv = { ...process.env };
   let simulator: Simulator | undefined;
   let providerNote: string;
-  if (options.forceSimulator || needsSimulator(curators, env)) {
-    simulator = await startSimulator({ port: EMBEDDED_SIMULATOR_PORT }).catch(() => startSimulator());
+  if (options.noWorker) {
+    providerNote = `whatever the workers on task queue '${taskQueue}' use`;
+  } else if (options.forceSimulator || needsSimulator(curators, env)) {
+    // A simulator already on the fixed port (`curator dev`) is shared: the same base URL means the same run
+    // fingerprint, so jobs started here and there find each other's cache, and both workers call alike.
+    let url = await runningSimulator(EMBEDDED_SIMULATOR_PORT);
+    if (!url) {
+      simulator = await startSimulator({ port: EMBEDDED_SIMULATOR_PORT }).catch(() => startSimulator());
+      url = simulator.url;
+    }
     env.OPENAI_API_KEY = 'sim-local-key';
-    env.OPENAI_BASE_URL = simulator.openaiBaseURL;
+    env.OPENAI_BASE_URL = `${url}/v1`;
     env.ANTHROPIC_API_KEY = 'sim-local-key';
-    env.ANTHROPIC_BASE_URL = simulator.anthropicBaseURL;
-    providerNote = `the loopback simulator at ${simulator.url} (no OPENAI_API_KEY / ANTHROPIC_API_KEY set)`;
+    env.ANTHROPIC_BASE_URL = url;
+    providerNote =
+      `${simulator ? 'the' : 'the running'} loopback simulator at ${url} ` +
+      '(no OPENAI_API_KEY / ANTHROPIC_API_KEY set)';
   } else {
     providerNote = curators.map((c) => `${c.name}: ${c.provider} with the API key from the environment`).join('; ');
   }
@@ -86,10 +110,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const connection = await Connection.connect({ address });
   const client = new TemporalClient({ connection, namespace: temporalNamespace() });
-  const nativeConnection = await NativeConnection.connect({ address });
-  const worker = await createWorker({ connection: nativeConnection, curators, cacheDir, taskQueue, env });
-  const running = worker.run();
-  log(`Worker: running on task queue '${taskQueue}', cache ${cacheDir}`);
+  let worker: Worker | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  let running: Promise<void> | undefined;
+  if (!options.noWorker) {
+    nativeConnection = await NativeConnection.connect({ address });
+    worker = await createWorker({ connection: nativeConnection, curators, cacheDir, taskQueue, env });
+    running = worker.run();
+    log(`Worker: running on task queue '${taskQueue}', cache ${cacheDir}`);
+  } else {
+    log(`Worker: none in this process; jobs wait for workers on task queue '${taskQueue}'`);
+  }
 
   return {
     client,
@@ -102,9 +133,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     providerNote,
     searchAttributes: devServer !== undefined,
     async close({ keepServer = false } = {}) {
-      worker.shutdown();
+      // On Ctrl-C the SDK's runtime has already begun the worker's shutdown; a second call would throw.
+      if (worker?.getState() === 'RUNNING') worker.shutdown();
       await running;
-      await nativeConnection.close();
+      await nativeConnection?.close();
       await connection.close();
       await simulator?.close();
       if (!keepServer) await devServer?.stop();

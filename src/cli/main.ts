@@ -2,23 +2,27 @@
  * The `curator` command line.
  *
  *   curator run <module> --curator poems --input topics.jsonl [--output poems.arrow]
+ *   curator dev --curators <module>            (dev server + Web UI + simulator + worker, until Ctrl-C)
  *   curator worker --curators <module>
+ *   curator status <job> --watch | cancel <job> | runs | show <run> | export <run> --format jsonl|parquet|arrow
  *   curator simulator --port 8787 --latency 200-800
  *
  * Exit codes: 0 done, 1 the job failed (what was saved is printed), 2 bad usage or set-up.
+ *
+ * Each command imports what it needs when it runs: `runs` or `show` should not pay for loading the Temporal worker.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { copyFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { cancelCuration, curate, CurationError } from '../client';
-import { exportRun, findRun, formatRun, formatRuns, openMetadata, showStatus } from './inspect';
-import { startLocalStack } from '../embedded';
-import { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from '../temporal/connection';
-import { installQuietRuntime } from '../temporal/runtime';
-import { runSimulatorCli } from '../simulator/cli';
-import { createWorker } from '../worker';
-import { loadCurators } from './load-curators';
-import { formatSummary } from './summary';
+import type { Curator } from '../curator';
+
+/**
+ * Loads one of this package's modules when a command runs. `require` rather than `import()`: the bin script
+ * registers tsx for CommonJS, where `require` finds the TypeScript sources.
+ */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(id) as T;
+}
 
 export const EXIT = { ok: 0, jobFailed: 1, usage: 2 } as const;
 
@@ -27,6 +31,21 @@ const positiveInt = (value: string) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expects a positive integer');
   return n;
 };
+
+/** Starts the embedded stack for `run` and `dev`, logging each step to stderr. */
+function localStack(curators: Curator[], opts: { cacheDir?: string; simulator?: boolean; worker?: boolean }) {
+  const { startLocalStack } = load<typeof import('../embedded')>('../embedded');
+  return startLocalStack({
+    curators,
+    cacheDir: opts.cacheDir,
+    forceSimulator: opts.simulator,
+    noWorker: opts.worker === false,
+    log: (line) => console.error(line),
+  });
+}
+
+const uiLink = (uiUrl: string, workflowId: string) =>
+  `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
 
 export function buildProgram(): Command {
   const program = new Command('curator')
@@ -45,17 +64,20 @@ export function buildProgram(): Command {
     .option('--max-concurrent <n>', 'requests in flight across the job', positiveInt)
     .option('--cache-dir <dir>', 'cache root (default CURATOR_CACHE_DIR or ~/.cache/temporal-curator)')
     .option('--simulator', 'use the loopback simulator even if an API key is set')
+    .option('--no-worker', 'start no worker here: the job runs on workers already serving the task queue')
+    .option('--no-progress', 'no live progress on stderr')
     .action(async (module: string, opts) => {
-      const curators = loadCurators(module);
-      const stack = await startLocalStack({
-        curators,
-        cacheDir: opts.cacheDir,
-        forceSimulator: opts.simulator,
-        log: (line) => console.error(line),
-      });
+      const [{ loadCurators }, { curationResult, startCuration, CurationError }, { formatSummary }, progress] = [
+        load<typeof import('./load-curators')>('./load-curators'),
+        load<typeof import('../client')>('../client'),
+        load<typeof import('./summary')>('./summary'),
+        load<typeof import('./progress')>('./progress'),
+      ];
+      const stack = await localStack(loadCurators(module), opts);
       const started = Date.now();
+      const watching = new AbortController();
       try {
-        const result = await curate(stack.client, opts.curator, {
+        const handle = await startCuration(stack.client, opts.curator, {
           dataset: resolve(opts.input),
           taskQueue: stack.taskQueue,
           cacheDir: stack.cacheDir,
@@ -63,12 +85,18 @@ export function buildProgram(): Command {
           maxConcurrentRequests: opts.maxConcurrent,
           searchAttributes: stack.searchAttributes,
         });
-        if (opts.output) await copyFile(result.datasetPath, resolve(opts.output));
+        console.error(`Job: ${handle.workflowId}${stack.uiUrl ? ` (${uiLink(stack.uiUrl, handle.workflowId)})` : ''}`);
+        const shown = opts.progress
+          ? progress.watchProgress(stack.client, handle.workflowId, { signal: watching.signal })
+          : Promise.resolve();
+        const result = await curationResult(handle).finally(() => watching.abort());
+        await shown;
+        if (opts.output) {
+          const { copyFile } = await import('node:fs/promises');
+          await copyFile(result.datasetPath, resolve(opts.output));
+        }
         console.log(formatSummary(result, Date.now() - started));
-        if (stack.uiUrl)
-          console.log(
-            `Temporal UI: ${stack.uiUrl}/namespaces/default/workflows/${encodeURIComponent(result.workflowId)}`
-          );
+        if (stack.uiUrl) console.log(`Temporal UI: ${uiLink(stack.uiUrl, result.workflowId)}`);
       } catch (err) {
         if (err instanceof CurationError) {
           console.error(`curation failed (${err.type}): ${err.message}`);
@@ -77,26 +105,66 @@ export function buildProgram(): Command {
           throw err;
         }
       } finally {
+        watching.abort();
         await stack.close();
       }
+    });
+
+  program
+    .command('dev')
+    .description(
+      'start a local Temporal dev server with the Web UI, the simulator (unless an API key is set) and a worker for ' +
+        'the curators, until Ctrl-C; `curator run` and your code then use them'
+    )
+    .requiredOption('--curators <module>', 'a .ts or .js module exporting curators')
+    .option('--cache-dir <dir>', 'cache root (default CURATOR_CACHE_DIR or ~/.cache/temporal-curator)')
+    .option('--simulator', 'use the loopback simulator even if an API key is set')
+    .action(async (opts) => {
+      const { loadCurators } = load<typeof import('./load-curators')>('./load-curators');
+      const curators = loadCurators(opts.curators);
+      const stack = await localStack(curators, opts);
+      const address = stack.devServer?.address ?? process.env.TEMPORAL_ADDRESS;
+      console.log(
+        [
+          `Temporal:   ${address}${stack.uiUrl ? `  UI ${stack.uiUrl}` : ''}`,
+          `Worker:     ${curators.map((c) => c.name).join(', ')} on task queue '${stack.taskQueue}'`,
+          `Provider:   ${stack.providerNote}`,
+          `Cache:      ${stack.cacheDir}`,
+          `Start jobs: curator run ${opts.curators} --curator <name> --input <file> --no-worker`,
+          'Ready. Ctrl-C stops the worker, the simulator and the dev server (its SQLite file keeps the history).',
+        ].join('\n')
+      );
+      await new Promise<void>((done) => {
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
+      console.error('stopping...');
+      await stack.close();
     });
 
   program
     .command('worker')
     .description('run a worker for the given curators against TEMPORAL_ADDRESS (default 127.0.0.1:7233)')
     .requiredOption('--curators <module>', 'a .ts or .js module exporting curators')
-    .option('--task-queue <name>', 'task queue', DEFAULT_TASK_QUEUE)
+    .option('--task-queue <name>', 'task queue')
     .option('--cache-dir <dir>', 'cache root (default CURATOR_CACHE_DIR or ~/.cache/temporal-curator)')
     .action(async (opts) => {
+      const [{ loadCurators }, { createWorker }, connection, { installQuietRuntime }] = [
+        load<typeof import('./load-curators')>('./load-curators'),
+        load<typeof import('../worker')>('../worker'),
+        load<typeof import('../temporal/connection')>('../temporal/connection'),
+        load<typeof import('../temporal/runtime')>('../temporal/runtime'),
+      ];
       installQuietRuntime((process.env.CURATOR_LOG_LEVEL as 'INFO') || 'INFO');
       const curators = loadCurators(opts.curators);
+      const taskQueue: string = opts.taskQueue ?? connection.DEFAULT_TASK_QUEUE;
       const worker = await createWorker({
-        connection: await connectWorker(),
+        connection: await connection.connectWorker(),
         curators,
-        taskQueue: opts.taskQueue,
+        taskQueue,
         cacheDir: opts.cacheDir,
       });
-      console.error(`worker: ${curators.map((c) => c.name).join(', ')} on task queue '${opts.taskQueue}'`);
+      console.error(`worker: ${curators.map((c) => c.name).join(', ')} on task queue '${taskQueue}'`);
       await worker.run();
     });
 
@@ -106,8 +174,11 @@ export function buildProgram(): Command {
     .argument('<job>', 'the job workflow id')
     .option('-w, --watch', 'refresh until the job ends')
     .action(async (job: string, opts) => {
-      const client = await connectClient();
-      await showStatus(client, job, !!opts.watch);
+      const [{ connectClient }, { showStatus }] = [
+        load<typeof import('../temporal/connection')>('../temporal/connection'),
+        load<typeof import('./progress')>('./progress'),
+      ];
+      await showStatus(await connectClient(), job, !!opts.watch);
     });
 
   program
@@ -115,8 +186,11 @@ export function buildProgram(): Command {
     .description('cancel a running job: what is done is saved as a partial dataset, and a new start continues it')
     .argument('<job>', 'the job workflow id')
     .action(async (job: string) => {
-      const client = await connectClient();
-      await cancelCuration(client, job);
+      const [{ connectClient }, { cancelCuration }] = [
+        load<typeof import('../temporal/connection')>('../temporal/connection'),
+        load<typeof import('../client')>('../client'),
+      ];
+      await cancelCuration(await connectClient(), job);
       console.log(`cancellation requested for ${job}`);
     });
 
@@ -125,7 +199,8 @@ export function buildProgram(): Command {
     .description('list the runs recorded in metadata.db')
     .option('--cache-dir <dir>', 'cache root')
     .option('-n, --limit <n>', 'how many', positiveInt, 50)
-    .action((opts) => {
+    .action(async (opts) => {
+      const { formatRuns, openMetadata } = load<typeof import('./inspect')>('./inspect');
       const db = openMetadata(opts.cacheDir);
       try {
         console.log(formatRuns(db.listRuns(opts.limit)));
@@ -136,10 +211,11 @@ export function buildProgram(): Command {
 
   program
     .command('show')
-    .description('show one run: counts, tokens, paths, hashes and its history')
+    .description('show one run: counts, tokens, cost, paths, hashes and its history')
     .argument('<run>', 'run hash (or a unique prefix)')
     .option('--cache-dir <dir>', 'cache root')
-    .action((hash: string, opts) => {
+    .action(async (hash: string, opts) => {
+      const { findRun, formatRun, openMetadata } = load<typeof import('./inspect')>('./inspect');
       const db = openMetadata(opts.cacheDir);
       try {
         console.log(formatRun(db, findRun(db, hash)));
@@ -150,12 +226,13 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description("write a run's dataset as JSON Lines or Arrow")
+    .description("write a run's dataset as JSON Lines, Parquet or Arrow (IPC stream)")
     .argument('<run>', 'run hash (or a unique prefix)')
     .requiredOption('-o, --output <file>', 'where to write')
-    .option('-f, --format <format>', 'jsonl or arrow', 'jsonl')
+    .option('-f, --format <format>', 'jsonl, parquet or arrow', 'jsonl')
     .option('--cache-dir <dir>', 'cache root')
     .action(async (hash: string, opts) => {
+      const { exportRun, findRun, openMetadata } = load<typeof import('./inspect')>('./inspect');
       const db = openMetadata(opts.cacheDir);
       try {
         const rows = await exportRun(findRun(db, hash), opts.format, opts.output);
@@ -172,6 +249,7 @@ export function buildProgram(): Command {
     .allowExcessArguments()
     .helpOption(false)
     .action(async (_opts, command: Command) => {
+      const { runSimulatorCli } = load<typeof import('../simulator/cli')>('../simulator/cli');
       await runSimulatorCli(command.args);
     });
 
