@@ -5,10 +5,23 @@
  * `temporal-curator/workflow`. Tests: `temporal-curator/simulator`.
  */
 export { defineCurator } from './curator';
-export type { BackendParams, ChatMessage, Curator, CuratorDefinition, Prompt, Provider, Row, ZodLike } from './curator';
+export type {
+  BackendParams,
+  ChatMessage,
+  ChatRole,
+  Curator,
+  CuratorDefinition,
+  Prompt,
+  Provider,
+  Row,
+  ZodLike,
+} from './curator';
+export { costUsd, pricesFor, type Prices } from './cost';
 export type { JsonSchema } from './schema';
 export type * from './manifests';
 export { createActivities, type CuratorActivities } from './activities';
+export type { ActivityDeps, ActivityDepsOptions } from './activities/deps';
+export type { PlanInput } from './activities/plan';
 export { CuratorRegistry } from './registry';
 export { createWorker, curatorWorkflowBundle, workflowsPath, type CuratorWorkerOptions } from './worker';
 export { CuratorPlugin, type CuratorPluginOptions } from './plugin';
@@ -29,3 +42,4 @@ export { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from './temporal/con
 export { defaultCacheDir } from './storage/cache-dir';
 export { MetadataDb, type RunRecord } from './storage/metadata-db';
 export type { FailedRequest } from './activities/finalize';
+export { writeParquetFromArrow, type ParquetWriteOptions, type ParquetWriteResult } from './storage/parquet';

@@ -12,4 +12,5 @@
  * });
  */
 export { curateWorkflow, partitionWorkflow } from './workflows';
+export type { CurateJobState } from './workflows/curate';
 export type * from './manifests';
