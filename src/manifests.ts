@@ -142,6 +142,8 @@ export interface PartitionInput {
   maxConcurrentRequests: number;
   maxRetries: number;
   activityTaskQueue?: string;
+  /** The job's batch size and row count, so each batch activity's summary can name its rows in the UI. */
+  rows?: { batchSize: number; total: number };
   /** Carried across continue-as-new. */
   nextBatch?: number;
   stats?: CurationStats;

@@ -148,6 +148,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
           maxConcurrentRequests: plan.maxConcurrentRequests,
           maxRetries: plan.maxRetries,
           activityTaskQueue: input.options?.activityTaskQueue,
+          rows: { batchSize: plan.batchSize, total: plan.totalRequests },
         },
       ],
     });

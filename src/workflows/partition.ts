@@ -35,6 +35,13 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     finished: stats,
   }));
 
+  /** `batch 17: rows 1700-1799`, as the Temporal UI shows each batch activity. */
+  function batchName(batch: number): string {
+    if (!input.rows) return `batch ${batch}`;
+    const first = batch * input.rows.batchSize;
+    return `batch ${batch}: rows ${first}-${Math.min(input.rows.total, first + input.rows.batchSize) - 1}`;
+  }
+
   /** Runs one round of a batch in a slot; the first round's slot is taken by the launcher, synchronously. */
   async function attempt(batch: number, retry?: { index: number; attempts: number }[], round = 1) {
     if (retry) {
@@ -43,7 +50,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     }
     try {
       return await processBatch.executeWithOptions(
-        { summary: retry ? `batch ${batch}: retry ${retry.length} requests (round ${round})` : `batch ${batch}` },
+        { summary: retry ? `${batchName(batch)}, retry ${retry.length} requests (round ${round})` : batchName(batch) },
         [
           {
             curator: input.curator,

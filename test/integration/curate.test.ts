@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { tableFromIPC } from 'apache-arrow';
 import { z } from 'zod';
 import {
@@ -239,6 +240,12 @@ describe('curation on a real Temporal dev server', () => {
     const description = await client.workflow.getHandle(result.workflowId).describe();
     assert.equal(description.typedSearchAttributes.get(CuratorRunHash), result.runHash);
     assert.equal(description.typedSearchAttributes.get(CuratorRowsDone), 6);
+    // The UI names each batch activity by its rows.
+    const history = await client.workflow.getHandle(`${result.workflowId}/p0`).fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => defaultPayloadConverter.fromPayload(e.userMetadata!.summary!));
+    assert.deepEqual(summaries, ['batch 0: rows 0-5']);
     workflowIds.push(result.workflowId);
   });
 
