@@ -73,6 +73,26 @@ describe('the curator command line', () => {
     assert.equal(lines[0].topic, 'the sea');
   });
 
+  test("npm start's main job: the dataset and the UI link, then a cache hit with zero simulator calls", () => {
+    const jobEnv = { ...env, CURATOR_CACHE_DIR: tempDir('main-job') };
+    const mainJob = () =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'examples', 'main-job.ts')], {
+        cwd: ROOT,
+        env: jobEnv,
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
+    const first = mainJob();
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /Requests\s+20 total, 20 succeeded, 0 failed/);
+    assert.match(first.stdout, /Simulator calls made by this run: 20/);
+    assert.match(first.stdout, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\//);
+    const again = mainJob();
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /from cache/);
+    assert.match(again.stdout, /Simulator calls made by this run: 0/);
+  });
+
   test('exit codes: 1 when the job fails, 2 for bad usage', () => {
     const failed = curator(
       'run',
