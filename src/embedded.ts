@@ -44,6 +44,11 @@ export interface LocalStack {
   searchAttributes: boolean;
   /** Which provider endpoint the worker talks to, in words. */
   providerNote: string;
+  /**
+   * The environment a worker for these curators should use: the process's, with the simulator's keys and base URLs
+   * filled in when the stack chose the simulator. Pass it to your own workers (`createWorker({ env })`).
+   */
+  env: NodeJS.ProcessEnv;
   /** Stops the worker, then what the stack started (the dev server only if `keepServer` is false). */
   close(options?: { keepServer?: boolean }): Promise<void>;
 }
@@ -86,7 +91,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env: NodeJS.ProcessEnv = { ...process.env };
   let simulator: Simulator | undefined;
   let providerNote: string;
-  if (options.noWorker) {
+  if (curators.length === 0) {
     providerNote = `whatever the workers on task queue '${taskQueue}' use`;
   } else if (options.forceSimulator || needsSimulator(curators, env)) {
     // A simulator already on the fixed port (`curator dev`) is shared: the same base URL means the same run
@@ -131,6 +136,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     devServer,
     simulator,
     providerNote,
+    env,
     searchAttributes: devServer !== undefined,
     async close({ keepServer = false } = {}) {
       // On Ctrl-C the SDK's runtime has already begun the worker's shutdown; a second call would throw.

@@ -29,13 +29,10 @@ async function main() {
   });
   const input = resolve(values.input!);
 
-  // The stack brings the dev server, the simulator and a client. Its own worker serves plain curation jobs on the
-  // default queue and stays idle here: the pipeline and its child jobs all run on the pipeline's queue.
-  const stack = await startLocalStack({ curators, log: (line) => console.log(line) });
-  // The same endpoint the stack chose: the simulator when no key was set, else the real API.
-  const env: NodeJS.ProcessEnv = stack.simulator
-    ? { ...process.env, OPENAI_API_KEY: 'sim-local-key', OPENAI_BASE_URL: stack.simulator.openaiBaseURL }
-    : process.env;
+  // The stack brings the dev server, the simulator and a client; the pipeline and its child jobs run on the
+  // pipeline's own queue, served by the worker below with the endpoint the stack chose (simulator or real API).
+  const stack = await startLocalStack({ curators, noWorker: true, log: (line) => console.log(line) });
+  const env = stack.env;
   const connection = await NativeConnection.connect({ address: stack.devServer?.address ?? temporalAddress() });
   const worker = await createPipelineWorker({ connection, cacheDir: stack.cacheDir, env });
   const running = worker.run();

@@ -73,7 +73,8 @@ export function buildProgram(): Command {
         load<typeof import('./summary')>('./summary'),
         load<typeof import('./progress')>('./progress'),
       ];
-      const stack = await localStack(loadCurators(module), opts);
+      // Without a worker here the curators are the remote workers' business: only their names travel.
+      const stack = await localStack(opts.worker === false ? [] : loadCurators(module), opts);
       const started = Date.now();
       const watching = new AbortController();
       try {
