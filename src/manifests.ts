@@ -54,17 +54,11 @@ export interface RunPlan {
   /** The model's prices, for live cost in progress queries. */
   prices?: import('./cost').Prices;
   /** The rate limits set on the curator, if any, for progress displays. */
-  limits?: ConfiguredLimits;
+  limits?: import('./limits/window').Limits;
+  /** The rate-limit bucket of the run's requests, under which workers keep the limits learned from headers. */
+  rateBucket?: string;
   /** Present when a finished dataset already exists for this run and parse: nothing else needs to run. */
   cached?: CurationManifest;
-}
-
-/** Rate limits as the user set them on a curator's backend params (undefined: not set, maybe learned from headers). */
-export interface ConfiguredLimits {
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
-  inputTokensPerMinute?: number;
-  outputTokensPerMinute?: number;
 }
 
 /** Input of one `processBatch` activity call. */

@@ -4,8 +4,11 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
-import type { BackendParams } from '../curator';
-import type { ConfiguredLimits, CurateJobInput, CurationManifest, RunPlan } from '../manifests';
+import type { Curator } from '../curator';
+import { configuredLimits } from '../limits';
+import { rateBucket } from '../limits/bucket';
+import type { Limits } from '../limits/window';
+import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
 import { DatasetError, hashDataset, materializeInput } from '../storage/dataset';
@@ -33,14 +36,9 @@ function positiveInt(value: number | undefined, fallback: number, what: string):
   return v;
 }
 
-/** The limits the user set, for progress displays; limits learned from headers live with the workers. */
-function configuredLimits(backend: BackendParams): ConfiguredLimits | undefined {
-  const limits: ConfiguredLimits = {
-    requestsPerMinute: backend.maxRequestsPerMinute,
-    tokensPerMinute: backend.maxTokensPerMinute,
-    inputTokensPerMinute: backend.maxInputTokensPerMinute,
-    outputTokensPerMinute: backend.maxOutputTokensPerMinute,
-  };
+/** The limits set on the curator, if any: what progress displays compare the achieved rates with. */
+function setLimits(curator: Curator): Limits | undefined {
+  const limits = configuredLimits(curator);
   return Object.values(limits).some((v) => v !== undefined) ? limits : undefined;
 }
 
@@ -109,7 +107,8 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     maxRetries,
     requireAllResponses,
     prices: pricesFor(curator),
-    limits: configuredLimits(backend),
+    limits: setLimits(curator),
+    rateBucket: rateBucket(curator, resolveBaseURL(curator, deps.providers.env)),
   };
 
   const resultPath = run.result(parseHash);

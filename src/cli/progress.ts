@@ -3,7 +3,11 @@
  * Everything comes from `curationProgress` (queries and describes), so watching a job adds nothing to its history.
  */
 import type { Client } from '@temporalio/client';
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { curationProgress, type CurationProgress } from '../client';
+import type { Limits } from '../limits/window';
 
 /** One look at a job, reduced to the counters that rates are computed from. */
 interface Sample {
@@ -66,7 +70,33 @@ function spent(p: CurationProgress): number {
   return (t.input * p.prices.inputPerMillion + t.output * p.prices.outputPerMillion) / 1_000_000;
 }
 
-const limit = (value: number | undefined, unit: string) => (value ? ` (limit ${int(value)} ${unit})` : '');
+/**
+ * The limits learned from the provider's headers, when the workers' `limits.db` is on this machine (the embedded
+ * default, `curator dev`, or a shared cache volume); undefined otherwise.
+ */
+export function learnedLimits(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>): Limits | undefined {
+  if (!p.runDir || !p.rateBucket) return undefined;
+  const path = join(dirname(p.runDir), 'limits.db');
+  if (!existsSync(path)) return undefined;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const row = db.prepare('SELECT learned FROM buckets WHERE bucket = ?').get(p.rateBucket) as
+      { learned: string | null } | undefined;
+    return row?.learned ? (JSON.parse(row.learned) as Limits) : undefined;
+  } catch {
+    // Progress is best effort: a busy or foreign file must not stop the display.
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
+
+/** A limit as shown: the user's setting wins; a limit learned from headers says so. */
+function limit(set: number | undefined, learned: number | undefined, unit: string): string {
+  if (set) return ` (limit ${int(set)} ${unit})`;
+  return learned ? ` (limit ${int(learned)} ${unit} from headers)` : '';
+}
 
 /** Turns one look at a job into a sample for the rate meter. */
 export function sampleOf(p: CurationProgress, at: number): Sample {
@@ -81,7 +111,7 @@ export function sampleOf(p: CurationProgress, at: number): Sample {
 }
 
 /** The panel: progress and time, requests, tokens against the limits, cost. */
-export function renderPanel(p: CurationProgress, rates: Rates, now: number): string[] {
+export function renderPanel(p: CurationProgress, rates: Rates, now: number, learned: Limits = {}): string[] {
   const s = p.stats;
   const share = p.totalRequests > 0 ? p.settled / p.totalRequests : 1;
   const elapsed = p.startedAt !== undefined ? now - p.startedAt : undefined;
@@ -98,11 +128,11 @@ export function renderPanel(p: CurationProgress, rates: Rates, now: number): str
       `  remaining ${remaining !== undefined ? `~${formatDuration(remaining)}` : '?'}`,
     `Requests  succeeded ${int(s.succeeded)}  failed ${int(s.failed)}  cached ${int(s.cached)}  ` +
       `in progress ${int(p.inProgress)}  retries ${int(s.retries)}  |  ` +
-      `${int(rates.requestsPerMinute)} req/min${limit(l.requestsPerMinute, 'RPM')}`,
+      `${int(rates.requestsPerMinute)} req/min${limit(l.requestsPerMinute, learned.requestsPerMinute, 'RPM')}`,
     `Tokens    in ${int(s.tokens.input)}${avg(s.tokens.input)}  out ${int(s.tokens.output)}${avg(s.tokens.output)}  |  ` +
-      `${int(rates.inputTokensPerMinute + rates.outputTokensPerMinute)} TPM${limit(l.tokensPerMinute, 'TPM')}, ` +
-      `input ${int(rates.inputTokensPerMinute)}${limit(l.inputTokensPerMinute, 'ITPM')}, ` +
-      `output ${int(rates.outputTokensPerMinute)}${limit(l.outputTokensPerMinute, 'OTPM')}`,
+      `${int(rates.inputTokensPerMinute + rates.outputTokensPerMinute)} TPM${limit(l.tokensPerMinute, learned.tokensPerMinute, 'TPM')}, ` +
+      `input ${int(rates.inputTokensPerMinute)}${limit(l.inputTokensPerMinute, learned.inputTokensPerMinute, 'ITPM')}, ` +
+      `output ${int(rates.outputTokensPerMinute)}${limit(l.outputTokensPerMinute, learned.outputTokensPerMinute, 'OTPM')}`,
   ];
   lines.push(
     p.prices
@@ -149,6 +179,8 @@ export async function watchProgress(client: Client, workflowId: string, options:
   const meter = new RateMeter();
   let seeded = false;
   let drawn = 0;
+  let looks = 0;
+  let learned: Limits = {};
   const sleep = () =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, interval);
@@ -164,12 +196,18 @@ export async function watchProgress(client: Client, workflowId: string, options:
       }
       seeded = true;
       const rates = meter.add(sampleOf(progress, now));
-      if (tty) {
-        const lines = renderPanel(progress, rates, now);
-        // Move up over the previous panel and clear each line, so the panel stays in one place.
-        if (drawn) stream.write(`\x1b[${drawn}A`);
-        stream.write(lines.map((line) => `\x1b[2K${line}\n`).join(''));
-        drawn = lines.length;
+      if (tty || options.once) {
+        // Learned limits change rarely: read them every ten looks at most.
+        if (looks++ % 10 === 0) learned = learnedLimits(progress) ?? {};
+        const lines = renderPanel(progress, rates, now, learned);
+        if (tty) {
+          // Move up over the previous panel and clear each line, so the panel stays in one place.
+          if (drawn) stream.write(`\x1b[${drawn}A`);
+          stream.write(lines.map((line) => `\x1b[2K${line}\n`).join(''));
+          drawn = lines.length;
+        } else {
+          stream.write(lines.join('\n') + '\n');
+        }
       } else {
         stream.write(renderLine(progress, rates) + '\n');
       }

@@ -124,6 +124,8 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     finished: stats,
     prices: plan.prices,
     limits: plan.limits,
+    rateBucket: plan.rateBucket,
+    runDir: plan.runDir,
     startedAt: info.startTime.getTime(),
     batchSize: plan.batchSize,
   }));

@@ -1,6 +1,7 @@
 /** Live progress, read with queries: they add nothing to the history, so watching a job costs it nothing. */
 import { defineQuery } from '@temporalio/workflow';
-import type { ConfiguredLimits, CurationStats } from '../manifests';
+import type { Limits } from '../limits/window';
+import type { CurationStats } from '../manifests';
 
 export interface JobProgress {
   curator: string;
@@ -16,8 +17,11 @@ export interface JobProgress {
   finished: CurationStats;
   /** The model's prices, when known: cost so far and projected follow from the tokens. */
   prices?: { inputPerMillion: number; outputPerMillion: number };
-  /** Rate limits set on the curator (limits learned from headers are known to the workers only). */
-  limits?: ConfiguredLimits;
+  /** Rate limits set on the curator; those learned from headers are in the workers' `limits.db` under `rateBucket`. */
+  limits?: Limits;
+  rateBucket?: string;
+  /** The run's folder in the cache: `limits.db` sits in its parent. */
+  runDir?: string;
   /** When the job began, in ms since the epoch: the start of its first run, across continue-as-new. */
   startedAt?: number;
   /** Requests per batch activity. */

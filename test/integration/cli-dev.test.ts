@@ -79,7 +79,7 @@ describe('curator dev', () => {
     const jobId = /Job: (\S+)/.exec(started)![1];
 
     let live = '';
-    while (!/poems: \d+\/20 requests/.test(live)) {
+    while (!/poems \[[#.]+\] [\d.]+%\s+\d+\/20 requests/.test(live)) {
       const status = curator('status', jobId);
       assert.equal(status.status, 0, status.stderr);
       live = status.stdout;

@@ -1,7 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CurationProgress } from '../../src/client';
-import { formatDuration, RateMeter, renderLine, renderPanel, sampleOf } from '../../src/cli/progress';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatDuration, learnedLimits, RateMeter, renderLine, renderPanel, sampleOf } from '../../src/cli/progress';
+import { SharedWindow } from '../../src/limits/shared-window';
 
 function progress(overrides: Partial<CurationProgress> = {}): CurationProgress {
   return {
@@ -101,5 +105,21 @@ describe('live progress', () => {
     assert.equal(s.cost, (40_000 * 1 + 80_000 * 2) / 1_000_000);
     assert.equal(formatDuration(65_000), '1:05');
     assert.equal(formatDuration(3_723_000), '1:02:03');
+  });
+
+  test('limits learned from headers are read from the workers limits.db and shown as such; settings win', () => {
+    const root = mkdtempSync(join(tmpdir(), 'progress-'));
+    const window = new SharedWindow(join(root, 'limits.db'));
+    window.learn('openai http://sim/v1 gpt-4o-mini', { requestsPerMinute: 5000, tokensPerMinute: 2_000_000 });
+    window.close();
+    const where = { runDir: join(root, 'abc123'), rateBucket: 'openai http://sim/v1 gpt-4o-mini' };
+    const learned = learnedLimits(where)!;
+    assert.equal(learned.requestsPerMinute, 5000);
+    assert.equal(learnedLimits({ ...where, rateBucket: 'other' }), undefined);
+    assert.equal(learnedLimits({ runDir: join(tmpdir(), 'nowhere', 'x'), rateBucket: 'b' }), undefined);
+    const rates = { requestsPerMinute: 600, inputTokensPerMinute: 0, outputTokensPerMinute: 0, costPerMinute: 0 };
+    const text = renderPanel(progress({ limits: { tokensPerMinute: 900_000 } }), rates, 1000, learned).join('\n');
+    assert.match(text, /600 req\/min \(limit 5,000 RPM from headers\)/);
+    assert.match(text, /\(limit 900,000 TPM\)/);
   });
 });
