@@ -21,7 +21,8 @@ const DIRECTIVE = /\[\[sim:([^\]]*)\]\]/g;
  * message can carry commas as `%2C`. Unknown directives are ignored rather than failing the request.
  *
  * Recognised: `status=N` (with `retryAfter`, `retryAfterMs`, `type`, `code`, `message`, `shouldRetry`), `drop`,
- * `slow=MS`, `malformed`, `finish=REASON`, `refusal[=TEXT]`, `invalid-json`; plus `times=N` and `probability=P` on any.
+ * `slow=MS`, `malformed`, `finish=REASON`, `refusal[=TEXT]`, `invalid-json`, `expire` (batch requests only); plus
+ * `times=N` and `probability=P` on any.
  */
 export function parseDirectives(text: string): Directive[] {
   if (!text.includes('[[sim:')) return [];
@@ -75,6 +76,7 @@ function faultFromItems(items: Map<string, string | undefined>): FaultSpec | und
     return text === undefined || text === '' ? { kind: 'refusal' } : { kind: 'refusal', text };
   }
   if (items.has('invalid-json') || items.has('invalid_json')) return { kind: 'invalid-json' };
+  if (items.has('expire')) return { kind: 'expire' };
   return undefined;
 }
 

@@ -12,6 +12,7 @@
  */
 export { startSimulator } from './server';
 export type {
+  BatchOptions,
   FaultRule,
   FaultSpec,
   RecordedRequest,

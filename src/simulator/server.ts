@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { anthropic, countTokens } from './anthropic';
+import { BatchStore, isBatchRoute, isRawReply, maxBodyBytes, type LineAnswer } from './batches';
 import { FaultBook, isStatusFault } from './faults';
 import { openai } from './openai';
 import { isRecord, type JsonReply, type ProviderAdapter, type RequestContext } from './provider';
@@ -55,7 +56,14 @@ class Sleeper {
 }
 
 class SimulatorServer {
-  readonly stats: SimulatorStats = { total: 0, byPrompt: new Map(), byStatus: new Map(), requests: [] };
+  readonly stats: SimulatorStats = {
+    total: 0,
+    byPrompt: new Map(),
+    byStatus: new Map(),
+    requests: [],
+    batchCalls: 0,
+    batchesCreated: 0,
+  };
   private options: SimulatorOptions;
   private settings: LimitSettings;
   private readonly limiters: Record<SimProvider, SlidingWindowLimiter> = {
@@ -64,6 +72,10 @@ class SimulatorServer {
   };
   private readonly faults = new FaultBook();
   private readonly sleeper = new Sleeper();
+  private readonly batches = new BatchStore({
+    options: () => this.options.batches ?? {},
+    answer: (provider, body, headers, batchId) => this.batchAnswer(provider, body, headers, batchId),
+  });
   private closing = false;
 
   constructor(options: SimulatorOptions) {
@@ -81,6 +93,9 @@ class SimulatorServer {
     this.stats.byPrompt.clear();
     this.stats.byStatus.clear();
     this.stats.requests.length = 0;
+    this.stats.batchCalls = 0;
+    this.stats.batchesCreated = 0;
+    this.batches.reset();
     this.faults.reset();
     this.limiters.openai.clear();
     this.limiters.anthropic.clear();
@@ -102,9 +117,10 @@ class SimulatorServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
-    const { bytes, tooLarge } = await readBody(req);
+    const { bytes, tooLarge } = await readBody(req, maxBodyBytes(path, this.options.batches ?? {}));
 
     if (path.startsWith('/_sim/')) return this.control(method, path, url, res);
+    if (isBatchRoute(path)) return this.batchRoute(req, res, method, path, url, bytes, tooLarge, receivedAt);
 
     const adapter: ProviderAdapter = path.startsWith('/v1/messages') ? anthropic : openai;
     const ctx: RequestContext = {
@@ -147,6 +163,107 @@ class SimulatorServer {
     record.status = outcome.kind === 'drop' ? 0 : outcome.status;
     this.record(record);
     return this.respond(res, adapter, ctx, receivedAt, outcome);
+  }
+
+  /** The Files and Batches endpoints: authenticated like completions, then handled by the batch store. */
+  private async batchRoute(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    url: URL,
+    bytes: Buffer,
+    tooLarge: boolean,
+    receivedAt: number
+  ): Promise<void> {
+    const adapter: ProviderAdapter = path.startsWith('/v1/messages') ? anthropic : openai;
+    const ctx: RequestContext = {
+      requestId: adapter.newRequestId(),
+      model: undefined,
+      seed: this.options.seed ?? 'sim',
+    };
+    this.stats.batchCalls++;
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      this.respond(res, adapter, ctx, receivedAt, {
+        kind: 'json',
+        status,
+        body,
+        headers,
+        snapshot: this.snapshot(adapter.provider, receivedAt),
+        delayMs: this.latency(),
+      });
+    if (tooLarge) {
+      const reply = adapter.plainError(413, 'Request exceeds the maximum allowed number of bytes.', ctx);
+      return json(reply.status, reply.body);
+    }
+    const denied = adapter.authenticate(req.headers, this.options.validApiKeys, ctx);
+    if (denied) return json(denied.status, denied.body, denied.headers);
+    const before = this.batches.created;
+    const host = req.headers.host ?? '127.0.0.1';
+    const reply = await this.batches.handle(method, path, url, req.headers, bytes, `http://${host}`);
+    this.stats.batchesCreated += this.batches.created - before;
+    if (!isRawReply(reply)) return json(reply.status, reply.body, reply.headers);
+    return this.respond(res, adapter, ctx, receivedAt, {
+      kind: 'raw',
+      status: reply.status,
+      text: reply.raw,
+      headers: { 'content-type': reply.contentType },
+      snapshot: this.snapshot(adapter.provider, receivedAt),
+      delayMs: this.latency(),
+    });
+  }
+
+  /**
+   * One request inside a provider batch, answered when the batch ends: validation, faults and answer generation as for
+   * a synchronous request, without rate limits or latency (batches have their own queue). A dropped or malformed
+   * fault becomes a 500 line, the closest a batch result comes to a broken connection.
+   */
+  private batchAnswer(
+    provider: SimProvider,
+    body: unknown,
+    headers: IncomingMessage['headers'],
+    batchId: string
+  ): LineAnswer {
+    const adapter = provider === 'anthropic' ? anthropic : openai;
+    const ctx: RequestContext = {
+      requestId: adapter.newRequestId(),
+      model: undefined,
+      seed: this.options.seed ?? 'sim',
+    };
+    const now = Date.now();
+    const prompt = isRecord(body) ? adapter.promptText(body) : '';
+    const record: RecordedRequest = {
+      at: now,
+      provider,
+      path: provider === 'anthropic' ? '/v1/messages' : '/v1/chat/completions',
+      prompt,
+      status: 0,
+      batchId,
+    };
+    if (isRecord(body) && typeof body.model === 'string') record.model = ctx.model = body.model;
+    const finish = (answer: LineAnswer): LineAnswer => {
+      record.status = answer.kind === 'response' ? answer.status : 0;
+      this.record(record);
+      return answer;
+    };
+    const reply = (r: JsonReply): LineAnswer =>
+      finish({ kind: 'response', status: r.status, body: r.body, requestId: ctx.requestId });
+    if (!isRecord(body)) return reply(adapter.unparsable(ctx));
+    const invalid = adapter.validate(body, headers, ctx);
+    if (invalid !== undefined) return reply(invalid);
+    const fault = this.faults.pick(provider, prompt, this.options.faults ?? []);
+    if (fault !== undefined && isStatusFault(fault)) {
+      return reply(adapter.statusError(fault, ctx, this.limiters[provider].snapshot(now, this.settings)));
+    }
+    if (fault !== undefined && 'kind' in fault && fault.kind === 'expire') return finish({ kind: 'expire' });
+    if (fault !== undefined && 'kind' in fault && (fault.kind === 'drop' || fault.kind === 'malformed')) {
+      return reply(adapter.plainError(500, 'The server had an error while processing your request.', ctx));
+    }
+    const answerFault =
+      fault !== undefined && (fault.kind === 'finish' || fault.kind === 'refusal' || fault.kind === 'invalid-json')
+        ? fault
+        : undefined;
+    return reply({ status: 200, body: adapter.generate(body, ctx, answerFault).body });
   }
 
   private decide(
@@ -274,6 +391,9 @@ class SimulatorServer {
         byPrompt: Object.fromEntries(this.stats.byPrompt),
       });
     }
+    if (method === 'GET' && path === '/_sim/batch-stats') {
+      return send(200, { batchCalls: this.stats.batchCalls, batchesCreated: this.stats.batchesCreated });
+    }
     if (method === 'POST' && path === '/_sim/reset') {
       this.reset();
       return send(200, { ok: true });
@@ -286,7 +406,7 @@ class SimulatorServer {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<{ bytes: Buffer; tooLarge: boolean }> {
+async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<{ bytes: Buffer; tooLarge: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;
@@ -294,7 +414,7 @@ async function readBody(req: IncomingMessage): Promise<{ bytes: Buffer; tooLarge
     const buffer = chunk as Buffer;
     size += buffer.length;
     // Keep draining so the client sees a response rather than a reset, but stop buffering.
-    if (size > MAX_BODY_BYTES) tooLarge = true;
+    if (size > limit) tooLarge = true;
     else chunks.push(buffer);
   }
   return { bytes: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge };

@@ -31,6 +31,29 @@ export interface SimulatorOptions {
   validApiKeys?: string[];
   /** Leave out all rate-limit headers, as some real accounts and endpoints do. */
   omitRateLimitHeaders?: boolean;
+  /** The batch APIs (OpenAI Files and Batches, Anthropic Message Batches). */
+  batches?: BatchOptions;
+}
+
+/** How the simulated batch APIs behave. */
+export interface BatchOptions {
+  /** Simulated processing time of a batch, from creation to its end, in milliseconds (default 1,000). */
+  processingMs?: number;
+  /**
+   * When set below `processingMs`, batches expire this long after creation instead of finishing: every request left
+   * ends as expired, as when a real batch misses its 24-hour window. Unset: batches never expire.
+   */
+  expireAfterMs?: number;
+  /** Requests per OpenAI batch input file (default 50,000). */
+  openaiMaxRequests?: number;
+  /** Bytes per OpenAI batch input file (default 200 MB). */
+  openaiMaxBytes?: number;
+  /** Requests per Anthropic message batch (default 100,000). */
+  anthropicMaxRequests?: number;
+  /** Bytes per Anthropic message batch create body (default 256 MB). */
+  anthropicMaxBytes?: number;
+  /** Results come back in shuffled order, as the providers do not promise input order (default false). */
+  shuffleResults?: boolean;
 }
 
 /** A fault applied to matching completion requests. */
@@ -61,6 +84,8 @@ export interface FaultRule {
  *   A `length` / `max_tokens` answer is cut in half.
  * - `refusal`: OpenAI answers `content: null` with a `refusal` string; Anthropic answers `stop_reason: 'refusal'`.
  * - `invalid-json`: structured output that is not valid JSON (text), or that breaks the schema (Anthropic tool input).
+ * - `expire`: inside a provider batch, the request is not processed before the batch expires (OpenAI error line with
+ *   code `batch_expired`, Anthropic result `expired`). Synchronous requests ignore it.
  */
 export type FaultSpec =
   | {
@@ -77,7 +102,8 @@ export type FaultSpec =
   | { kind: 'malformed' }
   | { kind: 'finish'; reason: string }
   | { kind: 'refusal'; text?: string }
-  | { kind: 'invalid-json' };
+  | { kind: 'invalid-json' }
+  | { kind: 'expire' };
 
 /** Counters over the completion requests received since start or the last `reset()`. */
 export interface SimulatorStats {
@@ -89,6 +115,10 @@ export interface SimulatorStats {
   byStatus: Map<number, number>;
   /** Every request, in arrival order. */
   requests: RecordedRequest[];
+  /** HTTP calls to the Files and Batches endpoints of either provider (uploads, creations, polls, downloads). */
+  batchCalls: number;
+  /** Provider batches created (OpenAI `POST /v1/batches` and Anthropic `POST /v1/messages/batches` that succeeded). */
+  batchesCreated: number;
 }
 
 /** One completion request as the simulator saw it. */
@@ -102,6 +132,8 @@ export interface RecordedRequest {
   prompt: string;
   /** Response status; `0` when the connection was dropped on purpose. */
   status: number;
+  /** The provider batch that carried the request, for requests answered inside a batch. */
+  batchId?: string;
   /** The SDK's `X-Stainless-Retry-Count` header: 0 on the first attempt, 1 on the first retry, … */
   retryCount?: number;
   model?: string;
