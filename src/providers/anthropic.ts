@@ -27,39 +27,47 @@ export class AnthropicProvider implements ProviderClient {
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
-    const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
-    const body: Record<string, unknown> = {
-      max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
-      ...request.params,
-      model: request.model,
-      messages: request.messages.filter((m) => m.role !== 'system'),
-    };
-    if (system.length) body.system = system.join('\n\n');
-    if (request.schema) {
-      body.tools = [{ name: TOOL_NAME, description: 'Answer with this structure.', input_schema: request.schema }];
-      body.tool_choice = { type: 'tool', name: TOOL_NAME };
-    }
     const { data, request_id, response } = await this.client.messages
-      .create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, {
+      .create(anthropicBody(request) as unknown as Anthropic.MessageCreateParamsNonStreaming, {
         signal: options.signal,
         timeout: options.timeoutMs,
       })
       .withResponse();
-    const raw = data.stop_reason ?? 'end_turn';
-    const tool = data.content.find((block) => block.type === 'tool_use');
-    const text = data.content
-      .filter((block) => block.type === 'text')
-      .map((block) => (block as { text: string }).text)
-      .join('');
-    return {
-      text: tool ? JSON.stringify((tool as { input: unknown }).input) : text,
-      object: tool ? (tool as { input: unknown }).input : undefined,
-      refusal: raw === 'refusal' ? text || 'refused' : undefined,
-      finishReason: FINISH[raw] ?? raw,
-      rawFinishReason: raw,
-      usage: { input: data.usage?.input_tokens ?? 0, output: data.usage?.output_tokens ?? 0 },
-      requestId: request_id ?? undefined,
-      headers: response.headers,
-    };
+    return { ...anthropicAnswer(data), requestId: request_id ?? undefined, headers: response.headers };
   }
+}
+
+/** The Messages body of a request: what a call sends, and the `params` of a message batch request. */
+export function anthropicBody(request: ProviderRequest): Record<string, unknown> {
+  const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+  const body: Record<string, unknown> = {
+    max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
+    ...request.params,
+    model: request.model,
+    messages: request.messages.filter((m) => m.role !== 'system'),
+  };
+  if (system.length) body.system = system.join('\n\n');
+  if (request.schema) {
+    body.tools = [{ name: TOOL_NAME, description: 'Answer with this structure.', input_schema: request.schema }];
+    body.tool_choice = { type: 'tool', name: TOOL_NAME };
+  }
+  return body;
+}
+
+/** A message as an answer, whether it came from a call or from a batch's results. */
+export function anthropicAnswer(data: Anthropic.Message): Omit<ProviderAnswer, 'requestId' | 'headers'> {
+  const raw = data.stop_reason ?? 'end_turn';
+  const tool = data.content.find((block) => block.type === 'tool_use');
+  const text = data.content
+    .filter((block) => block.type === 'text')
+    .map((block) => (block as { text: string }).text)
+    .join('');
+  return {
+    text: tool ? JSON.stringify((tool as { input: unknown }).input) : text,
+    object: tool ? (tool as { input: unknown }).input : undefined,
+    refusal: raw === 'refusal' ? text || 'refused' : undefined,
+    finishReason: FINISH[raw] ?? raw,
+    rawFinishReason: raw,
+    usage: { input: data.usage?.input_tokens ?? 0, output: data.usage?.output_tokens ?? 0 },
+  };
 }
