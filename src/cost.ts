@@ -12,6 +12,21 @@ export interface Prices {
   /** US dollars per million output tokens. */
   outputPerMillion: number;
   source: 'curator' | 'genai-prices';
+  /** Batch-mode prices: half the synchronous ones. */
+  batch?: boolean;
+}
+
+/** What the batch APIs of OpenAI and Anthropic charge, as a share of the synchronous price. */
+export const BATCH_PRICE_FACTOR = 0.5;
+
+/** The prices of the same model through the batch API. */
+export function batchPrices(prices: Prices): Prices {
+  return {
+    ...prices,
+    inputPerMillion: prices.inputPerMillion * BATCH_PRICE_FACTOR,
+    outputPerMillion: prices.outputPerMillion * BATCH_PRICE_FACTOR,
+    batch: true,
+  };
 }
 
 function listed(model: string, provider: string, input: number, output: number): number | undefined {
@@ -23,14 +38,16 @@ function listed(model: string, provider: string, input: number, output: number):
   }
 }
 
-export function pricesFor(curator: Curator): Prices | undefined {
+/** The curator's prices per million tokens: synchronous, or halved in batch mode (`backend.batch`). */
+export function pricesFor(curator: Pick<Curator<any, any, any>, 'model' | 'provider' | 'backend'>): Prices | undefined {
   const b = curator.backend ?? {};
   const input = b.inputCostPerMillion ?? listed(curator.model, curator.provider, 1_000_000, 0);
   const output = b.outputCostPerMillion ?? listed(curator.model, curator.provider, 0, 1_000_000);
   if (input === undefined || output === undefined) return undefined;
   const source =
     b.inputCostPerMillion !== undefined || b.outputCostPerMillion !== undefined ? 'curator' : 'genai-prices';
-  return { inputPerMillion: input, outputPerMillion: output, source };
+  const prices: Prices = { inputPerMillion: input, outputPerMillion: output, source };
+  return b.batch === true ? batchPrices(prices) : prices;
 }
 
 export function costUsd(prices: Prices | undefined, tokens: TokenUsage): number | undefined {

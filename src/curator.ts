@@ -30,7 +30,10 @@ export interface ZodLike<T = unknown> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
 }
 
-/** Settings of the provider connection and the request engine. None of them changes the run fingerprint. */
+/**
+ * Settings of the provider connection and the request engine. None of them changes the run fingerprint, except
+ * `baseURL` and `batch`.
+ */
 export interface BackendParams {
   /**
    * The provider's base URL. Defaults: `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` from the worker's environment, then
@@ -67,6 +70,24 @@ export interface BackendParams {
   inputCostPerMillion?: number;
   /** US dollars per million output tokens; overrides the maintained price list. */
   outputCostPerMillion?: number;
+  /**
+   * Batch mode, Curator's `batch=True`: requests go through the provider's batch API (OpenAI Batch, Anthropic Message
+   * Batches) instead of one call each, at half price, with results within the provider's window (24 hours, often
+   * minutes). Part of the fingerprint, as in Curator: batch and synchronous runs keep separate caches. The prices
+   * (listed or `inputCostPerMillion` / `outputCostPerMillion`) are the synchronous ones; batch mode halves them.
+   */
+  batch?: boolean;
+  /** Batch mode: seconds between status checks of submitted batches (default 60, as Curator's `batch_check_interval`). */
+  batchPollIntervalSeconds?: number;
+  /** Batch mode: OpenAI's `completion_window` (default `'24h'`, the only value OpenAI accepts today). */
+  batchCompletionWindow?: string;
+  /**
+   * Batch mode: most requests per provider batch. Default and cap: the provider's limit (OpenAI 50,000, Anthropic
+   * 100,000). A batch of `batchSize` rows larger than this, or than the byte limit, is split into several.
+   */
+  batchMaxRequests?: number;
+  /** Batch mode: most bytes per provider batch. Default and cap: OpenAI 200 MB per input file, Anthropic 256 MB. */
+  batchMaxBytes?: number;
 }
 
 /** The answer handed to `parse`: the parsed object with a response format, the text without one. */

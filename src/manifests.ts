@@ -59,6 +59,55 @@ export interface RunPlan {
   rateBucket?: string;
   /** Present when a finished dataset already exists for this run and parse: nothing else needs to run. */
   cached?: CurationManifest;
+  /** Present in batch mode: the requests go through the provider's batch API. */
+  batchMode?: BatchModeSettings;
+}
+
+/** How a batch-mode job waits for its provider batches. */
+export interface BatchModeSettings {
+  /** Time between status checks of the submitted batches. */
+  pollIntervalMs: number;
+}
+
+/** Input of the batch-mode activities: one round of one batch (the rows of one response log). */
+export interface ProviderBatchTask {
+  curator: string;
+  runHash: string;
+  parseHash: string;
+  jobId: string;
+  batch: number;
+  /** 1 for the first submission, then one more for each retry round (a new provider batch each time). */
+  round: number;
+  /** The requests to resubmit, with the attempts the workflow knows of; absent on the first round. */
+  retry?: { index: number; attempts: number }[];
+}
+
+/** What `submitProviderBatch` did: requests sent, in how many provider batches. */
+export interface ProviderBatchSubmission {
+  batch: number;
+  round: number;
+  /** Requests submitted in this round. */
+  submitted: number;
+  /** Provider batches they went into (more than one when the provider's limits split them). */
+  parts: number;
+  /** Present when nothing needed submitting (all answered, or failed while formatting): the batch's outcome. */
+  outcome?: BatchOutcome;
+}
+
+/** Input of `pollProviderBatches`: the rounds a partition waits for. */
+export interface ProviderBatchPoll {
+  curator: string;
+  runHash: string;
+  jobId: string;
+  batches: { batch: number; round: number }[];
+}
+
+export interface ProviderBatchPollResult {
+  /** The batches whose provider batches have all ended (completed, expired, cancelled or failed). */
+  ended: number[];
+  /** Requests the provider reports as done, over all polled batches (for progress). */
+  done: number;
+  total: number;
 }
 
 /** Input of one `processBatch` activity call. */
@@ -138,6 +187,8 @@ export interface PartitionInput {
   activityTaskQueue?: string;
   /** The job's batch size and row count, so each batch activity's summary can name its rows in the UI. */
   rows?: { batchSize: number; total: number };
+  /** Present in batch mode: the batches go through the provider's batch API. */
+  batchMode?: BatchModeSettings;
   /** Carried across continue-as-new. */
   nextBatch?: number;
   stats?: CurationStats;
@@ -172,6 +223,8 @@ export interface CurationManifest {
   stats: CurationStats;
   /** What the tokens this job paid for cost, in US dollars, when the model's price is known. */
   costUsd?: number;
+  /** Batch mode: the requests went through the provider's batch API, and `costUsd` is at batch prices (50% off). */
+  batch?: boolean;
   /** True when this call found the finished dataset and made no request at all. */
   fromCache: boolean;
   createdAt: string;

@@ -96,6 +96,7 @@ export function createFinalize(deps: ActivityDeps) {
         outputRows: dataset.rows,
       },
       costUsd: costUsd(pricesFor(curator), input.stats.tokens),
+      ...(curator.backend?.batch === true ? { batch: true } : {}),
       fromCache: false,
       createdAt: new Date().toISOString(),
     };

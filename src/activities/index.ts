@@ -8,6 +8,7 @@ import { ActivityDeps, type ActivityDepsOptions } from './deps';
 import { createFinalize } from './finalize';
 import { createPlan } from './plan';
 import { createProcessBatch } from './process-batch';
+import { createProviderBatchActivities } from './provider-batch';
 
 export type { ActivityDepsOptions } from './deps';
 
@@ -17,6 +18,8 @@ export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
     plan: createPlan(deps),
     processBatch: createProcessBatch(deps),
     finalize: createFinalize(deps),
+    // Batch mode: requests through the provider's batch API.
+    ...createProviderBatchActivities(deps),
   };
 }
 

@@ -19,6 +19,12 @@ import type { ActivityDeps } from './deps';
 export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
 export const DEFAULT_MAX_RETRIES = 10;
+/** Batch mode: rows per batch, and so per provider batch unless the provider's limits split it (Curator: 10,000). */
+export const DEFAULT_BATCH_MODE_BATCH_SIZE = 10_000;
+/** Batch mode: seconds between status checks (Curator's `batch_check_interval`). */
+export const DEFAULT_BATCH_POLL_INTERVAL_SECONDS = 60;
+/** Batch mode: provider batches in flight at once across the job. */
+export const BATCH_MODE_BATCHES_IN_FLIGHT = 32;
 
 export interface PlanInput extends CurateJobInput {
   workflowId: string;
@@ -67,7 +73,20 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   const curator = deps.curator(input.curator);
   const backend = curator.backend ?? {};
   const options = input.options ?? {};
-  const batchSize = positiveInt(options.batchSize ?? backend.batchSize, DEFAULT_BATCH_SIZE, 'batchSize');
+  const batchMode = backend.batch === true;
+  const batchSize = positiveInt(
+    options.batchSize ?? backend.batchSize,
+    batchMode ? DEFAULT_BATCH_MODE_BATCH_SIZE : DEFAULT_BATCH_SIZE,
+    'batchSize'
+  );
+  const pollSeconds = backend.batchPollIntervalSeconds ?? DEFAULT_BATCH_POLL_INTERVAL_SECONDS;
+  if (batchMode && !(typeof pollSeconds === 'number' && pollSeconds > 0 && Number.isFinite(pollSeconds))) {
+    throw ApplicationFailure.create({
+      type: 'InvalidOptions',
+      message: `batchPollIntervalSeconds must be a positive number, got ${pollSeconds}`,
+      nonRetryable: true,
+    });
+  }
   const concurrency = positiveInt(
     options.maxConcurrentRequests ?? backend.maxConcurrentRequests,
     DEFAULT_MAX_CONCURRENT_REQUESTS,
@@ -109,6 +128,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     prices: pricesFor(curator),
     limits: setLimits(curator),
     rateBucket: rateBucket(curator, resolveBaseURL(curator, deps.providers.env)),
+    ...(batchMode ? { batchMode: { pollIntervalMs: Math.round(pollSeconds * 1000) } } : {}),
   };
 
   const resultPath = run.result(parseHash);
@@ -156,11 +176,15 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     response_format: format ? JSON.stringify(format.jsonSchema) : 'text',
     workflow_id: input.workflowId,
     total_requests: index.rows,
+    batch_mode: batchMode ? 1 : 0,
   });
 
   const batchCount = index.offsets.length;
   // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
-  const batchesInFlight = Math.max(1, Math.min(batchCount, Math.max(4, Math.ceil(concurrency / index.batchSize))));
+  // In batch mode the provider does the work: many batches wait at once, at no cost to the workers.
+  const batchesInFlight = batchMode
+    ? Math.max(1, Math.min(batchCount, BATCH_MODE_BATCHES_IN_FLIGHT))
+    : Math.max(1, Math.min(batchCount, Math.max(4, Math.ceil(concurrency / index.batchSize))));
   return {
     ...common,
     totalRequests: index.rows,

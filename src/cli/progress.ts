@@ -137,7 +137,8 @@ export function renderPanel(p: CurationProgress, rates: Rates, now: number, lear
   lines.push(
     p.prices
       ? `Cost      ${money(cost)} so far  ~${money(projected)} projected  ${money(rates.costPerMinute)}/min  |  ` +
-          `$${p.prices.inputPerMillion} in / $${p.prices.outputPerMillion} out per 1M tokens`
+          `$${p.prices.inputPerMillion} in / $${p.prices.outputPerMillion} out per 1M tokens` +
+          (p.prices.batch ? ' (batch API: 50% off)' : '')
       : 'Cost      unknown: no price for this model (set inputCostPerMillion / outputCostPerMillion)'
   );
   return lines;

@@ -25,7 +25,8 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
       result.costUsd === undefined
         ? 'unknown (no price for this model)'
         : `$${result.costUsd.toFixed(4)}` +
-          (answered > 0 ? ` ($${(result.costUsd / answered).toFixed(6)} per request)` : ''),
+          (answered > 0 ? ` ($${(result.costUsd / answered).toFixed(6)} per request)` : '') +
+          (result.batch ? ', batch API: 50% off' : ''),
     ],
     ['Output rows', String(s.outputRows)],
     ['Dataset', result.datasetPath],

@@ -26,7 +26,13 @@ export type ErrorType =
   | 'InvalidRow'
   | 'PromptError'
   | 'ParseError'
-  | 'ProviderError';
+  | 'ProviderError'
+  /** Batch mode: the provider batch ended (its window ran out) before the request was processed. */
+  | 'Expired'
+  /** Batch mode: the provider batch was cancelled before the request was processed. */
+  | 'Canceled'
+  /** Batch mode: the provider rejected the whole batch (its validation failed). */
+  | 'BatchFailed';
 
 export interface RequestError {
   type: ErrorType;

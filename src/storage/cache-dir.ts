@@ -56,6 +56,14 @@ export class RunLayout {
     return join(this.dir, 'requests', `${pad(batch)}.jsonl`);
   }
 
+  /**
+   * Batch mode: one round of one batch as submitted to the provider (its provider batch ids and the attempt of each
+   * request), written before and after each creation so a retried or resumed activity never submits twice.
+   */
+  providerBatch(batch: number, jobKey: string, round: number): string {
+    return join(this.dir, 'provider-batches', `${pad(batch)}.${jobKey}.r${round}.json`);
+  }
+
   /** Held by the one activity working on the batch. */
   lease(batch: number): string {
     return join(this.dir, 'responses', `${pad(batch)}.lease`);

@@ -2,7 +2,7 @@
  * Run fingerprints. Same inputs, same fingerprint, same cache folder: that is what makes a rerun free.
  *
  * As in Curator, the fingerprint covers the dataset, the prompt function's source, the model, the response schema and
- * the generation params; unlike Curator it also covers the provider, its base URL and the system prompt, so answers
+ * the generation params, and batch mode when on; unlike Curator it also covers the provider, its base URL and the system prompt, so answers
  * from a different endpoint or instruction are never served from cache. `parse` is hashed separately: it names the
  * output, not the run, so changing it re-parses cached responses.
  */
@@ -44,6 +44,8 @@ export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJ
     generationParams: requestParams(curator),
     provider: curator.provider,
     baseURL: resolveBaseURL(curator, env),
+    // Only when on, so the fingerprints of synchronous runs stay what they were.
+    ...(curator.backend?.batch === true ? { batch: true } : {}),
   };
   return sha256(stableStringify(parts)).slice(0, 32);
 }

@@ -100,19 +100,20 @@ export class MetadataDb {
       | 'response_format'
       | 'workflow_id'
       | 'total_requests'
-    >
+    > &
+      Partial<Pick<RunRecord, 'batch_mode'>>
   ): void {
     const now = new Date().toISOString();
     this.db
       .prepare(
         `INSERT INTO runs (run_hash, parse_hash, curator_name, dataset_hash, prompt_func, model_name, provider, base_url,
-           response_format, created_time, last_edited_time, status, workflow_id, total_requests)
+           response_format, batch_mode, created_time, last_edited_time, status, workflow_id, total_requests)
          VALUES (@run_hash, @parse_hash, @curator_name, @dataset_hash, @prompt_func, @model_name, @provider, @base_url,
-           @response_format, @now, @now, 'running', @workflow_id, @total_requests)
+           @response_format, @batch_mode, @now, @now, 'running', @workflow_id, @total_requests)
          ON CONFLICT(run_hash) DO UPDATE SET parse_hash = excluded.parse_hash, last_edited_time = excluded.last_edited_time,
            status = 'running', workflow_id = excluded.workflow_id, total_requests = excluded.total_requests`
       )
-      .run({ ...run, now });
+      .run({ batch_mode: 0, ...run, now });
     this.event(run.run_hash, 'started', run.workflow_id, { parse_hash: run.parse_hash });
   }
 

@@ -151,6 +151,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
           maxRetries: plan.maxRetries,
           activityTaskQueue: input.options?.activityTaskQueue,
           rows: { batchSize: plan.batchSize, total: plan.totalRequests },
+          ...(plan.batchMode ? { batchMode: plan.batchMode } : {}),
         },
       ],
     });

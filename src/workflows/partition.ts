@@ -18,6 +18,7 @@ import type { CuratorActivities } from '../activities';
 import type { BatchOutcome, PartitionInput, PartitionResult } from '../manifests';
 import { batchActivityOptions } from './activity-options';
 import { addStats, decideRetries, emptyStats } from './request-state';
+import { BatchPoller, runProviderBatch } from './provider-batch';
 import { partitionProgressQuery } from './queries';
 
 export async function partitionWorkflow(input: PartitionInput): Promise<PartitionResult> {
@@ -27,6 +28,8 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
   let active = 0;
   let running = 0;
   let failure: unknown;
+  // Batch mode: the batches go through the provider's batch API, polled together.
+  const poller = input.batchMode ? new BatchPoller(input, input.batchMode.pollIntervalMs) : undefined;
   setHandler(partitionProgressQuery, () => ({
     fromBatch: input.fromBatch,
     toBatch: input.toBatch,
@@ -70,6 +73,24 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
   }
 
   async function runBatch(batch: number): Promise<void> {
+    if (poller) {
+      let run;
+      try {
+        run = await runProviderBatch(input, batch, batchName(batch), poller);
+      } finally {
+        active--;
+      }
+      addStats(stats, {
+        total: run.outcome.requests,
+        succeeded: run.outcome.succeeded,
+        failed: run.outcome.failed + run.exhausted,
+        cached: run.outcome.cached,
+        outputRows: run.outcome.outputRows,
+        tokens: run.outcome.tokens,
+        retries: run.retried,
+      });
+      return;
+    }
     let outcome: BatchOutcome = await attempt(batch);
     let exhausted = 0;
     let retried = 0;

@@ -16,7 +16,7 @@ export interface JobProgress {
   /** Totals of the finished partitions. */
   finished: CurationStats;
   /** The model's prices, when known: cost so far and projected follow from the tokens. */
-  prices?: { inputPerMillion: number; outputPerMillion: number };
+  prices?: { inputPerMillion: number; outputPerMillion: number; batch?: boolean };
   /** Rate limits set on the curator; those learned from headers are in the workers' `limits.db` under `rateBucket`. */
   limits?: Limits;
   rateBucket?: string;

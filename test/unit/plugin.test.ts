@@ -16,7 +16,15 @@ const echo = defineCurator({ name: 'echo', model: 'gpt-4o-mini', prompt: (row: {
 // Never created: configuring a worker opens no file, the activities do on their first call.
 const plugin = () => new CuratorPlugin({ curators: [echo], cacheDir: join(tmpdir(), 'curator-plugin-unit'), env: {} });
 
-const OUR_ACTIVITIES = ['finalize', 'plan', 'processBatch'];
+const OUR_ACTIVITIES = [
+  'cancelProviderBatch',
+  'downloadProviderBatch',
+  'finalize',
+  'plan',
+  'pollProviderBatches',
+  'processBatch',
+  'submitProviderBatch',
+];
 
 describe('CuratorPlugin', () => {
   test('a bare worker gets our activities, our workflows and the 1 s heartbeat throttle', () => {

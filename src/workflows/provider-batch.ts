@@ -1,0 +1,167 @@
+/**
+ * Batch mode in the partition workflow: each batch of rows goes through the provider's batch API, round by round.
+ *
+ *   submit (format, split within the provider's limits, create) -> wait on durable timers, polling -> download
+ *     -> retryable failures resubmitted in a new provider batch, after the usual backoff, up to maxRetries
+ *
+ * One poller per partition checks all its waiting batches with one short activity per interval, so the history
+ * grows with the number of intervals, not with intervals times batches. Cancelling the job cancels the provider
+ * batches. Deterministic: no I/O here, only activities, timers and conditions.
+ */
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  sleep,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { CuratorActivities } from '../activities';
+import type { BatchOutcome, PartitionInput, ProviderBatchTask } from '../manifests';
+import { NON_RETRYABLE_TYPES } from './activity-options';
+import { decideRetries } from './request-state';
+
+/** Submitting and downloading: a file upload or a results download of up to a few hundred MB. */
+export function providerBatchActivityOptions(taskQueue?: string): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '1 minute',
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    },
+  };
+}
+
+/** One status request per provider batch: short. */
+export function pollActivityOptions(taskQueue?: string): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '2 minutes',
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    },
+  };
+}
+
+/** Checks a partition's waiting batches every `intervalMs`, with one activity for all of them. */
+export class BatchPoller {
+  private readonly waiting = new Map<number, { round: number; ended: boolean }>();
+  private running = false;
+  private failure: unknown;
+  private readonly poll;
+  /** Requests the provider reports done, over the batches waiting now (for progress). */
+  done = 0;
+  total = 0;
+
+  constructor(
+    private readonly input: PartitionInput,
+    private readonly intervalMs: number
+  ) {
+    this.poll = proxyActivities<CuratorActivities>(pollActivityOptions(input.activityTaskQueue)).pollProviderBatches;
+  }
+
+  /** Resolves once every provider batch of this round of `batch` has ended. */
+  async ended(batch: number, round: number): Promise<void> {
+    const entry = { round, ended: false };
+    this.waiting.set(batch, entry);
+    if (!this.running) void this.loop();
+    try {
+      await condition(() => entry.ended || this.failure !== undefined);
+    } finally {
+      this.waiting.delete(batch);
+    }
+    if (!entry.ended) throw this.failure;
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiting.size > 0) {
+        await sleep(this.intervalMs, { summary: `${this.waiting.size} provider batches wait` });
+        const batches = [...this.waiting].filter(([, e]) => !e.ended).map(([batch, e]) => ({ batch, round: e.round }));
+        if (batches.length === 0) continue;
+        const result = await this.poll.executeWithOptions({ summary: `check ${batches.length} provider batches` }, [
+          { curator: this.input.curator, runHash: this.input.runHash, jobId: this.input.jobId, batches },
+        ]);
+        this.done = result.done;
+        this.total = result.total;
+        for (const batch of result.ended) {
+          const entry = this.waiting.get(batch);
+          if (entry) entry.ended = true;
+        }
+      }
+    } catch (err) {
+      this.failure = err;
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+export interface ProviderBatchRun {
+  outcome: BatchOutcome;
+  /** Requests out of retries. */
+  exhausted: number;
+  /** Requests resubmitted, summed over rounds. */
+  retried: number;
+}
+
+/** All rounds of one batch in batch mode, until every request has an answer or has failed for good. */
+export async function runProviderBatch(
+  input: PartitionInput,
+  batch: number,
+  name: string,
+  poller: BatchPoller
+): Promise<ProviderBatchRun> {
+  const acts = proxyActivities<CuratorActivities>(providerBatchActivityOptions(input.activityTaskQueue));
+  let retry: ProviderBatchTask['retry'];
+  let exhausted = 0;
+  let retried = 0;
+  for (let round = 1; ; round++) {
+    const task: ProviderBatchTask = {
+      curator: input.curator,
+      runHash: input.runHash,
+      parseHash: input.parseHash,
+      jobId: input.jobId,
+      batch,
+      round,
+      retry,
+    };
+    const label = retry ? `${name}, resubmit ${retry.length} requests (round ${round})` : name;
+    let outcome: BatchOutcome;
+    try {
+      const submitted = await acts.submitProviderBatch.executeWithOptions({ summary: `submit ${label}` }, [task]);
+      if (submitted.outcome) {
+        outcome = submitted.outcome;
+      } else {
+        await poller.ended(batch, round);
+        outcome = await acts.downloadProviderBatch.executeWithOptions({ summary: `download ${label}` }, [task]);
+      }
+    } catch (err) {
+      if (isCancellation(err)) {
+        // The job is cancelled: so are its provider batches, which would otherwise run on and be billed.
+        await CancellationScope.nonCancellable(() =>
+          acts.cancelProviderBatch.executeWithOptions({ summary: `cancel ${label}` }, [task])
+        );
+      }
+      throw err;
+    }
+    const decision = decideRetries(outcome.retryable, input.maxRetries, Math.random);
+    exhausted += decision.exhausted.length;
+    if (decision.retry.length === 0) return { outcome, exhausted, retried };
+    retried += decision.retry.length;
+    await sleep(decision.delayMs, {
+      summary: `batch ${batch}: ${decision.retry.length} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
+    });
+    retry = decision.retry;
+  }
+}

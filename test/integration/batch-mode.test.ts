@@ -1,0 +1,220 @@
+/**
+ * Batch mode end to end on a real Temporal dev server, the simulator's batch APIs over HTTP and the real SDK clients:
+ * OpenAI Batch and Anthropic Message Batches, a failed row resubmitted in a second provider batch, half the
+ * synchronous cost, a cached rerun with zero calls, and a worker restart while polling that submits nothing twice.
+ */
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import {
+  costUsd,
+  createWorker,
+  curate,
+  curationResult,
+  defineCurator,
+  MetadataDb,
+  pricesFor,
+  startCuration,
+  type CurationResult,
+} from '../../src';
+import { startSimulator, type Simulator } from '../../src/simulator';
+import { startTemporal, tempDir } from '../helpers/temporal';
+
+type Item = { id: number; topic: string; extra?: string };
+
+const prompt = (row: Item) => `Batch row ${row.id} about ${row.topic}.${row.extra ?? ''}`;
+const parse = (row: Item, response: string) => ({ id: row.id, response });
+const openaiBatch = defineCurator({
+  name: 'openai-batch',
+  model: 'gpt-4o-mini',
+  prompt,
+  parse,
+  backend: { batch: true, batchPollIntervalSeconds: 0.25, maxRetries: 3 },
+});
+// The same requests one call each: for the price comparison.
+const openaiSync = defineCurator({ name: 'openai-sync', model: 'gpt-4o-mini', prompt, parse });
+const Haiku = z.object({ lines: z.array(z.string()), season: z.string() });
+const claudeBatch = defineCurator({
+  name: 'claude-batch',
+  model: 'claude-3-5-haiku-latest',
+  prompt: (row: Item) => `Haiku ${row.id} about ${row.topic}.${row.extra ?? ''}`,
+  responseFormat: Haiku,
+  parse: (row: Item, h: z.infer<typeof Haiku>) => ({ id: row.id, lines: h.lines, season: h.season }),
+  backend: { batch: true, batchPollIntervalSeconds: 0.25, maxRetries: 3 },
+});
+const slowBatch = defineCurator({
+  name: 'slow-batch',
+  model: 'gpt-4o-mini',
+  prompt: (row: Item) => `Slow batch row ${row.id} about ${row.topic}.`,
+  parse,
+  backend: { batch: true, batchPollIntervalSeconds: 0.5 },
+});
+
+const items = (n: number, prefix: string, extra: Record<number, string> = {}): Item[] =>
+  Array.from({ length: n }, (_, id) => ({ id, topic: `${prefix} ${id}`, ...(extra[id] ? { extra: extra[id] } : {}) }));
+
+const rowsOf = (result: CurationResult) => result.table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
+
+describe('batch mode on a real Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let sim: Simulator;
+  let worker: Worker;
+  let running: Promise<void>;
+  let client: Client;
+  let cacheDir: string;
+  const taskQueue = 'batch-mode-test';
+  const workerOptions = () => ({
+    connection: env.nativeConnection,
+    taskQueue,
+    cacheDir,
+    curators: [openaiBatch, openaiSync, claudeBatch, slowBatch],
+    env: {
+      OPENAI_API_KEY: 'sk-test-openai',
+      OPENAI_BASE_URL: sim.openaiBaseURL,
+      ANTHROPIC_API_KEY: 'sk-ant-test',
+      ANTHROPIC_BASE_URL: sim.anthropicBaseURL,
+    },
+  });
+
+  before(async () => {
+    env = await startTemporal();
+    sim = await startSimulator({ batches: { processingMs: 600 } });
+    cacheDir = tempDir('batch-mode');
+    client = env.client;
+    worker = await createWorker(workerOptions());
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await sim?.close();
+    await env?.teardown();
+  });
+
+  beforeEach(() => {
+    sim.reset();
+    sim.setOptions({ batches: { processingMs: 600 } });
+  });
+
+  const openaiRows = items(12, 'lake', { 7: ' [[sim:status=500,times=1]]' });
+  let openaiResult: CurationResult;
+
+  test('OpenAI: every row in order, the failed row resubmitted in a second batch, at half price', async () => {
+    openaiResult = await curate(client, 'openai-batch', { dataset: openaiRows, taskQueue, cacheDir, batchSize: 5 });
+    const result = openaiResult;
+    assert.deepEqual(
+      { total: result.stats.total, succeeded: result.stats.succeeded, failed: result.stats.failed },
+      { total: 12, succeeded: 12, failed: 0 }
+    );
+    assert.equal(result.stats.retries, 1);
+    const rows = rowsOf(result);
+    assert.deepEqual(
+      rows.map((r) => Number(r.id)),
+      openaiRows.map((r) => r.id)
+    );
+    assert.ok(rows.every((r) => typeof r.response === 'string' && (r.response as string).length > 0));
+    // Three batches of 5, 5 and 2 rows, then one more for the row that failed in the first.
+    assert.equal(sim.stats.batchesCreated, 4);
+    assert.equal(sim.callsFor('Batch row 7 '), 2);
+    assert.equal(sim.stats.total, 13, 'every request answered inside a provider batch');
+    assert.ok(
+      sim.stats.requests.every((r) => r.batchId !== undefined),
+      'no synchronous call'
+    );
+
+    // Cost: the synchronous prices of the model, halved, for the tokens used.
+    const sync = costUsd(pricesFor(openaiSync), result.stats.tokens)!;
+    assert.ok(result.costUsd !== undefined && sync > 0);
+    assert.ok(Math.abs(result.costUsd - sync / 2) < 1e-12, `${result.costUsd} is half of ${sync}`);
+    assert.equal(result.batch, true);
+    const db = new MetadataDb(join(cacheDir, 'metadata.db'));
+    try {
+      const run = db.getRun(result.runHash)!;
+      assert.equal(run.batch_mode, 1);
+      assert.ok(Math.abs((run.total_cost_milli_dollars ?? 0) - result.costUsd * 1000) < 1e-9);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('the same requests one call each use the same tokens at twice the cost', async () => {
+    const sync = await curate(client, 'openai-sync', { dataset: openaiRows, taskQueue, cacheDir, batchSize: 5 });
+    assert.equal(sim.stats.batchesCreated, 0);
+    assert.deepEqual(sync.stats.tokens, openaiResult.stats.tokens);
+    assert.deepEqual(
+      rowsOf(sync).map((r) => r.response),
+      rowsOf(openaiResult).map((r) => r.response),
+      'the batch API answers as the synchronous one'
+    );
+    assert.notEqual(sync.runHash, openaiResult.runHash, 'batch mode is part of the fingerprint');
+    assert.ok(Math.abs(sync.costUsd! - 2 * openaiResult.costUsd!) < 1e-12);
+  });
+
+  test('an identical rerun is a cache hit with zero simulator calls', async () => {
+    const result = await curate(client, 'openai-batch', { dataset: openaiRows, taskQueue, cacheDir, batchSize: 5 });
+    assert.equal(result.fromCache, true);
+    assert.equal(result.table.numRows, 12);
+    assert.equal(sim.stats.total, 0);
+    assert.equal(sim.stats.batchCalls, 0);
+  });
+
+  test('Anthropic: structured output, an errored and an expired row each resubmitted', async () => {
+    const dataset = items(9, 'season', { 2: ' [[sim:status=529,times=1]]', 5: ' [[sim:expire,times=1]]' });
+    const result = await curate(client, 'claude-batch', { dataset, taskQueue, cacheDir, batchSize: 4 });
+    assert.deepEqual(
+      { total: result.stats.total, succeeded: result.stats.succeeded, failed: result.stats.failed },
+      { total: 9, succeeded: 9, failed: 0 }
+    );
+    assert.equal(result.stats.retries, 2);
+    const rows = rowsOf(result);
+    assert.deepEqual(
+      rows.map((r) => Number(r.id)),
+      dataset.map((r) => r.id)
+    );
+    rows.forEach((row) => {
+      assert.ok([...(row.lines as Iterable<unknown>)].every((l) => typeof l === 'string'));
+      assert.equal(typeof row.season, 'string');
+    });
+    // Batches of 4, 4 and 1 rows, then one resubmission each for the batches of rows 2 and 5.
+    assert.equal(sim.stats.batchesCreated, 5);
+    assert.ok(sim.stats.requests.every((r) => r.provider === 'anthropic' && r.batchId !== undefined));
+    const sync = costUsd(pricesFor({ ...claudeBatch, backend: {} }), result.stats.tokens)!;
+    assert.ok(Math.abs(result.costUsd! - sync / 2) < 1e-12);
+  });
+
+  test('a worker restart while polling does not submit the batches again', async () => {
+    sim.setOptions({ batches: { processingMs: 5000 } });
+    const handle = await startCuration(client, 'slow-batch', {
+      dataset: items(12, 'harbour'),
+      taskQueue,
+      cacheDir,
+      batchSize: 4,
+    });
+    for (let waited = 0; sim.stats.batchesCreated < 3; waited += 50) {
+      assert.ok(waited < 20_000, 'the three batches are submitted');
+      await delay(50);
+    }
+    const callsBefore = sim.stats.batchCalls;
+    worker.shutdown();
+    await running;
+    // The provider batches are still processing while no worker runs.
+    await delay(500);
+    worker = await createWorker(workerOptions());
+    running = worker.run();
+    const result = await curationResult(handle);
+    assert.equal(result.stats.succeeded, 12);
+    assert.deepEqual(
+      rowsOf(result).map((r) => Number(r.id)),
+      items(12, 'x').map((r) => r.id)
+    );
+    assert.equal(sim.stats.batchesCreated, 3, 'no batch created twice');
+    assert.ok(sim.stats.batchCalls > callsBefore, 'the new worker polled and downloaded');
+    assert.equal(sim.stats.total, 12);
+  });
+});
