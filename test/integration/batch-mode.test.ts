@@ -11,7 +11,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
+import OpenAI from 'openai';
 import {
+  cancelCuration,
   costUsd,
   createWorker,
   curate,
@@ -216,5 +218,26 @@ describe('batch mode on a real Temporal dev server', () => {
     assert.equal(sim.stats.batchesCreated, 3, 'no batch created twice');
     assert.ok(sim.stats.batchCalls > callsBefore, 'the new worker polled and downloaded');
     assert.equal(sim.stats.total, 12);
+  });
+
+  test('cancelling the job cancels its provider batches', async () => {
+    sim.setOptions({ batches: { processingMs: 120_000 } });
+    const handle = await startCuration(client, 'slow-batch', {
+      dataset: items(6, 'canal'),
+      taskQueue,
+      cacheDir,
+      batchSize: 3,
+    });
+    for (let waited = 0; sim.stats.batchesCreated < 2; waited += 50) {
+      assert.ok(waited < 20_000, 'the two batches are submitted');
+      await delay(50);
+    }
+    await cancelCuration(client, handle.workflowId);
+    await assert.rejects(curationResult(handle), (err: Error & { type?: string }) => err.type === 'Cancelled');
+    const openai = new OpenAI({ apiKey: 'sk-test', baseURL: sim.openaiBaseURL, maxRetries: 0 });
+    const statuses: string[] = [];
+    for await (const batch of openai.batches.list({ limit: 2 })) statuses.push(batch.status);
+    assert.deepEqual(statuses.slice(0, 2), ['cancelled', 'cancelled']);
+    assert.equal(sim.stats.total, 0, 'no request was processed');
   });
 });
