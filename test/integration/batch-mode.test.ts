@@ -5,10 +5,11 @@
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import OpenAI from 'openai';
@@ -18,6 +19,7 @@ import {
   createWorker,
   curate,
   curationResult,
+  curatorWorkflowBundle,
   defineCurator,
   MetadataDb,
   pricesFor,
@@ -26,6 +28,7 @@ import {
 } from '../../src';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startTemporal, tempDir } from '../helpers/temporal';
+import { historyToJson } from '../../bench/lib/chaos-histories';
 
 type Item = { id: number; topic: string; extra?: string };
 
@@ -57,6 +60,9 @@ const slowBatch = defineCurator({
   backend: { batch: true, batchPollIntervalSeconds: 0.5 },
 });
 
+// As slow-batch, under its own name: the cancelled job's histories stay apart from the restarted one's.
+const cancelBatch = defineCurator({ ...slowBatch, name: 'cancel-batch' });
+
 const items = (n: number, prefix: string, extra: Record<number, string> = {}): Item[] =>
   Array.from({ length: n }, (_, id) => ({ id, topic: `${prefix} ${id}`, ...(extra[id] ? { extra: extra[id] } : {}) }));
 
@@ -74,7 +80,7 @@ describe('batch mode on a real Temporal dev server', () => {
     connection: env.nativeConnection,
     taskQueue,
     cacheDir,
-    curators: [openaiBatch, openaiSync, claudeBatch, slowBatch],
+    curators: [openaiBatch, openaiSync, claudeBatch, slowBatch, cancelBatch],
     env: {
       OPENAI_API_KEY: 'sk-test-openai',
       OPENAI_BASE_URL: sim.openaiBaseURL,
@@ -222,7 +228,7 @@ describe('batch mode on a real Temporal dev server', () => {
 
   test('cancelling the job cancels its provider batches', async () => {
     sim.setOptions({ batches: { processingMs: 120_000 } });
-    const handle = await startCuration(client, 'slow-batch', {
+    const handle = await startCuration(client, 'cancel-batch', {
       dataset: items(6, 'canal'),
       taskQueue,
       cacheDir,
@@ -239,5 +245,38 @@ describe('batch mode on a real Temporal dev server', () => {
     for await (const batch of openai.batches.list({ limit: 2 })) statuses.push(batch.status);
     assert.deepEqual(statuses.slice(0, 2), ['cancelled', 'cancelled']);
     assert.equal(sim.stats.total, 0, 'no request was processed');
+  });
+
+  test('the histories of batch-mode jobs and partitions replay without determinism errors', async () => {
+    const histories = [];
+    for await (const execution of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
+      const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      histories.push({ workflowId: execution.workflowId, history });
+    }
+    // A job and a partition of each: the retry round, the worker restart and the cancel are all in there.
+    assert.ok(histories.length >= 9, `${histories.length} histories`);
+    // BATCH_HISTORIES_DIR=test/histories refreshes the captured ones that the unit replay test checks.
+    const saveTo = process.env.BATCH_HISTORIES_DIR;
+    if (saveTo) {
+      for (const { workflowId, history } of histories) {
+        const name = workflowId.startsWith('curate/openai-batch/')
+          ? 'batch-mode-openai'
+          : workflowId.startsWith('curate/slow-batch/')
+            ? 'batch-mode-restart'
+            : undefined;
+        // The cache-hit rerun of the same job starts no partition: the first run is the one worth keeping.
+        const ran = history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+        if (!name || (!workflowId.endsWith('/p0') && !ran)) continue;
+        const file = join(saveTo, `${name}${workflowId.endsWith('/p0') ? '-partition' : '-job'}.json`);
+        writeFileSync(file, `{"workflowId":${JSON.stringify(workflowId)},"history":${historyToJson(history)}}\n`);
+      }
+    }
+    const bundle = await curatorWorkflowBundle();
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      assert.equal(result.error, undefined, `${result.workflowId}: ${result.error}`);
+      replayed++;
+    }
+    assert.equal(replayed, histories.length);
   });
 });
