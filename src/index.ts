@@ -17,6 +17,7 @@ export type {
   ZodLike,
 } from './curator';
 export { costUsd, pricesFor, type Prices } from './cost';
+export type { Limits } from './limits/window';
 export type { JsonSchema } from './schema';
 export type * from './manifests';
 export { createActivities, type CuratorActivities } from './activities';
