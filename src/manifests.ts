@@ -78,8 +78,25 @@ export interface ProviderBatchTask {
   batch: number;
   /** 1 for the first submission, then one more for each retry round (a new provider batch each time). */
   round: number;
-  /** The requests to resubmit, with the attempts the workflow knows of; absent on the first round. */
-  retry?: { index: number; attempts: number }[];
+  /**
+   * Absent on the first round. On a retry round: resubmit the requests of the batch that failed retryably with this
+   * many attempts so far (one number per group the workflow decided to retry). Counts, not indices: a batch can hold
+   * tens of thousands of requests, and payloads stay small.
+   */
+  retryAttempts?: number[];
+}
+
+/** Requests of a batch that failed retryably, grouped by their attempts so far. */
+export interface RetryGroup {
+  attempts: number;
+  count: number;
+  /** The error class of the group's first request, for summaries. */
+  type: string;
+}
+
+/** What one round of a provider batch leaves behind: as {@link BatchOutcome}, with the retryable requests as counts. */
+export interface ProviderBatchOutcome extends Omit<BatchOutcome, 'retryable'> {
+  retryable: RetryGroup[];
 }
 
 /** What `submitProviderBatch` did: requests sent, in how many provider batches. */
@@ -91,7 +108,7 @@ export interface ProviderBatchSubmission {
   /** Provider batches they went into (more than one when the provider's limits split them). */
   parts: number;
   /** Present when nothing needed submitting (all answered, or failed while formatting): the batch's outcome. */
-  outcome?: BatchOutcome;
+  outcome?: ProviderBatchOutcome;
 }
 
 /** Input of `pollProviderBatches`: the rounds a partition waits for. */

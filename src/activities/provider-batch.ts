@@ -14,12 +14,12 @@ import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/a
 import { readFile } from 'node:fs/promises';
 import type { Curator, Row } from '../curator';
 import type {
-  BatchOutcome,
+  ProviderBatchOutcome,
   ProviderBatchPoll,
   ProviderBatchPollResult,
   ProviderBatchSubmission,
   ProviderBatchTask,
-  RetryableFailure,
+  RetryGroup,
 } from '../manifests';
 import { MissingApiKeyError } from '../providers';
 import {
@@ -103,21 +103,26 @@ function asFailure(err: unknown, what: string): unknown {
 }
 
 /**
- * Which requests of the batch this round sends: the whole batch on the first round (less what is answered or was
- * attempted before a crash), the given retries afterwards (less any attempt the workflow does not know of yet).
+ * Which requests of the batch this round sends: on the first round the whole batch, less what is answered or was
+ * attempted before a crash; on a retry round the requests whose last attempt failed retryably and whose attempts so
+ * far are one of `retryAttempts`, the groups the workflow decided to retry (an attempt it does not know of changes
+ * the count, so it is never repeated).
  */
 export function requestsToSend(
   log: BatchLog,
   first: number,
   count: number,
-  retry: { index: number; attempts: number }[] | undefined
+  retryAttempts: number[] | undefined
 ): number[] {
-  const known = retry ? new Map(retry.map((r) => [r.index, r.attempts])) : undefined;
-  const candidates = known ? [...known.keys()] : Array.from({ length: count }, (_, k) => first + k);
-  return candidates.filter((i) => {
+  const groups = retryAttempts ? new Set(retryAttempts) : undefined;
+  const all = Array.from({ length: count }, (_, k) => first + k);
+  return all.filter((i) => {
     const s = log.requests.get(i);
     if (s?.success) return false;
-    return known ? (s?.attempts ?? 0) <= (known.get(i) ?? 0) : (s?.attempts ?? 0) === 0;
+    if (!groups) return (s?.attempts ?? 0) === 0;
+    const last = s?.errors.at(-1);
+    if (last && !last.retryable) return false;
+    return groups.has(s?.attempts ?? 0);
   });
 }
 
@@ -162,7 +167,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
       if (!submission) {
         const log = await BatchLog.load(run.responses(task.batch), task.jobId);
-        const toSend = requestsToSend(log, first, rows.length, task.retry);
+        const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
         const formatted = formatRequests(curator, rows, first, toSend);
         lines = formatted.lines;
         if (formatted.errors.length > 0) {
@@ -195,7 +200,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             outcome: summarize(task, rows, first, log, parsed),
           };
         }
-        if (!task.retry && !(await exists(run.requests(task.batch)))) {
+        if (!task.retryAttempts && !(await exists(run.requests(task.batch)))) {
           const text = [...lines].map(([i, l]) => JSON.stringify({ i, request: l.body })).join('\n') + '\n';
           await writeFileAtomic(run.requests(task.batch), text);
         }
@@ -281,7 +286,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     return result;
   }
 
-  async function downloadProviderBatch(task: ProviderBatchTask): Promise<BatchOutcome> {
+  async function downloadProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchOutcome> {
     const curator = deps.curator(task.curator);
     const run = deps.cache.run(task.runHash);
     const client = clientFor(curator);
@@ -423,15 +428,15 @@ async function writeParsed(
   return lines;
 }
 
-/** The batch's totals after this round, as the synchronous path reports them. */
+/** The batch's totals after this round, as the synchronous path reports them, with retryable requests as counts. */
 export function summarize(
   task: { batch: number; jobId: string },
   rows: Row[],
   first: number,
   log: BatchLog,
   parsed: ParsedLine[]
-): BatchOutcome {
-  const outcome: BatchOutcome = {
+): ProviderBatchOutcome {
+  const outcome: ProviderBatchOutcome = {
     batch: task.batch,
     requests: rows.length,
     succeeded: 0,
@@ -442,6 +447,7 @@ export function summarize(
     tokens: { input: 0, output: 0 },
   };
   const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
+  const groups = new Map<number, RetryGroup>();
   for (let k = 0; k < rows.length; k++) {
     const i = first + k;
     const s = log.requests.get(i);
@@ -462,9 +468,12 @@ export function summarize(
     const last = s?.errors.at(-1);
     if (last && !last.retryable) outcome.failed++;
     else {
-      const failure: RetryableFailure = { index: i, attempts: s?.attempts ?? 0, type: last?.type ?? 'NotAttempted' };
-      outcome.retryable.push(failure);
+      const attempts = s?.attempts ?? 0;
+      const group = groups.get(attempts);
+      if (group) group.count++;
+      else groups.set(attempts, { attempts, count: 1, type: last?.type ?? 'NotAttempted' });
     }
   }
+  outcome.retryable = [...groups.values()].sort((a, b) => a.attempts - b.attempts);
   return outcome;
 }

@@ -17,9 +17,39 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { CuratorActivities } from '../activities';
-import type { BatchOutcome, PartitionInput, ProviderBatchTask } from '../manifests';
+import type { PartitionInput, ProviderBatchOutcome, ProviderBatchTask, RetryGroup } from '../manifests';
 import { NON_RETRYABLE_TYPES } from './activity-options';
-import { decideRetries } from './request-state';
+import { backoffMs, DEFAULT_BACKOFF } from './request-state';
+
+export interface BatchRetryDecision {
+  /** The attempt counts whose requests are resubmitted. */
+  retryAttempts: number[];
+  /** Requests resubmitted. */
+  retry: number;
+  /** Requests out of retries: they fail for good. */
+  exhausted: number;
+  delayMs: number;
+}
+
+/** The retry decision of a batch-mode round, on groups of requests: as `decideRetries`, with counts. */
+export function decideBatchRetries(
+  groups: readonly RetryGroup[],
+  maxRetries: number,
+  random: () => number
+): BatchRetryDecision {
+  const decision: BatchRetryDecision = { retryAttempts: [], retry: 0, exhausted: 0, delayMs: 0 };
+  for (const g of groups) {
+    // attempts counts every try; maxRetries counts tries after the first.
+    if (g.attempts > maxRetries) {
+      decision.exhausted += g.count;
+      continue;
+    }
+    decision.retryAttempts.push(g.attempts);
+    decision.retry += g.count;
+    decision.delayMs = Math.max(decision.delayMs, backoffMs(g.attempts, DEFAULT_BACKOFF, random));
+  }
+  return decision;
+}
 
 /** Submitting and downloading: a file upload or a results download of up to a few hundred MB. */
 export function providerBatchActivityOptions(taskQueue?: string): ActivityOptions {
@@ -108,7 +138,7 @@ export class BatchPoller {
 }
 
 export interface ProviderBatchRun {
-  outcome: BatchOutcome;
+  outcome: ProviderBatchOutcome;
   /** Requests out of retries. */
   exhausted: number;
   /** Requests resubmitted, summed over rounds. */
@@ -123,7 +153,8 @@ export async function runProviderBatch(
   poller: BatchPoller
 ): Promise<ProviderBatchRun> {
   const acts = proxyActivities<CuratorActivities>(providerBatchActivityOptions(input.activityTaskQueue));
-  let retry: ProviderBatchTask['retry'];
+  let retryAttempts: number[] | undefined;
+  let retrying = 0;
   let exhausted = 0;
   let retried = 0;
   for (let round = 1; ; round++) {
@@ -134,10 +165,10 @@ export async function runProviderBatch(
       jobId: input.jobId,
       batch,
       round,
-      retry,
+      ...(retryAttempts ? { retryAttempts } : {}),
     };
-    const label = retry ? `${name}, resubmit ${retry.length} requests (round ${round})` : name;
-    let outcome: BatchOutcome;
+    const label = retryAttempts ? `${name}, resubmit ${retrying} requests (round ${round})` : name;
+    let outcome: ProviderBatchOutcome;
     try {
       const submitted = await acts.submitProviderBatch.executeWithOptions({ summary: `submit ${label}` }, [task]);
       if (submitted.outcome) {
@@ -155,13 +186,14 @@ export async function runProviderBatch(
       }
       throw err;
     }
-    const decision = decideRetries(outcome.retryable, input.maxRetries, Math.random);
-    exhausted += decision.exhausted.length;
-    if (decision.retry.length === 0) return { outcome, exhausted, retried };
-    retried += decision.retry.length;
+    const decision = decideBatchRetries(outcome.retryable, input.maxRetries, Math.random);
+    exhausted += decision.exhausted;
+    if (decision.retry === 0) return { outcome, exhausted, retried };
+    retried += decision.retry;
     await sleep(decision.delayMs, {
-      summary: `batch ${batch}: ${decision.retry.length} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
+      summary: `batch ${batch}: ${decision.retry} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
     });
-    retry = decision.retry;
+    retryAttempts = decision.retryAttempts;
+    retrying = decision.retry;
   }
 }

@@ -27,6 +27,7 @@ import {
   splitBatches,
 } from '../../src/providers/batch';
 import { storeRows } from '../../src/storage/dataset';
+import { decideBatchRetries } from '../../src/workflows/provider-batch';
 import { runFingerprint } from '../../src/storage/fingerprint';
 import { writeFileAtomic } from '../../src/storage/jsonl';
 import { BatchLog } from '../../src/storage/response-log';
@@ -111,22 +112,36 @@ describe('pure pieces', () => {
     assert.notEqual(runFingerprint(defineCurator({ ...base, backend: { batch: true } }) as never, 'd', env), plain);
   });
 
-  test('requestsToSend: the whole batch first, then only the retries the log does not show as done', () => {
+  test('requestsToSend: the whole batch first, then the retryable requests of the groups the workflow retries', () => {
     const log = new BatchLog();
     const job = 'job';
+    const expired = { type: 'Expired' as const, message: '', retryable: true };
     log.apply({ i: 10, job: 'earlier', attempt: 1, at: '', ok: true, value: 'cached' }, job);
-    log.apply(
-      { i: 11, job, attempt: 1, at: '', ok: false, error: { type: 'Expired', message: '', retryable: true } },
-      job
-    );
+    log.apply({ i: 11, job, attempt: 1, at: '', ok: false, error: expired }, job);
     assert.deepEqual(requestsToSend(log, 10, 4, undefined), [12, 13], 'cached and attempted requests are not sent');
-    assert.deepEqual(requestsToSend(log, 10, 4, [{ index: 11, attempts: 1 }]), [11]);
+    assert.deepEqual(requestsToSend(log, 10, 4, [1]), [11]);
+    assert.deepEqual(requestsToSend(log, 10, 4, [0, 1]), [11, 12, 13]);
+    // A request whose last error is final is never resubmitted.
+    const bad = { type: 'BadRequest' as const, message: '', retryable: false, status: 400 };
+    log.apply({ i: 12, job, attempt: 1, at: '', ok: false, error: bad }, job);
+    assert.deepEqual(requestsToSend(log, 10, 4, [1]), [11]);
     // An attempt the workflow does not know of happened before a crash: it is not repeated.
-    log.apply(
-      { i: 11, job, attempt: 2, at: '', ok: false, error: { type: 'Expired', message: '', retryable: true } },
-      job
+    log.apply({ i: 11, job, attempt: 2, at: '', ok: false, error: expired }, job);
+    assert.deepEqual(requestsToSend(log, 10, 4, [1]), []);
+  });
+
+  test('decideBatchRetries: groups within maxRetries are retried after the backoff of their attempts', () => {
+    const groups = [
+      { attempts: 1, count: 40, type: 'Expired' },
+      { attempts: 3, count: 2, type: 'ServerError' },
+      { attempts: 4, count: 5, type: 'ServerError' },
+    ];
+    const decision = decideBatchRetries(groups, 3, () => 0);
+    assert.deepEqual(decision, { retryAttempts: [1, 3], retry: 42, exhausted: 5, delayMs: 4000 });
+    assert.deepEqual(
+      decideBatchRetries([], 3, () => 0),
+      { retryAttempts: [], retry: 0, exhausted: 0, delayMs: 0 }
     );
-    assert.deepEqual(requestsToSend(log, 10, 4, [{ index: 11, attempts: 1 }]), []);
   });
 });
 
@@ -169,11 +184,11 @@ describe('batch activities against the simulator', () => {
   });
   beforeEach(() => sim.reset());
 
-  const task = (round = 1): ProviderBatchTask => ({
+  const task = (round = 1, job = jobId): ProviderBatchTask => ({
     curator: curator.name,
     runHash: plan.runHash,
     parseHash: plan.parseHash,
-    jobId,
+    jobId: job,
     batch: 0,
     round,
   });
@@ -235,7 +250,7 @@ describe('batch activities against the simulator', () => {
 
   test('a round with nothing left to send submits nothing and reports the outcome', async () => {
     const acts = createProviderBatchActivities(deps);
-    const result = await inActivity(acts.submitProviderBatch, { ...task(2), retry: [{ index: 3, attempts: 1 }] });
+    const result = await inActivity(acts.submitProviderBatch, { ...task(2), retryAttempts: [1] });
     assert.equal(result.submitted, 0);
     assert.equal(result.outcome?.succeeded, 7);
     assert.equal(sim.stats.batchesCreated, 0);
@@ -244,16 +259,16 @@ describe('batch activities against the simulator', () => {
   test('cancel cancels the provider batches of a round that still run', async () => {
     sim.setOptions({ batches: { processingMs: 60_000 } });
     const acts = createProviderBatchActivities(deps);
-    const t = { ...task(3), retry: [{ index: 4, attempts: 1 }] };
-    // Request 4 failed for good, but a retry list naming it still resubmits it: the workflow decides.
+    // A new job: the 7 answers are cached, request 4 (failed for the first job only) is sent again.
+    const t = task(1, 'wf@run-2');
     const submitted = await inActivity(acts.submitProviderBatch, t);
     assert.equal(submitted.submitted, 1);
     assert.equal(await inActivity(acts.cancelProviderBatch, t), 1);
     const polled = await inActivity(acts.pollProviderBatches, {
       curator: curator.name,
       runHash: plan.runHash,
-      jobId,
-      batches: [{ batch: 0, round: 3 }],
+      jobId: 'wf@run-2',
+      batches: [{ batch: 0, round: 1 }],
     });
     assert.deepEqual(polled.ended, [0]);
     sim.setOptions({ batches: { processingMs: 0 } });
