@@ -16,6 +16,9 @@ import {
   type Submission,
 } from '../../src/activities/provider-batch';
 import { batchPrices, costUsd, pricesFor } from '../../src/cost';
+import { renderPanel } from '../../src/cli/progress';
+import { formatSummary } from '../../src/cli/summary';
+import type { CurationProgress } from '../../src/client';
 import { defineCurator } from '../../src/curator';
 import type { ProviderBatchTask, RunPlan } from '../../src/manifests';
 import {
@@ -142,6 +145,60 @@ describe('pure pieces', () => {
       decideBatchRetries([], 3, () => 0),
       { retryAttempts: [], retry: 0, exhausted: 0, delayMs: 0 }
     );
+  });
+});
+
+describe('display', () => {
+  const stats = {
+    total: 10,
+    succeeded: 10,
+    failed: 0,
+    cached: 0,
+    outputRows: 10,
+    retries: 0,
+    tokens: { input: 1000, output: 2000 },
+  };
+
+  test('the summary says the cost is at batch prices', () => {
+    const manifest = {
+      curator: 'c',
+      runHash: 'r',
+      parseHash: 'p',
+      workflowId: 'w',
+      runDir: '/tmp/r',
+      datasetPath: '/tmp/r/p.arrow',
+      datasetSha256: 'x',
+      failedRequestsPath: '/tmp/r/p.failed_requests.jsonl',
+      stats,
+      costUsd: 0.0012,
+      fromCache: false,
+      createdAt: '2026-01-01T00:00:00Z',
+    };
+    assert.match(formatSummary({ ...manifest, batch: true }), /\$0\.0012 .*batch API: 50% off/);
+    assert.doesNotMatch(formatSummary(manifest), /batch API/);
+  });
+
+  test('the progress panel prices tokens at the halved batch prices, and says so', () => {
+    const progress = {
+      curator: 'c',
+      runHash: 'r',
+      parseHash: 'p',
+      totalRequests: 10,
+      batchCount: 1,
+      partitions: 1,
+      partitionsDone: 0,
+      runningPartitions: [],
+      finished: stats,
+      settled: 10,
+      inProgress: 0,
+      activeBatches: 0,
+      startedAt: 0,
+      stats,
+      prices: { inputPerMillion: 0.075, outputPerMillion: 0.3, batch: true },
+    } as CurationProgress;
+    const rates = { requestsPerMinute: 0, inputTokensPerMinute: 0, outputTokensPerMinute: 0, costPerMinute: 0 };
+    const text = renderPanel(progress, rates, 1000).join('\n');
+    assert.match(text, /\$0\.075 in \/ \$0\.3 out per 1M tokens \(batch API: 50% off\)/);
   });
 });
 
