@@ -222,8 +222,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         if (part.id) continue;
         const key = `${submission.key}-p${k}`;
         if (part.intentAt !== undefined) {
-          // A creation was attempted and its id not recorded: the batch may exist. Adopt it rather than pay twice.
-          const found = await client.find(key, part.intentAt).catch(() => undefined);
+          // A creation was attempted and its id not recorded: the batch may exist. Adopt it rather than pay twice; if
+          // the provider cannot be asked now, the activity fails and retries rather than risk a second batch.
+          const found = await client.find(key, part.intentAt);
           if (found) {
             part.id = found;
             await saveSubmission(path, submission);
