@@ -172,7 +172,7 @@ export async function writeArrowFile(
  * applies to the file, not the descriptor, so a fresh one works after the write stream has closed its own (the
  * stream's `flush` option would do the same but needs Node 20.10).
  */
-async function fsyncFile(path: string): Promise<void> {
+export async function fsyncFile(path: string): Promise<void> {
   const handle = await open(path, 'r+');
   try {
     await handle.sync();

@@ -17,6 +17,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type RecordBatch, RecordBatchReader, RecordBatchStreamWriter, Table, tableToIPC } from 'apache-arrow';
 import * as pq from 'parquet-wasm';
+import { fsyncFile } from './arrow';
 
 /** Options for {@link writeParquetFromArrow}. */
 export interface ParquetWriteOptions {
@@ -152,14 +153,4 @@ export async function writeParquetFromArrow(
     await handle.close();
   }
   return { path: parquetPath, rows, bytes: (await stat(parquetPath)).size };
-}
-
-/** Without fsync, a crash shortly after the rename can leave an empty or truncated file under the final name. */
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
