@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -26,8 +25,8 @@ import {
   startCuration,
   type CurationResult,
 } from '../../src';
-import { startSimulator, type Simulator } from '../../src/simulator';
-import { startTemporal, tempDir } from '../helpers/temporal';
+import type { Simulator } from '../../src/simulator';
+import { startTestStack, type TestStack } from '../helpers/stack';
 import { historyToJson } from '../../bench/lib/chaos-histories';
 
 type Item = { id: number; topic: string; extra?: string };
@@ -69,41 +68,29 @@ const items = (n: number, prefix: string, extra: Record<number, string> = {}): I
 const rowsOf = (result: CurationResult) => result.table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
 
 describe('batch mode on a real Temporal dev server', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let sim: Simulator;
-  let worker: Worker;
-  let running: Promise<void>;
   let client: Client;
   let cacheDir: string;
   const taskQueue = 'batch-mode-test';
-  const workerOptions = () => ({
-    connection: env.nativeConnection,
-    taskQueue,
-    cacheDir,
-    curators: [openaiBatch, openaiSync, claudeBatch, slowBatch, cancelBatch],
-    env: {
-      OPENAI_API_KEY: 'sk-test-openai',
-      OPENAI_BASE_URL: sim.openaiBaseURL,
-      ANTHROPIC_API_KEY: 'sk-ant-test',
-      ANTHROPIC_BASE_URL: sim.anthropicBaseURL,
-    },
-  });
 
   before(async () => {
-    env = await startTemporal();
-    sim = await startSimulator({ batches: { processingMs: 600 } });
-    cacheDir = tempDir('batch-mode');
-    client = env.client;
-    worker = await createWorker(workerOptions());
-    running = worker.run();
+    stack = await startTestStack({
+      name: 'batch-mode',
+      simulator: { batches: { processingMs: 600 } },
+      worker: ({ env, cacheDir, providerEnv }) =>
+        createWorker({
+          connection: env.nativeConnection,
+          taskQueue,
+          cacheDir,
+          curators: [openaiBatch, openaiSync, claudeBatch, slowBatch, cancelBatch],
+          env: providerEnv,
+        }),
+    });
+    ({ sim, client, cacheDir } = stack);
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await sim?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.close());
 
   beforeEach(() => {
     sim.reset();
@@ -209,12 +196,8 @@ describe('batch mode on a real Temporal dev server', () => {
       await delay(50);
     }
     const callsBefore = sim.stats.batchCalls;
-    worker.shutdown();
-    await running;
     // The provider batches are still processing while no worker runs.
-    await delay(500);
-    worker = await createWorker(workerOptions());
-    running = worker.run();
+    await stack.restartWorker(() => delay(500));
     const result = await curationResult(handle);
     assert.equal(result.stats.succeeded, 12);
     assert.deepEqual(

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -26,8 +25,8 @@ import {
   type CurationProgress,
 } from '../../src';
 import { CuratorRowsDone, CuratorRunHash } from '../../src/search-attributes';
-import { startSimulator, type Simulator } from '../../src/simulator';
-import { startTemporal, tempDir } from '../helpers/temporal';
+import type { Simulator } from '../../src/simulator';
+import { startTestStack, type TestStack } from '../helpers/stack';
 
 const Review = z.object({ title: z.string(), score: z.number().int(), tags: z.array(z.string()) });
 type Item = { id: number; topic: string };
@@ -81,42 +80,31 @@ const items = (n: number, prefix = 'topic'): Item[] =>
   Array.from({ length: n }, (_, id) => ({ id, topic: `${prefix} ${id}` }));
 
 describe('curation on a real Temporal dev server', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let sim: Simulator;
-  let worker: Worker;
-  let running: Promise<void>;
   let client: Client;
   let cacheDir: string;
   const taskQueue = 'curate-test';
   const workflowIds: string[] = [];
 
   before(async () => {
-    // A low threshold makes every partition and job continue as new several times.
-    env = await startTemporal(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60']);
-    sim = await startSimulator();
-    cacheDir = tempDir('integration');
-    client = env.client;
-    worker = await createWorker({
-      connection: env.nativeConnection,
-      taskQueue,
-      cacheDir,
-      curators: [reviews, reviewsRenamed, fanOut, claudeStructured, claudeText, slowly],
-      env: {
-        OPENAI_API_KEY: 'sk-test-openai',
-        OPENAI_BASE_URL: sim.openaiBaseURL,
-        ANTHROPIC_API_KEY: 'sk-ant-test',
-        ANTHROPIC_BASE_URL: sim.anthropicBaseURL,
-      },
+    stack = await startTestStack({
+      name: 'integration',
+      // A low threshold makes every partition and job continue as new several times.
+      serverArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60'],
+      worker: ({ env, cacheDir, providerEnv }) =>
+        createWorker({
+          connection: env.nativeConnection,
+          taskQueue,
+          cacheDir,
+          curators: [reviews, reviewsRenamed, fanOut, claudeStructured, claudeText, slowly],
+          env: providerEnv,
+        }),
     });
-    running = worker.run();
+    ({ sim, client, cacheDir } = stack);
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await sim?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.close());
 
   const run = async (curator: string, dataset: unknown[], options: Record<string, unknown> = {}) => {
     const result = await curate(client, curator, { dataset, taskQueue, cacheDir, ...options });

@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { tableFromIPC } from 'apache-arrow';
 import { CuratorPlugin } from '../../src';
-import { startSimulator, type Simulator } from '../../src/simulator';
+import type { Simulator } from '../../src/simulator';
 import { curators, MIN_SCORE, QUESTIONS_PER_SUBJECT } from '../../examples/pipeline/curators';
 import { createPipelineWorker } from '../../examples/pipeline/worker';
 import { qaPipelineWorkflow, type QaPipelineResult } from '../../examples/pipeline/workflows';
-import { startTemporal, tempDir } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/stack';
 
 const SUBJECTS = ['photosynthesis', 'the French Revolution', 'prime numbers', 'plate tectonics', 'the TCP handshake'];
 
@@ -26,10 +25,8 @@ const rowsOf = (path: string) =>
     .map((r) => r.toJSON() as Record<string, unknown>);
 
 describe('the question → answer → judge pipeline', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let sim: Simulator;
-  let worker: Worker;
-  let running: Promise<void>;
   let client: Client;
   let cacheDir: string;
   let subjectsPath: string;
@@ -46,25 +43,19 @@ describe('the question → answer → judge pipeline', () => {
     });
 
   before(async () => {
-    env = await startTemporal();
-    sim = await startSimulator();
-    client = env.client;
-    cacheDir = tempDir('pipeline');
+    stack = await startTestStack({
+      name: 'pipeline',
+      // The example's worker: Worker.create with the pipeline's workflowsPath and a CuratorPlugin. Keys through the
+      // plugin's `env` option, not process.env: the worker talks to the simulator and nothing else does.
+      worker: ({ env, cacheDir, providerEnv }) =>
+        createPipelineWorker({ connection: env.nativeConnection, taskQueue, cacheDir, env: providerEnv }),
+    });
+    ({ sim, client, cacheDir, providerEnv: workerEnv } = stack);
     subjectsPath = join(cacheDir, 'subjects.jsonl');
     writeFileSync(subjectsPath, SUBJECTS.map((subject) => JSON.stringify({ subject })).join('\n') + '\n');
-    // Through the plugin's `env` option, not process.env: the worker talks to the simulator and nothing else does.
-    workerEnv = { OPENAI_API_KEY: 'sk-test-openai', OPENAI_BASE_URL: sim.openaiBaseURL };
-    // The example's worker: Worker.create with the pipeline's workflowsPath and a CuratorPlugin.
-    worker = await createPipelineWorker({ connection: env.nativeConnection, taskQueue, cacheDir, env: workerEnv });
-    running = worker.run();
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await sim?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.close());
 
   test('three chained curations: fan-out, answers, and a judge that filters', async (t) => {
     const callsBefore = sim.stats.total;

@@ -10,14 +10,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createWorker, curate, defineCurator } from '../../src';
 import { exportRun, findRun, openMetadata } from '../../src/cli/inspect';
 import { type JsonRow, readArrowRows } from '../../src/storage/arrow';
-import { startSimulator, type Simulator } from '../../src/simulator';
-import { startTemporal, tempDir } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { tempDir } from '../helpers/temporal';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -76,10 +74,7 @@ const EXPECTED_TYPES = {
 
 describe('Python reads our Arrow and Parquet output', () => {
   let python: string;
-  let env: TestWorkflowEnvironment;
-  let sim: Simulator;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stack: TestStack;
   let cacheDir: string;
   let out: string;
   const taskQueue = 'python-read-test';
@@ -94,31 +89,23 @@ describe('Python reads our Arrow and Parquet output', () => {
       .trim()
       .split('\n')
       .pop()!;
-    env = await startTemporal();
-    sim = await startSimulator();
-    cacheDir = tempDir('python-read');
-    out = tempDir('python-read-out');
-    worker = await createWorker({
-      connection: env.nativeConnection,
-      taskQueue,
-      cacheDir,
-      curators: [reviews],
-      env: { OPENAI_API_KEY: 'sk-test-openai', OPENAI_BASE_URL: sim.openaiBaseURL },
+    stack = await startTestStack({
+      name: 'python-read',
+      worker: ({ env, cacheDir, providerEnv }) =>
+        createWorker({ connection: env.nativeConnection, taskQueue, cacheDir, curators: [reviews], env: providerEnv }),
     });
-    running = worker.run();
+    ({ cacheDir } = stack);
+    out = tempDir('python-read-out');
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
-    await sim?.close();
-    await env?.teardown();
+    await stack?.close();
     for (const dir of [cacheDir, out]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** Runs a job, exports its dataset as Parquet as `curator export --format parquet` does, and reads it back in TS. */
   const curateAndExport = async (items: Item[], name: string) => {
-    const result = await curate(env.client, 'python-read-reviews', {
+    const result = await curate(stack.client, 'python-read-reviews', {
       dataset: items,
       taskQueue,
       cacheDir,
