@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import OpenAI from 'openai';
@@ -18,7 +17,6 @@ import {
   createWorker,
   curate,
   curationResult,
-  curatorWorkflowBundle,
   defineCurator,
   MetadataDb,
   pricesFor,
@@ -26,6 +24,7 @@ import {
   type CurationResult,
 } from '../../src';
 import type { Simulator } from '../../src/simulator';
+import { assertHistoriesReplay } from '../helpers/replay';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { historyToJson } from '../../bench/lib/chaos-histories';
 
@@ -254,12 +253,6 @@ describe('batch mode on a real Temporal dev server', () => {
         writeFileSync(file, `{"workflowId":${JSON.stringify(workflowId)},"history":${historyToJson(history)}}\n`);
       }
     }
-    const bundle = await curatorWorkflowBundle();
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
-      assert.equal(result.error, undefined, `${result.workflowId}: ${result.error}`);
-      replayed++;
-    }
-    assert.equal(replayed, histories.length);
+    await assertHistoriesReplay(histories);
   });
 });

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { tableFromIPC } from 'apache-arrow';
@@ -18,7 +17,6 @@ import {
   curate,
   curationProgress,
   curationResult,
-  curatorWorkflowBundle,
   defineCurator,
   MetadataDb,
   startCuration,
@@ -26,6 +24,7 @@ import {
 } from '../../src';
 import { CuratorRowsDone, CuratorRunHash } from '../../src/search-attributes';
 import type { Simulator } from '../../src/simulator';
+import { assertHistoriesReplay } from '../helpers/replay';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
 const Review = z.object({ title: z.string(), score: z.number().int(), tags: z.array(z.string()) });
@@ -269,12 +268,6 @@ describe('curation on a real Temporal dev server', () => {
     }
     assert.ok(continued > 0, 'some workflow continued as new');
     assert.ok(histories.length > workflowIds.length);
-    const bundle = await curatorWorkflowBundle();
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
-      assert.equal(result.error, undefined, `${result.workflowId}: ${result.error}`);
-      replayed++;
-    }
-    assert.equal(replayed, histories.length);
+    await assertHistoriesReplay(histories);
   });
 });
