@@ -235,43 +235,34 @@ export class BatchStore {
       return openaiError(400, 'Invalid file format for Batch API. Must be .jsonl', 'file');
     }
     const content = Buffer.from(await file.arrayBuffer()).toString('utf8');
-    const id = `file-${randomId(22)}`;
+    // Batch input files expire after 30 days by default.
+    const expires = purpose === 'batch' ? seconds(now) + 30 * 24 * 3600 : null;
+    const stored = this.storeFile(content, filename, purpose, now, expires);
+    return { status: 200, body: stored.object };
+  }
+
+  private storeOutput(content: string, filename: string, now: number): string {
+    return this.storeFile(content, filename, 'batch_output', now, null).object.id;
+  }
+
+  /** Keeps a file as the Files API describes it. */
+  private storeFile(content: string, filename: string, purpose: string, now: number, expires: number | null) {
     const stored: StoredFile = {
       object: {
-        id,
+        id: `file-${randomId(22)}`,
         object: 'file',
         bytes: Buffer.byteLength(content),
         created_at: seconds(now),
         filename,
         purpose,
         status: 'processed',
-        // Batch input files expire after 30 days by default.
-        expires_at: purpose === 'batch' ? seconds(now) + 30 * 24 * 3600 : null,
+        expires_at: expires,
         status_details: null,
       },
       content,
     };
-    this.files.set(id, stored);
-    return { status: 200, body: stored.object };
-  }
-
-  private storeOutput(content: string, filename: string, now: number): string {
-    const id = `file-${randomId(22)}`;
-    this.files.set(id, {
-      object: {
-        id,
-        object: 'file',
-        bytes: Buffer.byteLength(content),
-        created_at: seconds(now),
-        filename,
-        purpose: 'batch_output',
-        status: 'processed',
-        expires_at: null,
-        status_details: null,
-      },
-      content,
-    });
-    return id;
+    this.files.set(stored.object.id, stored);
+    return stored;
   }
 
   // ---- OpenAI Batches ------------------------------------------------------------------------------------------
