@@ -61,9 +61,23 @@ export class OurStack {
     });
     if (!stack.server.owned) throw new Error(`a server already listened on ${stack.server.address}`);
     stack.serverPid = findPids(stack.dbFilename)[0];
-    stack.connection = await Connection.connect({ address: stack.server.address });
-    stack.client = new Client({ connection: stack.connection });
-    await stack.startWorker();
+    try {
+      stack.connection = await Connection.connect({ address: stack.server.address });
+      stack.client = new Client({ connection: stack.connection });
+      try {
+        await stack.startWorker();
+      } catch (err) {
+        // On this shared machine a worker was once killed by a signal from outside before it was ready; one more
+        // try, said out loud, instead of losing a long run.
+        if (!/exited with SIG/.test(String(err))) throw err;
+        console.error(`the worker did not start (${String(err)}); starting it once more`);
+        await stack.startWorker();
+      }
+    } catch (err) {
+      // Without this the dev server outlives the failed round and the harness never exits.
+      await stack.stop().catch(() => undefined);
+      throw err;
+    }
     return stack;
   }
 
