@@ -15,22 +15,15 @@ import { MissingApiKeyError } from '../providers';
 import type { ProviderClient, ProviderRequest } from '../providers/types';
 import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
 import { buildRequest, PromptError } from '../requests/format';
-import { ParseError, parseRows } from '../requests/parse';
 import { resolveResponseFormat } from '../schema';
 import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
 import { exists, writeFileAtomic } from '../storage/jsonl';
 import { BatchLease } from '../storage/batch-lease';
 import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
+import { type ParsedLine, writeParsedShard } from './parse-stage';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
-
-/** Output rows of one request, or why its answer could not be parsed: one line of a parsed shard. */
-export interface ParsedLine {
-  i: number;
-  rows?: Row[];
-  error?: string;
-}
 
 function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
   try {
@@ -91,11 +84,11 @@ async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: Ba
       fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
     } catch (err) {
       // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
-      await writeParsed(curator, task, rows, first, log, deps);
+      await writeParsedShard(deps, curator, task, rows, first, log);
       throw err;
     }
     if (fatal) {
-      await writeParsed(curator, task, rows, first, log, deps);
+      await writeParsedShard(deps, curator, task, rows, first, log);
       throw ApplicationFailure.create({
         type: fatal.error.type,
         message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
@@ -105,7 +98,7 @@ async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: Ba
       });
     }
   }
-  const parsed = await writeParsed(curator, task, rows, first, log, deps);
+  const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
   return summarize(task, rows, first, log, parsed);
 }
 
@@ -218,32 +211,6 @@ async function callRequests(
     await writer.close();
   }
   return fatal;
-}
-
-/** Stage 4, parse: every answered request of the batch, cached or new, through the curator's current parse. */
-async function writeParsed(
-  curator: Curator,
-  task: BatchTask,
-  rows: Row[],
-  first: number,
-  log: BatchLog,
-  deps: ActivityDeps
-): Promise<ParsedLine[]> {
-  const lines: ParsedLine[] = [];
-  rows.forEach((row, k) => {
-    const i = first + k;
-    const success = log.requests.get(i)?.success;
-    if (!success) return;
-    try {
-      lines.push({ i, rows: parseRows(curator, row, success.value) });
-    } catch (err) {
-      if (!(err instanceof ParseError)) throw err;
-      lines.push({ i, error: err.message });
-    }
-  });
-  const path = deps.cache.run(task.runHash).parsed(task.parseHash, task.batch);
-  await writeFileAtomic(path, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
-  return lines;
 }
 
 function summarize(task: BatchTask, rows: Row[], first: number, log: BatchLog, parsed: ParsedLine[]): BatchOutcome {

@@ -33,7 +33,6 @@ import {
 import { classifyError, type RequestError } from '../providers/outcome';
 import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
 import { buildRequest, PromptError } from '../requests/format';
-import { ParseError, parseRows } from '../requests/parse';
 import { resolveResponseFormat } from '../schema';
 import { BatchLease } from '../storage/batch-lease';
 import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
@@ -42,7 +41,7 @@ import { exists, writeFileAtomic } from '../storage/jsonl';
 import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { ActivityDeps } from './deps';
-import type { ParsedLine } from './process-batch';
+import { type ParsedLine, writeParsedShard } from './parse-stage';
 
 /** One provider batch of a round: its requests with the attempt each counts as, and the provider's id once known. */
 export interface SubmissionPart {
@@ -191,7 +190,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           }
         }
         if (lines.size === 0) {
-          const parsed = await writeParsed(deps, curator, task, rows, first, log);
+          const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
           return {
             batch: task.batch,
             round: task.round,
@@ -347,7 +346,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       } finally {
         await writer.close();
       }
-      const parsed = await writeParsed(deps, curator, task, rows, first, log);
+      const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
       return summarize(task, rows, first, log, parsed);
     });
   }
@@ -401,32 +400,6 @@ function formatRequests(
     }
   }
   return { lines, errors };
-}
-
-/** Stage 4, parse: every answered request of the batch, cached or new, through the curator's current parse. */
-async function writeParsed(
-  deps: ActivityDeps,
-  curator: Curator,
-  task: ProviderBatchTask,
-  rows: Row[],
-  first: number,
-  log: BatchLog
-): Promise<ParsedLine[]> {
-  const lines: ParsedLine[] = [];
-  rows.forEach((row, k) => {
-    const i = first + k;
-    const success = log.requests.get(i)?.success;
-    if (!success) return;
-    try {
-      lines.push({ i, rows: parseRows(curator, row, success.value) });
-    } catch (err) {
-      if (!(err instanceof ParseError)) throw err;
-      lines.push({ i, error: err.message });
-    }
-  });
-  const path = deps.cache.run(task.runHash).parsed(task.parseHash, task.batch);
-  await writeFileAtomic(path, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
-  return lines;
 }
 
 /** The batch's totals after this round, as the synchronous path reports them, with retryable requests as counts. */

@@ -1,6 +1,7 @@
 /** One rate limiter per bucket (provider, base URL, model) per worker process, over the window shared on disk. */
 import type { Curator } from '../curator';
 import { estimateInputTokens, OutputEstimator } from './estimate';
+import { rateBucket } from './bucket';
 import { RateLimiter } from './rate-limiter';
 import { SharedWindow } from './shared-window';
 import type { Cost, Limits } from './window';
@@ -35,7 +36,7 @@ export class LimiterPool {
   constructor(private readonly path: string) {}
 
   get(curator: Curator, baseURL: string, maxConcurrent: number): BucketLimiter {
-    const key = `${curator.provider} ${baseURL} ${curator.model}`;
+    const key = rateBucket(curator, baseURL);
     let entry = this.buckets.get(key);
     if (!entry) {
       this.window ??= new SharedWindow(this.path);

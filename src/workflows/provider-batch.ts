@@ -8,17 +8,10 @@
  * grows with the number of intervals, not with intervals times batches. Cancelling the job cancels the provider
  * batches. Deterministic: no I/O here, only activities, timers and conditions.
  */
-import {
-  CancellationScope,
-  condition,
-  isCancellation,
-  proxyActivities,
-  sleep,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
 import type { CuratorActivities } from '../activities';
 import type { PartitionInput, ProviderBatchOutcome, ProviderBatchTask, RetryGroup } from '../manifests';
-import { NON_RETRYABLE_TYPES } from './activity-options';
+import { pollActivityOptions, providerBatchActivityOptions } from './activity-options';
 import { backoffMs, DEFAULT_BACKOFF } from './request-state';
 
 export interface BatchRetryDecision {
@@ -49,37 +42,6 @@ export function decideBatchRetries(
     decision.delayMs = Math.max(decision.delayMs, backoffMs(g.attempts, DEFAULT_BACKOFF, random));
   }
   return decision;
-}
-
-/** Submitting and downloading: a file upload or a results download of up to a few hundred MB. */
-export function providerBatchActivityOptions(taskQueue?: string): ActivityOptions {
-  return {
-    taskQueue,
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout: '1 minute',
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
-  };
-}
-
-/** One status request per provider batch: short. */
-export function pollActivityOptions(taskQueue?: string): ActivityOptions {
-  return {
-    taskQueue,
-    startToCloseTimeout: '2 minutes',
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
-  };
 }
 
 /** Checks a partition's waiting batches every `intervalMs`, with one activity for all of them. */
