@@ -3,6 +3,7 @@
  * the batch's parsed shard. Both paths end here: requests sent one by one and those answered by a provider batch.
  */
 import type { Curator, Row } from '../curator';
+import type { BatchOutcome } from '../manifests';
 import { ParseError, parseRows } from '../requests/parse';
 import { writeFileAtomic } from '../storage/jsonl';
 import type { BatchLog } from '../storage/response-log';
@@ -38,4 +39,65 @@ export async function writeParsedShard(
   const path = deps.cache.run(task.runHash).parsed(task.parseHash, task.batch);
   await writeFileAtomic(path, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
   return lines;
+}
+
+/** What a request that is neither answered nor failed for good is waiting for: another attempt. */
+export interface Unsettled {
+  index: number;
+  attempts: number;
+  type: string;
+  retryAfterMs?: number;
+}
+
+/**
+ * A batch's totals after a round, from its response log and parsed shard, the same for both request paths; each
+ * request still open is handed to `unsettled`, for the caller to report in its own shape.
+ */
+export function tallyBatch(
+  task: { batch: number; jobId: string },
+  rows: Row[],
+  first: number,
+  log: BatchLog,
+  parsed: ParsedLine[],
+  unsettled: (request: Unsettled) => void
+): Omit<BatchOutcome, 'retryable'> {
+  const outcome = {
+    batch: task.batch,
+    requests: rows.length,
+    succeeded: 0,
+    cached: 0,
+    failed: 0,
+    outputRows: 0,
+    tokens: { input: 0, output: 0 },
+  };
+  const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
+  for (let k = 0; k < rows.length; k++) {
+    const i = first + k;
+    const s = log.requests.get(i);
+    if (s) {
+      outcome.tokens.input += s.tokens.input;
+      outcome.tokens.output += s.tokens.output;
+    }
+    const p = parsedByIndex.get(i);
+    if (p) {
+      if (p.error !== undefined) {
+        outcome.failed++;
+      } else {
+        outcome.succeeded++;
+        outcome.outputRows += p.rows!.length;
+      }
+      if (s?.success && s.success.job !== task.jobId) outcome.cached++;
+      continue;
+    }
+    const last = s?.errors.at(-1);
+    if (last && !last.retryable) outcome.failed++;
+    else
+      unsettled({
+        index: i,
+        attempts: s?.attempts ?? 0,
+        type: last?.type ?? 'NotAttempted',
+        retryAfterMs: last?.retryAfterMs,
+      });
+  }
+  return outcome;
 }

@@ -21,7 +21,7 @@ import { exists, writeFileAtomic } from '../storage/jsonl';
 import { BatchLease } from '../storage/batch-lease';
 import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
-import { type ParsedLine, writeParsedShard } from './parse-stage';
+import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
 
@@ -214,43 +214,11 @@ async function callRequests(
 }
 
 function summarize(task: BatchTask, rows: Row[], first: number, log: BatchLog, parsed: ParsedLine[]): BatchOutcome {
-  const outcome: BatchOutcome = {
-    batch: task.batch,
-    requests: rows.length,
-    succeeded: 0,
-    cached: 0,
-    failed: 0,
-    retryable: [],
-    outputRows: 0,
-    tokens: { input: 0, output: 0 },
-  };
-  const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
-  for (let k = 0; k < rows.length; k++) {
-    const i = first + k;
-    const s = log.requests.get(i);
-    if (s) {
-      outcome.tokens.input += s.tokens.input;
-      outcome.tokens.output += s.tokens.output;
-    }
-    const p = parsedByIndex.get(i);
-    if (p) {
-      if (p.error !== undefined) {
-        outcome.failed++;
-      } else {
-        outcome.succeeded++;
-        outcome.outputRows += p.rows!.length;
-      }
-      if (s?.success && s.success.job !== task.jobId) outcome.cached++;
-      continue;
-    }
-    const last = s?.errors.at(-1);
-    if (last && !last.retryable) {
-      outcome.failed++;
-    } else {
-      const failure: RetryableFailure = { index: i, attempts: s?.attempts ?? 0, type: last?.type ?? 'NotAttempted' };
-      if (last?.retryAfterMs !== undefined) failure.retryAfterMs = last.retryAfterMs;
-      outcome.retryable.push(failure);
-    }
-  }
-  return outcome;
+  const retryable: RetryableFailure[] = [];
+  const tally = tallyBatch(task, rows, first, log, parsed, ({ index, attempts, type, retryAfterMs }) => {
+    const failure: RetryableFailure = { index, attempts, type };
+    if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
+    retryable.push(failure);
+  });
+  return { ...tally, retryable };
 }

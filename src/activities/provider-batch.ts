@@ -41,7 +41,7 @@ import { exists, writeFileAtomic } from '../storage/jsonl';
 import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { ActivityDeps } from './deps';
-import { type ParsedLine, writeParsedShard } from './parse-stage';
+import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
 /** One provider batch of a round: its requests with the attempt each counts as, and the provider's id once known. */
 export interface SubmissionPart {
@@ -410,44 +410,11 @@ export function summarize(
   log: BatchLog,
   parsed: ParsedLine[]
 ): ProviderBatchOutcome {
-  const outcome: ProviderBatchOutcome = {
-    batch: task.batch,
-    requests: rows.length,
-    succeeded: 0,
-    cached: 0,
-    failed: 0,
-    retryable: [],
-    outputRows: 0,
-    tokens: { input: 0, output: 0 },
-  };
-  const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
   const groups = new Map<number, RetryGroup>();
-  for (let k = 0; k < rows.length; k++) {
-    const i = first + k;
-    const s = log.requests.get(i);
-    if (s) {
-      outcome.tokens.input += s.tokens.input;
-      outcome.tokens.output += s.tokens.output;
-    }
-    const p = parsedByIndex.get(i);
-    if (p) {
-      if (p.error !== undefined) outcome.failed++;
-      else {
-        outcome.succeeded++;
-        outcome.outputRows += p.rows!.length;
-      }
-      if (s?.success && s.success.job !== task.jobId) outcome.cached++;
-      continue;
-    }
-    const last = s?.errors.at(-1);
-    if (last && !last.retryable) outcome.failed++;
-    else {
-      const attempts = s?.attempts ?? 0;
-      const group = groups.get(attempts);
-      if (group) group.count++;
-      else groups.set(attempts, { attempts, count: 1, type: last?.type ?? 'NotAttempted' });
-    }
-  }
-  outcome.retryable = [...groups.values()].sort((a, b) => a.attempts - b.attempts);
-  return outcome;
+  const tally = tallyBatch(task, rows, first, log, parsed, ({ attempts, type }) => {
+    const group = groups.get(attempts);
+    if (group) group.count++;
+    else groups.set(attempts, { attempts, count: 1, type });
+  });
+  return { ...tally, retryable: [...groups.values()].sort((a, b) => a.attempts - b.attempts) };
 }
