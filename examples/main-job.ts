@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { curate, CurationError } from '../src';
-import { startLocalStack } from '../src/embedded';
+import { endLocalRun, startLocalStack } from '../src/embedded';
 import { formatSummary } from '../src/cli/summary';
 import { curators } from './curators';
 
@@ -39,14 +39,7 @@ async function main() {
     failed = true;
     console.error(err instanceof CurationError ? `Curation failed (${err.type}): ${err.message}` : err);
   } finally {
-    const keep = values.keep && !!stack.devServer?.owned;
-    await stack.close({ keepServer: keep });
-    if (keep) {
-      console.log(`The dev server and UI stay up at ${stack.uiUrl}; press Ctrl-C to stop them.`);
-      process.once('SIGINT', () => void stack.devServer!.stop().then(() => process.exit(failed ? 1 : 0)));
-    } else {
-      process.exitCode = failed ? 1 : 0;
-    }
+    await endLocalRun(stack, { keep: values.keep!, failed });
   }
 }
 

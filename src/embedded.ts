@@ -149,3 +149,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
   };
 }
+
+/**
+ * Ends a run of the embedded stack from a script: stops everything and sets the exit code, or with `keep` leaves the
+ * dev server and its UI up (if this stack started it) until Ctrl-C, so the user can look at the job.
+ */
+export async function endLocalRun(stack: LocalStack, options: { keep: boolean; failed: boolean }): Promise<void> {
+  const keep = options.keep && !!stack.devServer?.owned;
+  await stack.close({ keepServer: keep });
+  const code = options.failed ? 1 : 0;
+  if (!keep) {
+    process.exitCode = code;
+    return;
+  }
+  console.log(`The dev server and UI stay up at ${stack.uiUrl}; press Ctrl-C to stop them.`);
+  process.once('SIGINT', () => void stack.devServer!.stop().then(() => process.exit(code)));
+}

@@ -85,6 +85,22 @@ function lastJsonLine(stdout: string): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
+/** A contender's figures: its own timing from the JSON line it printed last, the OS accounting of its process. */
+function contenderRun(
+  run: { stdout: string; cpuSeconds: number; peakMB: number; wallSeconds: number },
+  extraKeys: string[]
+): ContenderRun {
+  const result = lastJsonLine(run.stdout);
+  return {
+    wallSeconds: result.wallSeconds as number,
+    requestsPerSecond: result.requestsPerSecond as number,
+    cpuSeconds: run.cpuSeconds,
+    peakMB: run.peakMB,
+    processSeconds: run.wallSeconds,
+    extra: Object.fromEntries(extraKeys.map((k) => [k, result[k]])),
+  };
+}
+
 let tiktokenDir: string | undefined | null = null;
 
 export async function runCurator(options: { rows: number; concurrency: number; openaiBaseURL: string }): Promise<ContenderRun> {
@@ -127,20 +143,7 @@ export async function runCurator(options: { rows: number; concurrency: number; o
       const tail = readFileSync(logPath, 'utf8').split(/[\r\n]/).filter(Boolean).slice(-30).join('\n');
       throw new Error(`Curator exited with ${run.code}; its log ends with:\n${tail}`);
     }
-    const result = lastJsonLine(run.stdout);
-    return {
-      wallSeconds: result.wallSeconds as number,
-      requestsPerSecond: result.requestsPerSecond as number,
-      cpuSeconds: run.cpuSeconds,
-      peakMB: run.peakMB,
-      processSeconds: run.wallSeconds,
-      extra: {
-        curatorVersion: result.curatorVersion,
-        outputRows: result.outputRows,
-        importSeconds: result.importSeconds,
-        constructSeconds: result.constructSeconds,
-      },
-    };
+    return contenderRun(run, ['curatorVersion', 'outputRows', 'importSeconds', 'constructSeconds']);
   } finally {
     closeSync(log);
     rmSync(work, { recursive: true, force: true });
@@ -164,13 +167,5 @@ export async function runBareLoop(options: { rows: number; concurrency: number; 
     { env: { ...process.env, OPENAI_API_KEY: 'sk-sim' }, cwd: join(BENCH, '..') }
   );
   if (run.code !== 0) throw new Error(`the bare loop exited with ${run.code}`);
-  const result = lastJsonLine(run.stdout);
-  return {
-    wallSeconds: result.wallSeconds as number,
-    requestsPerSecond: result.requestsPerSecond as number,
-    cpuSeconds: run.cpuSeconds,
-    peakMB: run.peakMB,
-    processSeconds: run.wallSeconds,
-    extra: { succeeded: result.succeeded, errors: result.errors },
-  };
+  return contenderRun(run, ['succeeded', 'errors']);
 }

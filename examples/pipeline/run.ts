@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLocalStack } from '../../src/embedded';
+import { endLocalRun, startLocalStack } from '../../src/embedded';
 import { temporalAddress } from '../../src/temporal/connection';
 import { curators, MIN_SCORE, type JudgedRow } from './curators';
 import { createPipelineWorker, PIPELINE_TASK_QUEUE } from './worker';
@@ -75,14 +75,7 @@ async function main() {
     worker.shutdown();
     await running;
     await connection.close();
-    const keep = values.keep && !!stack.devServer?.owned;
-    await stack.close({ keepServer: keep });
-    if (keep) {
-      console.log(`The dev server and UI stay up at ${stack.uiUrl}; press Ctrl-C to stop them.`);
-      process.once('SIGINT', () => void stack.devServer!.stop().then(() => process.exit(failed ? 1 : 0)));
-    } else {
-      process.exitCode = failed ? 1 : 0;
-    }
+    await endLocalRun(stack, { keep: values.keep!, failed });
   }
 }
 

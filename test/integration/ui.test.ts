@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -16,6 +15,7 @@ import { createWorker, curate, defineCurator } from '../../src';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { installQuietRuntime } from '../../src/temporal/runtime';
+import { freePort } from '../../bench/lib/processes';
 import { tempDir } from '../helpers/temporal';
 
 const ROOT = join(__dirname, '..', '..');
@@ -36,18 +36,6 @@ const limerick = defineCurator({
   model: 'gpt-4o-mini',
   prompt: (row: { topic: string }) => `Write a limerick about ${row.topic}.`,
 });
-
-/** A port free right now. The dev server reuses whatever listens on its port, so the default 7233 is not safe here. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The dev server accepts gRPC before its UI serves pages; wait for the UI instead of failing the first navigation. */
 async function waitForUi(url: string, deadlineMs: number): Promise<void> {
