@@ -21,9 +21,10 @@ export class AnthropicProvider implements ProviderClient {
 
   constructor(
     readonly baseURL: string,
-    apiKey: string
+    apiKey: string,
+    fetch?: typeof globalThis.fetch
   ) {
-    this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0 });
+    this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0, fetch });
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

@@ -2,6 +2,7 @@
 import type { Curator } from '../curator';
 import { resolveBaseURL } from '../storage/fingerprint';
 import { AnthropicProvider } from './anthropic';
+import { providerFetch } from './http-transport';
 import { OpenAIProvider } from './openai';
 import type { ProviderClient } from './types';
 
@@ -26,8 +27,11 @@ export function apiKeyFor(curator: Curator, env: NodeJS.ProcessEnv = process.env
 /** One client per provider, key and base URL, shared by all activities of the worker. */
 export class ProviderPool {
   private readonly clients = new Map<string, ProviderClient>();
+  private readonly fetch: typeof globalThis.fetch | undefined;
 
-  constructor(readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(readonly env: NodeJS.ProcessEnv = process.env) {
+    this.fetch = providerFetch(env);
+  }
 
   get(curator: Curator): ProviderClient {
     const apiKey = apiKeyFor(curator, this.env);
@@ -36,7 +40,9 @@ export class ProviderPool {
     let client = this.clients.get(id);
     if (!client) {
       client =
-        curator.provider === 'anthropic' ? new AnthropicProvider(baseURL, apiKey) : new OpenAIProvider(baseURL, apiKey);
+        curator.provider === 'anthropic'
+          ? new AnthropicProvider(baseURL, apiKey, this.fetch)
+          : new OpenAIProvider(baseURL, apiKey, this.fetch);
       this.clients.set(id, client);
     }
     return client;

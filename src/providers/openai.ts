@@ -8,10 +8,11 @@ export class OpenAIProvider implements ProviderClient {
 
   constructor(
     readonly baseURL: string,
-    apiKey: string
+    apiKey: string,
+    fetch?: typeof globalThis.fetch
   ) {
     // Every retry belongs to Temporal, where it is durable and visible; an SDK retry would be neither.
-    this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+    this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch });
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
