@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -315,6 +316,26 @@ describe('ResponseLogWriter', () => {
     const text = await readFile(path, 'utf8');
     assert.equal(text.split('\n').length, 501);
     assert.ok(text.endsWith('\n'));
+  });
+
+  test('each append resolves only once its own line is in the file', async () => {
+    const path = fresh('writer-durable.jsonl');
+    const writer = await ResponseLogWriter.open(path);
+    const seen: number[][] = [];
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        writer.append(attempt({ i, job: 'j', attempt: 1, ok: true })).then(() => {
+          const onDisk = readFileSync(path, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => (JSON.parse(l) as AttemptRecord).i);
+          seen.push([i, onDisk.length, onDisk.indexOf(i)]);
+        })
+      )
+    );
+    await writer.close();
+    assert.equal(seen.length, 200);
+    for (const [i, lines, at] of seen) assert.ok(at === i && lines > i, `record ${i} was not on disk when it resolved`);
   });
 
   test('open repairs a torn tail before appending', async () => {
