@@ -30,9 +30,12 @@ export function providerFetch(env: NodeJS.ProcessEnv = process.env): Fetch | und
 
 // One pool per protocol for the process: connections are reused across requests, clients and activities, as
 // undici's global dispatcher does for `fetch`.
+// An idle connection is dropped after 4 s (undici's default), or sooner when the server's `Keep-Alive` hint says so,
+// so that a request is not sent on a socket the server is closing. The timeout only ends idle sockets: a long call
+// on a busy one is bounded by the SDK's own timeout.
 const agents = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
+  'http:': new http.Agent({ keepAlive: true, timeout: 4_000 }),
+  'https:': new https.Agent({ keepAlive: true, timeout: 4_000 }),
 };
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
