@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/compare.ts [--scenario throughput|scale|cache|resume|sweep|all] [--rounds 3] [--quick]
  *                            [--rows N] [--sizes 100000,1000000] [--batch-sizes 1,10,100,default]
- *                            [--concurrency 64] [--contenders ours,curator,bare] [--profile] [--tag NAME]
+ *                            [--concurrency 64] [--contenders ours,curator,bare,bare-lean] [--profile] [--tag NAME]
  *                            [--worker-node-args=--max-old-space-size=200] [--worker-env MALLOC_ARENA_MAX=2]
  *
  * Contenders, each against the same simulator process (zero latency; limits reported in its headers are far above
@@ -12,6 +12,8 @@
  *            each round with a fresh cache dir, so every request is really made; the job is `curate()` from here.
  *   curator  bespokelabs-curator (pinned, installed into bench/.venv-curator) running bench/curator_bench.py.
  *   bare     the `openai` SDK (maxRetries 0) at the same concurrency, nothing persisted: the machine's ceiling.
+ *   bare-lean  the same loop with the SDK on our engine's HTTP path (`src/providers/http-transport.ts`) instead of
+ *            the global `fetch`: not an issue target, it shows what the engine adds beside the HTTP path it uses.
  * Rounds alternate the contenders (the order rotates each round); the tables show medians. CPU seconds and peak
  * memory come from the OS: /proc for our long-lived worker and dev server (peak reset at the job's start), and
  * `/usr/bin/time -v` for the Curator and bare-loop processes.
@@ -33,7 +35,7 @@ import { startSimProcess, type SimHandle } from './lib/sim-handle';
 
 type Scenario = 'throughput' | 'scale' | 'cache' | 'resume' | 'sweep';
 const SCENARIOS: Scenario[] = ['throughput', 'scale', 'cache', 'resume', 'sweep'];
-type Contender = 'ours' | 'curator' | 'bare';
+type Contender = 'ours' | 'curator' | 'bare' | 'bare-lean';
 
 const { values: args } = parseArgs({
   options: {
@@ -248,7 +250,7 @@ async function runOurs(
 }
 
 interface OtherRun extends ContenderRun {
-  contender: 'curator' | 'bare';
+  contender: Exclude<Contender, 'ours'>;
   rows: number;
   cpuSecondsPer1kRequests: number;
   simCpuSeconds: number;
@@ -256,12 +258,15 @@ interface OtherRun extends ContenderRun {
   load: number;
 }
 
-async function runOther(sim: SimHandle, contender: 'curator' | 'bare', rows: number): Promise<OtherRun> {
+async function runOther(sim: SimHandle, contender: Exclude<Contender, 'ours'>, rows: number): Promise<OtherRun> {
   await sim.reset();
   const loadBefore = load();
   const simWatch = watchProcess(sim.pid);
   const options = { rows, concurrency: CONCURRENCY, openaiBaseURL: sim.openaiBaseURL };
-  const run = contender === 'curator' ? await runCurator(options) : await runBareLoop(options);
+  const run =
+    contender === 'curator'
+      ? await runCurator(options)
+      : await runBareLoop({ ...options, fetch: contender === 'bare-lean' ? 'node' : 'global' });
   const simUsage = simWatch.stop();
   const summary = await sim.summary();
   const figures: OtherRun = {
@@ -305,9 +310,9 @@ function profileText(run: OursRun | undefined): { text: string; data?: unknown }
 
 async function throughput(sim: SimHandle, rounds: number): Promise<ScenarioOutput> {
   const rows = Number(args.rows ?? (QUICK ? 3000 : 20000));
-  const contenders = (args.contenders?.split(',') ?? ['ours', 'curator', 'bare']) as Contender[];
+  const contenders = (args.contenders?.split(',') ?? ['ours', 'curator', 'bare', 'bare-lean']) as Contender[];
   if (contenders.includes('curator')) ensureCuratorVenv();
-  const runs: Record<Contender, (OursRun | OtherRun)[]> = { ours: [], curator: [], bare: [] };
+  const runs: Record<Contender, (OursRun | OtherRun)[]> = { ours: [], curator: [], bare: [], 'bare-lean': [] };
   for (let r = 0; r < rounds; r++) {
     console.error(`throughput round ${r + 1}/${rounds}`);
     for (const c of rotate(contenders, r)) {
@@ -359,7 +364,9 @@ async function throughput(sim: SimHandle, rounds: number): Promise<ScenarioOutpu
         ? 'ours (worker + dev server)'
         : c === 'curator'
           ? `Curator ${CURATOR_VERSION} (Python)`
-          : 'bare openai loop';
+          : c === 'bare'
+            ? 'bare openai loop'
+            : 'bare openai loop, our HTTP path';
     lines.push([
       label,
       fmt(rps(c)),
@@ -405,6 +412,13 @@ async function throughput(sim: SimHandle, rounds: number): Promise<ScenarioOutpu
       value: fmt(ratio('bare'), 2),
       met: Number.isFinite(ratio('bare')) ? ratio('bare') >= 0.6 : null,
     },
+    {
+      // Not an issue target: the same loop over the HTTP path the engine uses, to show what the engine adds to it.
+      name: 'ours / bare loop on our HTTP path',
+      target: 'report',
+      value: fmt(ratio('bare-lean'), 2),
+      met: null,
+    },
   ];
   const prof = profileText(profiled);
   const text =
@@ -430,7 +444,12 @@ async function throughput(sim: SimHandle, rounds: number): Promise<ScenarioOutpu
   return {
     params: { rows, concurrency: CONCURRENCY, rounds, contenders, latencyMs: 0 },
     rounds: Object.entries(runs).flatMap(([c, rs]) => rs.map((r) => ({ contender: c, ...r }))),
-    summary: { ...summary, ratioToCurator: round(ratio('curator'), 2), ratioToBare: round(ratio('bare'), 2) },
+    summary: {
+      ...summary,
+      ratioToCurator: round(ratio('curator'), 2),
+      ratioToBare: round(ratio('bare'), 2),
+      ratioToBareLean: round(ratio('bare-lean'), 2),
+    },
     targets,
     text,
     profile: prof.data,

@@ -2,12 +2,16 @@
  * The machine's ceiling: the `openai` SDK (retries off) sending the benchmark's requests at a fixed concurrency,
  * with nothing persisted. Same model, same prompts and the same body our engine sends.
  *
- *   node --import tsx bench/lib/bare-loop.ts --rows 20000 --concurrency 64 --base-url http://127.0.0.1:PORT/v1
+ *   node --import tsx bench/lib/bare-loop.ts --rows 20000 --concurrency 64 --base-url http://127.0.0.1:PORT/v1 [--fetch node]
+ *
+ * `--fetch node` gives the SDK our engine's HTTP path (`src/providers/http-transport.ts`) instead of the global
+ * `fetch`: the ceiling for the HTTP path the engine uses, so the comparison shows what the engine adds beside it.
  *
  * Prints one JSON line: wall seconds (the loop only, not start-up), requests per second, errors.
  */
 import OpenAI from 'openai';
 import { parseArgs } from 'node:util';
+import { bufferedFetch } from '../../src/providers/http-transport';
 
 async function main() {
   const { values } = parseArgs({
@@ -15,6 +19,7 @@ async function main() {
       rows: { type: 'string', default: '20000' },
       concurrency: { type: 'string', default: '64' },
       'base-url': { type: 'string' },
+      fetch: { type: 'string', default: 'global' },
     },
   });
   const rows = Number(values.rows);
@@ -23,6 +28,7 @@ async function main() {
     apiKey: process.env.OPENAI_API_KEY ?? 'sk-sim',
     baseURL: values['base-url'] ?? process.env.OPENAI_BASE_URL,
     maxRetries: 0,
+    fetch: values.fetch === 'node' ? bufferedFetch : undefined,
   });
   let next = 0;
   let ok = 0;

@@ -150,7 +150,13 @@ export async function runCurator(options: { rows: number; concurrency: number; o
   }
 }
 
-export async function runBareLoop(options: { rows: number; concurrency: number; openaiBaseURL: string }): Promise<ContenderRun> {
+export async function runBareLoop(options: {
+  rows: number;
+  concurrency: number;
+  openaiBaseURL: string;
+  /** `node`: the engine's own HTTP path under the SDK instead of the global `fetch`. */
+  fetch?: 'global' | 'node';
+}): Promise<ContenderRun> {
   const run = await timedCommand(
     process.execPath,
     [
@@ -163,6 +169,8 @@ export async function runBareLoop(options: { rows: number; concurrency: number; 
       String(options.concurrency),
       '--base-url',
       options.openaiBaseURL,
+      '--fetch',
+      options.fetch ?? 'global',
     ],
     { env: { ...process.env, OPENAI_API_KEY: 'sk-sim' }, cwd: join(BENCH, '..') }
   );
