@@ -664,13 +664,15 @@ async function resume(sim: SimHandle, rounds: number): Promise<ScenarioOutput> {
       const readyAt = Date.now();
       let firstNew: number | null = null;
       while (firstNew === null && Date.now() - killAt < 15 * 60_000) {
-        firstNew = await sim.firstAfter(killAt);
+        // From the restart, not the kill: requests the dead worker had sent can still arrive just after the SIGKILL.
+        firstNew = await sim.firstAfter(restartAt);
         if (firstNew === null) await new Promise((res) => setTimeout(res, 100));
       }
       const result = await curationResult(handle);
       const ended = Date.now();
       const after = await sim.summary();
       const retries = await stack.retriedActivities();
+      const stalledTasks = (await stack.workflowTaskTimeouts()).filter((t) => t.at >= killAt);
       const figures = {
         requestsBeforeKill: atKill.total,
         killToFirstNewRequestSeconds: firstNew === null ? NaN : round((firstNew - killAt) / 1000, 2),
@@ -685,6 +687,11 @@ async function resume(sim: SimHandle, rounds: number): Promise<ScenarioOutput> {
         retriedBatchActivities: retries.length,
         killToFirstRetriedAttemptSeconds: retries.length ? round((retries[0]!.startedAt - killAt) / 1000, 2) : NaN,
         retryCause: retries[0]?.lastFailure ?? '',
+        workflowTaskTimeouts: stalledTasks.length,
+        killToFirstWorkflowTaskTimeoutSeconds: stalledTasks.length
+          ? round((stalledTasks[0]!.at - killAt) / 1000, 2)
+          : NaN,
+        workflowTaskTimeoutType: [...new Set(stalledTasks.map((t) => t.timeout))].join(', '),
       };
       results.push(figures);
       console.error(`  ${JSON.stringify(figures)}`);
@@ -716,6 +723,7 @@ async function resume(sim: SimHandle, rounds: number): Promise<ScenarioOutput> {
         'worker start s',
         'ready → first new request s',
         'kill → first retried batch s',
+        'kill → first workflow task timeout s',
         'repeated prompts',
         'extra requests',
         'calls',
@@ -727,6 +735,9 @@ async function resume(sim: SimHandle, rounds: number): Promise<ScenarioOutput> {
         fmt(r.workerStartSeconds as number, 2),
         fmt(r.workerReadyToFirstNewRequestSeconds as number, 2),
         fmt(r.killToFirstRetriedAttemptSeconds as number, 2),
+        r.workflowTaskTimeouts
+          ? `${fmt(r.killToFirstWorkflowTaskTimeoutSeconds as number, 2)} (${r.workflowTaskTimeouts}, ${r.workflowTaskTimeoutType})`
+          : '–',
         String(r.repeatedPrompts),
         String(r.extraRequests),
         String(r.simulatorCalls),

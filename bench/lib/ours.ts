@@ -164,6 +164,28 @@ export class OurStack {
     return found.sort((a, b) => a.startedAt - b.startedAt);
   }
 
+  /**
+   * Workflow tasks that timed out, from every history: when, and which timeout. A workflow task a SIGKILLed worker
+   * had taken is only given to another worker when its start-to-close timeout (10 s by default) expires.
+   */
+  async workflowTaskTimeouts(): Promise<{ workflowId: string; at: number; timeout: string }[]> {
+    const found: { workflowId: string; at: number; timeout: string }[] = [];
+    for await (const wf of this.client.workflow.list()) {
+      const history = await this.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      for (const event of history.events ?? []) {
+        const timedOut = event.workflowTaskTimedOutEventAttributes;
+        if (!timedOut) continue;
+        const type = timedOut.timeoutType;
+        found.push({
+          workflowId: wf.workflowId,
+          at: tsToMs(event.eventTime),
+          timeout: type !== undefined && type !== null ? temporal.api.enums.v1.TimeoutType[type] : 'unknown',
+        });
+      }
+    }
+    return found.sort((a, b) => a.at - b.at);
+  }
+
   async stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.worker) await stopProcess(this.worker, signal);
   }
