@@ -4,8 +4,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import zlib from 'node:zlib';
 import OpenAI, { toFile } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
@@ -206,6 +208,33 @@ describe('on the wire', () => {
     assert.equal(response.bodyUsed, true);
     await assert.rejects(response.text(), /already been read/);
     assert.equal(await new Response(copy.body).text(), COMPLETION);
+  });
+});
+
+describe('over TLS', () => {
+  const script = join(__dirname, '..', 'helpers', 'https-call.ts');
+  const run = (env: NodeJS.ProcessEnv) => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env } });
+    return JSON.parse(out.toString().trim().split('\n').pop()!) as {
+      answers?: string[];
+      error?: { type: string; message: string };
+      connections: number;
+      acceptEncoding: string[];
+    };
+  };
+
+  test('answers over one kept-alive connection, asking for br as fetch does on https', () => {
+    const result = run({ NODE_EXTRA_CA_CERTS: join(__dirname, '..', 'fixtures', 'tls', 'cert.pem') });
+    assert.deepEqual(result.answers, ['tls: one', 'tls: two']);
+    assert.equal(result.connections, 1);
+    assert.deepEqual(result.acceptEncoding, ['br, gzip, deflate', 'br, gzip, deflate']);
+  });
+
+  test('verifies the certificate: an untrusted one is a connection error that says so', () => {
+    const result = run({ NODE_EXTRA_CA_CERTS: '' });
+    assert.equal(result.answers, undefined);
+    assert.equal(result.error?.type, 'ConnectionError');
+    assert.match(result.error?.message ?? '', /SELF_SIGNED|certificate/i);
   });
 });
 
