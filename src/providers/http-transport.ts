@@ -9,8 +9,9 @@
  * else (headers, auth, timeouts through their abort signal, errors, parsing); only the wire is ours.
  *
  * Anything this path does not serve the way `fetch` would — a `Request` object, a streamed, multipart or binary
- * body, a scheme other than http(s), a redirect — goes to the global `fetch` unchanged. Setting
- * `CURATOR_HTTP_CLIENT=fetch` in the worker's environment uses the global `fetch` for everything.
+ * body, a scheme other than http(s) — goes to the global `fetch` unchanged. Redirects are followed here, as `fetch`
+ * follows them. Setting `CURATOR_HTTP_CLIENT=fetch` in the worker's environment uses the global `fetch` for
+ * everything.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -39,6 +40,11 @@ const agents = {
 };
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
+/** Statuses whose response has no body at all (`body` is null), as in the Fetch standard. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const MAX_REDIRECTS = 20;
+// `TextDecoder` drops a leading byte-order mark, as `fetch`'s `text()` and `json()` do; `Buffer#toString` would not.
+const utf8 = new TextDecoder();
 
 /** A `fetch` for small request/response exchanges; see the module comment for what it hands to the global one. */
 export const bufferedFetch: Fetch = (input, init) => {
@@ -46,91 +52,148 @@ export const bufferedFetch: Fetch = (input, init) => {
   if (typeof input !== 'string' && !(input instanceof URL)) return fetch(input, init);
   if (body !== undefined && body !== null && typeof body !== 'string') return fetch(input, init);
   const url = typeof input === 'string' ? new URL(input) : input;
-  const protocol = url.protocol as keyof typeof agents;
-  const agent = agents[protocol];
-  if (!agent) return fetch(input, init);
-  const client = protocol === 'https:' ? https : http;
+  if (!(url.protocol in agents)) return fetch(input, init);
+  return send(url, init?.method ?? 'GET', outgoingHeaders(init?.headers, url), body ?? undefined, init?.signal, 0);
+};
 
-  const headers = outgoingHeaders(init?.headers, url);
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal | null | undefined,
+  redirects: number
+): Promise<Response> {
+  const protocol = url.protocol as keyof typeof agents;
+  const client = protocol === 'https:' ? https : http;
   if (body) headers['content-length'] = String(Buffer.byteLength(body));
-  const signal = init?.signal ?? undefined;
+  else delete headers['content-length'];
 
   return new Promise<Response>((resolve, reject) => {
     const fail = (err: Error) =>
       reject(err.name === 'AbortError' ? err : new TypeError('fetch failed', { cause: err }));
     const req = client.request(
       url,
-      { method: (init?.method ?? 'GET').toUpperCase(), headers, agent, signal },
+      { method: method.toUpperCase(), headers, agent: agents[protocol], signal: signal ?? undefined },
       (res) => {
         const status = res.statusCode ?? 0;
-        if (REDIRECT.has(status) && res.headers.location) {
+        const location = res.headers.location;
+        if (REDIRECT.has(status) && location !== undefined) {
+          // Followed here, once, as `fetch` does: the request is not sent again from the start.
           res.resume();
-          fetch(input, init).then(resolve, reject);
+          if (redirects >= MAX_REDIRECTS) return fail(new Error(`more than ${MAX_REDIRECTS} redirects`));
+          const next = new URL(location, url);
+          if (!(next.protocol in agents)) return fail(new Error(`redirect to an unsupported URL: ${next.href}`));
+          // 303, and 301/302 after a POST, become a GET without a body; 307 and 308 repeat the request as it was.
+          const toGet =
+            status === 303 ? method.toUpperCase() !== 'HEAD' : status <= 302 && method.toUpperCase() === 'POST';
+          const nextHeaders = { ...headers };
+          if (toGet)
+            for (const name of Object.keys(nextHeaders)) if (name.startsWith('content-')) delete nextHeaders[name];
+          // Credentials do not follow a redirect to another origin.
+          if (next.origin !== url.origin) delete nextHeaders.authorization;
+          send(next, toGet ? 'GET' : method, nextHeaders, toGet ? undefined : body, signal, redirects + 1).then(
+            resolve,
+            reject
+          );
           return;
         }
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', fail);
         res.on('close', () => {
-          if (!res.complete)
+          if (!res.complete) {
             fail(Object.assign(new Error('the connection closed before the response ended'), { code: 'ECONNRESET' }));
+          }
         });
         res.on('end', () => {
-          decode(Buffer.concat(chunks), res.headers['content-encoding']).then((bytes) => {
-            const responseHeaders = new Headers();
-            const raw = res.rawHeaders;
-            for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
-            resolve(new BufferedResponse(bytes, status, res.statusMessage ?? '', responseHeaders, url.href));
-          }, fail);
+          decode(Buffer.concat(chunks), res.headers['content-encoding'])
+            .then((bytes) => {
+              const responseHeaders = new Headers();
+              const raw = res.rawHeaders;
+              for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
+              const href = url.hash ? url.href.slice(0, -url.hash.length) : url.href;
+              const bodyless = NULL_BODY.has(status) || method.toUpperCase() === 'HEAD';
+              resolve(
+                new BufferedResponse(
+                  bytes,
+                  bodyless,
+                  status,
+                  res.statusMessage ?? '',
+                  responseHeaders,
+                  href,
+                  redirects > 0
+                )
+              );
+            })
+            .catch(fail);
         });
       }
     );
     req.on('error', fail);
-    req.end(body ?? undefined);
+    req.end(body);
   });
-};
+}
 
 function outgoingHeaders(source: RequestInit['headers'], url: URL): Record<string, string> {
   const out: Record<string, string> = {};
   if (source instanceof Headers) source.forEach((value, name) => (out[name] = value));
-  else if (Array.isArray(source)) for (const [name, value] of source) out[name!.toLowerCase()] = value!;
-  else if (source) for (const [name, value] of Object.entries(source)) out[name.toLowerCase()] = String(value);
+  else if (Array.isArray(source)) {
+    for (const [name, value] of source) {
+      const key = name!.toLowerCase();
+      out[key] = out[key] === undefined ? value! : `${out[key]}, ${value}`;
+    }
+  } else if (source) for (const [name, value] of Object.entries(source)) out[name.toLowerCase()] = String(value);
   // What `fetch` asks for when the caller does not say, so servers compress as they would for the SDK's default.
   out['accept-encoding'] ??= url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate';
   out.accept ??= '*/*';
   return out;
 }
 
-function decode(bytes: Buffer, encoding: string | undefined): Promise<Buffer> {
-  const coding = encoding?.trim().toLowerCase();
-  if (!coding || coding === 'identity' || bytes.length === 0) return Promise.resolve(bytes);
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));
-    if (coding === 'gzip' || coding === 'x-gzip')
-      zlib.gunzip(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH }, done);
-    // Servers send "deflate" both with and without the zlib wrapper; the first byte tells which.
-    else if (coding === 'deflate') ((bytes[0]! & 0x0f) === 0x08 ? zlib.inflate : zlib.inflateRaw)(bytes, done);
-    else if (coding === 'br') zlib.brotliDecompress(bytes, done);
-    else resolve(bytes);
-  });
+/** Undoes the content codings, last applied first; with a coding it does not know, the bytes stay as they came. */
+async function decode(bytes: Buffer, encoding: string | undefined): Promise<Buffer> {
+  const codings = (encoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0 || bytes.length === 0) return bytes;
+  if (!codings.every((c) => c in DECODERS)) return bytes;
+  let out = bytes;
+  for (const coding of codings.reverse()) out = await DECODERS[coding]!(out);
+  return out;
 }
 
+const promised =
+  (run: (bytes: Buffer, done: (err: Error | null, out: Buffer) => void) => void) =>
+  (bytes: Buffer): Promise<Buffer> =>
+    new Promise((resolve, reject) => run(bytes, (err, out) => (err ? reject(err) : resolve(out))));
+
+const gunzip = promised((bytes, done) => zlib.gunzip(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH }, done));
+const DECODERS: Record<string, (bytes: Buffer) => Promise<Buffer>> = {
+  gzip: gunzip,
+  'x-gzip': gunzip,
+  // Servers send "deflate" both with and without the zlib wrapper; the first byte tells which.
+  deflate: promised((bytes, done) => ((bytes[0]! & 0x0f) === 0x08 ? zlib.inflate : zlib.inflateRaw)(bytes, done)),
+  br: promised((bytes, done) => zlib.brotliDecompress(bytes, done)),
+};
+
 /**
- * A `Response` whose body is already in memory. The stream behind `body` is made only if someone asks for it;
- * the SDKs read JSON answers with `json()`/`text()`.
+ * A `Response` whose body is already in memory. The stream behind `body` is made only if someone asks for it (the
+ * Anthropic SDK does, to watch for abandoned responses; both SDKs read JSON answers with `json()`).
  */
 class BufferedResponse implements Response {
-  readonly type: Response['type'] = 'basic';
-  readonly redirected = false;
+  readonly type: Response['type'] = 'default';
   private used = false;
   private stream?: ReadableStream<Uint8Array> | null;
 
   constructor(
     private readonly content: Buffer,
+    private readonly bodyless: boolean,
     readonly status: number,
     readonly statusText: string,
     readonly headers: Headers,
-    readonly url: string
+    readonly url: string,
+    readonly redirected: boolean
   ) {}
 
   get ok(): boolean {
@@ -138,7 +201,24 @@ class BufferedResponse implements Response {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.stream === undefined) this.stream = new Response(this.content.length ? this.content : null).body;
+    if (this.stream === undefined) {
+      if (this.bodyless) this.stream = null;
+      else {
+        // Reading the stream uses the body up, as with `fetch`.
+        const take = () => this.take();
+        // A high-water mark of 0: nothing is pulled (and the body not used) until someone reads.
+        this.stream = new ReadableStream<Uint8Array>(
+          {
+            pull(controller) {
+              const bytes = take();
+              if (bytes.length) controller.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+              controller.close();
+            },
+          },
+          { highWaterMark: 0 }
+        );
+      }
+    }
     return this.stream;
   }
 
@@ -153,7 +233,7 @@ class BufferedResponse implements Response {
   }
 
   async text(): Promise<string> {
-    return this.take().toString('utf8');
+    return utf8.decode(this.take());
   }
 
   async json(): Promise<unknown> {
@@ -179,6 +259,14 @@ class BufferedResponse implements Response {
 
   clone(): Response {
     if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
-    return new BufferedResponse(this.content, this.status, this.statusText, this.headers, this.url);
+    return new BufferedResponse(
+      this.content,
+      this.bodyless,
+      this.status,
+      this.statusText,
+      this.headers,
+      this.url,
+      this.redirected
+    );
   }
 }

@@ -76,6 +76,7 @@ export class ResponseLogWriter {
   /** Lines waiting for the next write, and that write, once queued behind the one in progress. */
   private lines: string[] = [];
   private next?: Promise<void>;
+  private failed?: Error;
 
   private constructor(private readonly fh: FileHandle) {}
 
@@ -91,6 +92,8 @@ export class ResponseLogWriter {
    * request (each write is a trip to the thread pool; per request they cost ~6% of a busy worker's CPU).
    */
   append(record: AttemptRecord): Promise<void> {
+    // After a failed write nothing more is written (a gap would break the log's order): every later append fails too.
+    if (this.failed) return Promise.reject(this.failed);
     this.lines.push(JSON.stringify(record) + '\n');
     this.next ??= this.chain = this.chain.then(() => this.flush());
     return this.next;
@@ -100,7 +103,22 @@ export class ResponseLogWriter {
     this.next = undefined;
     const text = this.lines.join('');
     this.lines = [];
-    await this.fh.write(text);
+    try {
+      const { bytesWritten } = await this.fh.write(text);
+      // A short write (a full disk, a quota) is finished or fails here, not taken for a whole one.
+      if (bytesWritten < Buffer.byteLength(text)) {
+        const rest = Buffer.from(text).subarray(bytesWritten);
+        for (let at = 0; at < rest.length;) {
+          const { bytesWritten: n } = await this.fh.write(rest, at);
+          if (n === 0) throw new Error(`could not write the response log (${rest.length - at} bytes left)`);
+          at += n;
+        }
+      }
+    } catch (err) {
+      this.failed = err as Error;
+      this.lines = [];
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

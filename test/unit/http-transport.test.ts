@@ -19,8 +19,9 @@ import { startSimulator, type Simulator } from '../../src/simulator';
 let sim: Simulator;
 let raw: http.Server;
 let rawURL: string;
-/** What the raw server saw of the last request. */
+/** What the raw server saw of the last request, and every request's method and path. */
 let lastSeen: { headers: http.IncomingHttpHeaders; body: string } | undefined;
+let hits: string[] = [];
 
 const COMPLETION = JSON.stringify({
   id: 'chatcmpl-raw',
@@ -38,6 +39,7 @@ function rawHandler(req: http.IncomingMessage, res: http.ServerResponse) {
   req.on('end', () => {
     lastSeen = { headers: req.headers, body };
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    hits.push(`${req.method} ${path}`);
     const json = { 'content-type': 'application/json' };
     if (path.startsWith('/gzip/'))
       res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(zlib.gzipSync(COMPLETION));
@@ -47,6 +49,14 @@ function rawHandler(req: http.IncomingMessage, res: http.ServerResponse) {
       res.writeHead(200, { ...json, 'content-encoding': 'br' }).end(zlib.brotliCompressSync(COMPLETION));
     else if (path.startsWith('/redirect/'))
       res.writeHead(307, { location: path.replace('/redirect/', '/gzip/') }).end();
+    else if (path.startsWith('/see-other/')) res.writeHead(303, { location: '/plain/after-303' }).end();
+    else if (path.startsWith('/two-codings/')) {
+      // gzip applied first, then br: `Content-Encoding` lists them in the order applied.
+      const twice = zlib.brotliCompressSync(zlib.gzipSync(COMPLETION));
+      res.writeHead(200, { ...json, 'content-encoding': 'gzip, br' }).end(twice);
+    } else if (path.startsWith('/bom/')) res.writeHead(200, json).end('\uFEFF' + COMPLETION);
+    else if (path.startsWith('/empty/')) res.writeHead(200).end();
+    else if (path.startsWith('/no-content/')) res.writeHead(204).end();
     else if (path.startsWith('/cut/')) {
       res.writeHead(200, { ...json, 'content-length': String(COMPLETION.length) });
       res.write(COMPLETION.slice(0, 20), () => res.destroy());
@@ -159,9 +169,42 @@ describe('on the wire', () => {
     });
   }
 
-  test('follows a redirect', async () => {
+  test('follows a redirect without sending the request twice', async () => {
+    hits = [];
     const answer = await openai(bufferedFetch, `${rawURL}/redirect`).chat.completions.create(ask('x'));
     assert.equal(answer.choices[0]!.message.content, 'compressed hello');
+    assert.deepEqual(hits, ['POST /redirect/chat/completions', 'POST /gzip/chat/completions']);
+    assert.equal(JSON.parse(lastSeen!.body).messages[0].content, 'x', '307 keeps the body');
+  });
+
+  test('a 303 becomes a GET without a body', async () => {
+    hits = [];
+    const response = await bufferedFetch(`${rawURL}/see-other/x`, { method: 'POST', body: '{"a":1}' });
+    assert.equal(response.status, 200);
+    assert.equal(response.redirected, true);
+    assert.deepEqual(hits, ['POST /see-other/x', 'GET /plain/after-303']);
+    assert.equal(lastSeen!.body, '');
+    assert.equal(lastSeen!.headers['content-length'], undefined);
+  });
+
+  test('undoes two content codings, last applied first', async () => {
+    const answer = await openai(bufferedFetch, `${rawURL}/two-codings`).chat.completions.create(ask('x'));
+    assert.equal(answer.choices[0]!.message.content, 'compressed hello');
+  });
+
+  test('drops a byte-order mark before JSON, as fetch does', async () => {
+    const answer = await openai(bufferedFetch, `${rawURL}/bom`).chat.completions.create(ask('x'));
+    assert.equal(answer.choices[0]!.message.content, 'compressed hello');
+  });
+
+  test('an empty 200 has an empty body stream, a 204 none', async () => {
+    const empty = await bufferedFetch(`${rawURL}/empty/x`);
+    assert.notEqual(empty.body, null);
+    assert.equal(empty.bodyUsed, false, 'asking for the stream does not use the body');
+    assert.equal(await new Response(empty.body).text(), '');
+    assert.equal(empty.bodyUsed, true, 'reading the stream does');
+    const none = await bufferedFetch(`${rawURL}/no-content/x`);
+    assert.equal(none.body, null);
   });
 
   test('a body cut short is a retryable connection error, not a parse of half a body', async () => {

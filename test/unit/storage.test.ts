@@ -338,6 +338,56 @@ describe('ResponseLogWriter', () => {
     for (const [i, lines, at] of seen) assert.ok(at === i && lines > i, `record ${i} was not on disk when it resolved`);
   });
 
+  test('appends made while a write is in progress share the next write, and each waits for its own', async () => {
+    const path = fresh('writer-coalesce.jsonl');
+    const writer = await ResponseLogWriter.open(path);
+    const fh = (writer as unknown as { fh: { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> } }).fh;
+    const realWrite = fh.write.bind(fh);
+    const writes: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    fh.write = async (...args: unknown[]) => {
+      writes.push(String(args[0]).split('\n').length - 1);
+      if (writes.length === 1) await gate; // hold the first write so that the next appends queue behind it
+      return realWrite(...args);
+    };
+    const resolved: number[] = [];
+    const append = (i: number) =>
+      writer.append(attempt({ i, job: 'j', attempt: 1, ok: true })).then(() => resolved.push(i));
+    const first = append(0);
+    await new Promise((r) => setImmediate(r));
+    const queued = [1, 2, 3, 4, 5].map(append);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(resolved, [], 'nothing resolves before its write is done');
+    release();
+    await Promise.all([first, ...queued]);
+    await writer.close();
+    assert.deepEqual(writes, [1, 5], 'one write for the first line, one for the five queued behind it');
+    assert.deepEqual(resolved, [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      (await collect(readRecords<AttemptRecord>(path))).map((r) => r.i),
+      [0, 1, 2, 3, 4, 5]
+    );
+  });
+
+  test('after a failed write every append fails, and none is left waiting', async () => {
+    const path = fresh('writer-fail.jsonl');
+    const writer = await ResponseLogWriter.open(path);
+    const fh = (writer as unknown as { fh: { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> } }).fh;
+    fh.write = async () => {
+      await new Promise((r) => setImmediate(r));
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    const line = (i: number) => attempt({ i, job: 'j', attempt: 1, ok: true });
+    const inWrite = writer.append(line(0));
+    const queued = writer.append(line(1));
+    await assert.rejects(inWrite, /ENOSPC/);
+    await assert.rejects(queued, /ENOSPC/);
+    await assert.rejects(writer.append(line(2)), /ENOSPC/);
+    await writer.close();
+    assert.equal(readFileSync(path, 'utf8'), '');
+  });
+
   test('open repairs a torn tail before appending', async () => {
     const path = fresh('writer-torn.jsonl');
     await writeFile(path, JSON.stringify(attempt({ i: 0, job: 'j', attempt: 1, ok: true })) + '\n{"i":1,"jo');
