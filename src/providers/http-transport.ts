@@ -4,9 +4,10 @@
  *
  * Why not the global `fetch`: at hundreds of requests a second, Node's WHATWG fetch (undici) costs more of the
  * worker's one main thread than everything else a request does — each call builds request and response streams,
- * tees and transferable wrappers that a small JSON answer never needs. Measured on the simulator with the `openai`
- * SDK: 0.59 → 0.36 CPU-ms per request (`bench/README.md`, Findings 9). The SDKs stay in charge of everything
- * else (headers, auth, timeouts through their abort signal, errors, parsing); only the wire is ours.
+ * tees and transferable wrappers that a small JSON answer never needs. Measured with the `openai` SDK in a bare
+ * loop on the simulator: 0.58 → 0.28 CPU-ms per request, and the worker 1.16 → 0.85 (`bench/README.md`, Findings 9).
+ * The SDKs stay in charge of everything else (headers, auth, timeouts through their abort signal, errors, parsing);
+ * only the wire is ours.
  *
  * Anything this path does not serve the way `fetch` would — a `Request` object, a streamed, multipart or binary
  * body, a scheme other than http(s) — goes to the global `fetch` unchanged. Redirects are followed here, as `fetch`
