@@ -54,11 +54,19 @@ export const bufferedFetch: Fetch = (input, init) => {
   if (body !== undefined && body !== null && typeof body !== 'string') return fetch(input, init);
   const url = typeof input === 'string' ? new URL(input) : input;
   if (!(url.protocol in agents)) return fetch(input, init);
-  return send(url, init?.method ?? 'GET', outgoingHeaders(init?.headers, url), body ?? undefined, init?.signal, 0);
+  return send(
+    url,
+    (init?.method ?? 'GET').toUpperCase(),
+    outgoingHeaders(init?.headers, url),
+    body ?? undefined,
+    init?.signal,
+    0
+  );
 };
 
 function send(
   url: URL,
+  /** Upper case. */
   method: string,
   headers: Record<string, string>,
   body: string | undefined,
@@ -75,7 +83,7 @@ function send(
       reject(err.name === 'AbortError' ? err : new TypeError('fetch failed', { cause: err }));
     const req = client.request(
       url,
-      { method: method.toUpperCase(), headers, agent: agents[protocol], signal: signal ?? undefined },
+      { method, headers, agent: agents[protocol], signal: signal ?? undefined },
       (res) => {
         const status = res.statusCode ?? 0;
         const location = res.headers.location;
@@ -86,8 +94,7 @@ function send(
           const next = new URL(location, url);
           if (!(next.protocol in agents)) return fail(new Error(`redirect to an unsupported URL: ${next.href}`));
           // 303, and 301/302 after a POST, become a GET without a body; 307 and 308 repeat the request as it was.
-          const toGet =
-            status === 303 ? method.toUpperCase() !== 'HEAD' : status <= 302 && method.toUpperCase() === 'POST';
+          const toGet = status === 303 ? method !== 'HEAD' : status <= 302 && method === 'POST';
           const nextHeaders = { ...headers };
           if (toGet)
             for (const name of Object.keys(nextHeaders)) if (name.startsWith('content-')) delete nextHeaders[name];
@@ -114,7 +121,7 @@ function send(
               const raw = res.rawHeaders;
               for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
               const href = url.hash ? url.href.slice(0, -url.hash.length) : url.href;
-              const bodyless = NULL_BODY.has(status) || method.toUpperCase() === 'HEAD';
+              const bodyless = NULL_BODY.has(status) || method === 'HEAD';
               resolve(
                 new BufferedResponse(
                   bytes,

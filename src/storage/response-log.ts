@@ -104,15 +104,12 @@ export class ResponseLogWriter {
     const text = this.lines.join('');
     this.lines = [];
     try {
-      const { bytesWritten } = await this.fh.write(text);
-      // A short write (a full disk, a quota) is finished or fails here, not taken for a whole one.
-      if (bytesWritten < Buffer.byteLength(text)) {
-        const rest = Buffer.from(text).subarray(bytesWritten);
-        for (let at = 0; at < rest.length;) {
-          const { bytesWritten: n } = await this.fh.write(rest, at);
-          if (n === 0) throw new Error(`could not write the response log (${rest.length - at} bytes left)`);
-          at += n;
-        }
+      // Written until every byte is out: a short write (a full disk, a quota) is finished or fails here.
+      const bytes = Buffer.from(text);
+      for (let at = 0; at < bytes.length;) {
+        const { bytesWritten } = await this.fh.write(bytes, at);
+        if (bytesWritten === 0) throw new Error(`could not write the response log (${bytes.length - at} bytes left)`);
+        at += bytesWritten;
       }
     } catch (err) {
       this.failed = err as Error;

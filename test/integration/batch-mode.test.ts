@@ -73,6 +73,14 @@ describe('batch mode on a real Temporal dev server', () => {
   let cacheDir: string;
   const taskQueue = 'batch-mode-test';
 
+  /** Waits (up to 20 s) until the simulator has created `count` provider batches. */
+  async function batchesSubmitted(count: number): Promise<void> {
+    for (let waited = 0; sim.stats.batchesCreated < count; waited += 50) {
+      assert.ok(waited < 20_000, `${count} batches are submitted`);
+      await delay(50);
+    }
+  }
+
   before(async () => {
     stack = await startTestStack({
       name: 'batch-mode',
@@ -190,10 +198,7 @@ describe('batch mode on a real Temporal dev server', () => {
       cacheDir,
       batchSize: 4,
     });
-    for (let waited = 0; sim.stats.batchesCreated < 3; waited += 50) {
-      assert.ok(waited < 20_000, 'the three batches are submitted');
-      await delay(50);
-    }
+    await batchesSubmitted(3);
     const callsBefore = sim.stats.batchCalls;
     // The provider batches are still processing while no worker runs.
     await stack.restartWorker(() => delay(500));
@@ -216,10 +221,7 @@ describe('batch mode on a real Temporal dev server', () => {
       cacheDir,
       batchSize: 3,
     });
-    for (let waited = 0; sim.stats.batchesCreated < 2; waited += 50) {
-      assert.ok(waited < 20_000, 'the two batches are submitted');
-      await delay(50);
-    }
+    await batchesSubmitted(2);
     await cancelCuration(client, handle.workflowId);
     await assert.rejects(curationResult(handle), (err: Error & { type?: string }) => err.type === 'Cancelled');
     const openai = new OpenAI({ apiKey: 'sk-test', baseURL: sim.openaiBaseURL, maxRetries: 0 });

@@ -7,13 +7,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { createWorker, curate, defineCurator } from '../../src';
 import { exportRun, findRun, openMetadata } from '../../src/cli/inspect';
 import { type JsonRow, readArrowRows } from '../../src/storage/arrow';
+import { runSetupScript } from '../helpers/setup-script';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temporal';
 
@@ -81,14 +82,7 @@ describe('Python reads our Arrow and Parquet output', () => {
 
   before(async () => {
     // First run: creates the venv and pip-installs (about a minute); afterwards a stamp check of a few ms.
-    python = execFileSync('bash', [join(ROOT, 'scripts', 'setup-python.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: 600_000,
-    })
-      .trim()
-      .split('\n')
-      .pop()!;
+    python = runSetupScript('setup-python.sh');
     stack = await startTestStack({
       name: 'python-read',
       worker: ({ env, cacheDir, providerEnv }) =>

@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +15,7 @@ import { startSimulator, type Simulator } from '../../src/simulator';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { installQuietRuntime } from '../../src/temporal/runtime';
 import { freePort } from '../../bench/lib/processes';
+import { runSetupScript } from '../helpers/setup-script';
 import { tempDir } from '../helpers/temporal';
 
 const ROOT = join(__dirname, '..', '..');
@@ -68,11 +68,7 @@ describe('the Temporal UI in a real browser', () => {
   const taskQueue = 'ui-test';
 
   before(async () => {
-    chromiumPath = execFileSync('bash', [join(ROOT, 'scripts', 'setup-browser.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: 600_000,
-    }).trim();
+    chromiumPath = runSetupScript('setup-browser.sh');
     // Only this run's screenshots, so a stale failure.png never sits next to a passing run's.
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
