@@ -66,6 +66,22 @@ const items = (n: number, prefix: string, extra: Record<number, string> = {}): I
 
 const rowsOf = (result: CurationResult) => result.table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
 
+/** Asserts that every row succeeded, after `retries` resubmissions, and came out in input order; returns the rows. */
+function everyRowInOrder(result: CurationResult, dataset: { id: number }[], retries: number) {
+  const n = dataset.length;
+  assert.deepEqual(
+    { total: result.stats.total, succeeded: result.stats.succeeded, failed: result.stats.failed },
+    { total: n, succeeded: n, failed: 0 }
+  );
+  assert.equal(result.stats.retries, retries);
+  const rows = rowsOf(result);
+  assert.deepEqual(
+    rows.map((r) => Number(r.id)),
+    dataset.map((r) => r.id)
+  );
+  return rows;
+}
+
 describe('batch mode on a real Temporal dev server', () => {
   let stack: TestStack;
   let sim: Simulator;
@@ -110,16 +126,7 @@ describe('batch mode on a real Temporal dev server', () => {
   test('OpenAI: every row in order, the failed row resubmitted in a second batch, at half price', async () => {
     openaiResult = await curate(client, 'openai-batch', { dataset: openaiRows, taskQueue, cacheDir, batchSize: 5 });
     const result = openaiResult;
-    assert.deepEqual(
-      { total: result.stats.total, succeeded: result.stats.succeeded, failed: result.stats.failed },
-      { total: 12, succeeded: 12, failed: 0 }
-    );
-    assert.equal(result.stats.retries, 1);
-    const rows = rowsOf(result);
-    assert.deepEqual(
-      rows.map((r) => Number(r.id)),
-      openaiRows.map((r) => r.id)
-    );
+    const rows = everyRowInOrder(result, openaiRows, 1);
     assert.ok(rows.every((r) => typeof r.response === 'string' && (r.response as string).length > 0));
     // Three batches of 5, 5 and 2 rows, then one more for the row that failed in the first.
     assert.equal(sim.stats.batchesCreated, 4);
@@ -169,16 +176,7 @@ describe('batch mode on a real Temporal dev server', () => {
   test('Anthropic: structured output, an errored and an expired row each resubmitted', async () => {
     const dataset = items(9, 'season', { 2: ' [[sim:status=529,times=1]]', 5: ' [[sim:expire,times=1]]' });
     const result = await curate(client, 'claude-batch', { dataset, taskQueue, cacheDir, batchSize: 4 });
-    assert.deepEqual(
-      { total: result.stats.total, succeeded: result.stats.succeeded, failed: result.stats.failed },
-      { total: 9, succeeded: 9, failed: 0 }
-    );
-    assert.equal(result.stats.retries, 2);
-    const rows = rowsOf(result);
-    assert.deepEqual(
-      rows.map((r) => Number(r.id)),
-      dataset.map((r) => r.id)
-    );
+    const rows = everyRowInOrder(result, dataset, 2);
     rows.forEach((row) => {
       assert.ok([...(row.lines as Iterable<unknown>)].every((l) => typeof l === 'string'));
       assert.equal(typeof row.season, 'string');
