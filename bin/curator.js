@@ -8,6 +8,15 @@ if (process.argv[2] === 'worker') {
   if (Number.isInteger(percent) && percent > 0)
     require('node:v8').setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
-// The package ships TypeScript sources; tsx compiles them (and the user's curator modules) on the fly.
-require('tsx/cjs');
-require('../src/cli/main.ts').main();
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+
+// The installed package runs its compiled CLI. A checkout of the repository (which has the sources and tsx) runs
+// the sources, so that an edit needs no build and a stale lib/ is never what runs.
+const sources = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
+if (existsSync(sources)) {
+  require('tsx/cjs');
+  require(sources).main();
+} else {
+  require('../lib/cli/main.js').main();
+}

@@ -5,7 +5,7 @@
  * Curators hold functions, which a Temporal payload cannot carry, so they are registered on the worker by name
  * and workflows refer to them by that name only.
  */
-import type { JsonSchema } from './schema';
+import { resolveResponseFormat, type JsonSchema } from './schema';
 
 /** One row of a dataset: a plain JSON object. */
 export type Row = Record<string, unknown>;
@@ -23,8 +23,10 @@ export type Prompt = string | ChatMessage[];
 export type Provider = 'openai' | 'anthropic';
 
 /**
- * Anything with a zod-like `safeParse`. Zod 4 schemas qualify; they are converted to JSON Schema with
- * `z.toJSONSchema` for the provider, and validate the model's output with `safeParse`.
+ * Anything with a zod-like `safeParse`. Zod 4 schemas qualify (zod 4, or `zod/v4` of zod 3.25+); they are
+ * converted to JSON Schema with zod's own `toJSONSchema` for the provider, and validate the model's output with
+ * `safeParse`. zod is an optional peer dependency: the user's zod is used. A zod 3 schema is refused by
+ * `defineCurator`, with what to do.
  */
 export interface ZodLike<T = unknown> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
@@ -131,6 +133,9 @@ export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknow
 /**
  * Defines a curator. The result is what a worker registers and what `curate()` and the CLI accept.
  *
+ * @throws TypeError for an invalid definition, a `responseFormat` that cannot be turned into JSON Schema (a zod 3
+ * schema) included.
+ *
  * @example
  * const poems = defineCurator({
  *   name: 'poems',
@@ -155,6 +160,13 @@ export function defineCurator<In extends Row = Row, Out extends Row = Row, R = a
   const provider = definition.provider ?? (/claude/i.test(model) ? 'anthropic' : 'openai');
   if (provider !== 'openai' && provider !== 'anthropic') {
     throw new TypeError(`curator '${name}': provider must be 'openai' or 'anthropic', got '${String(provider)}'`);
+  }
+  // Converted here, once, so that a schema the library cannot use fails where the curator is defined, not in a
+  // worker's activity retried for minutes.
+  try {
+    resolveResponseFormat(definition.responseFormat);
+  } catch (err) {
+    throw new TypeError(`curator '${name}': ${(err as Error).message}`);
   }
   return Object.freeze({ ...definition, provider });
 }

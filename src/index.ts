@@ -1,8 +1,9 @@
 /**
  * temporal-curator: durable LLM dataset curation on Temporal.
  *
- * Worker side: define curators, create a worker. Client side: `curate()` a dataset. Workflow side: import from
- * `temporal-curator/workflow`. Tests: `temporal-curator/simulator`.
+ * Worker side: define curators, create a worker. Client side: `curate()` a dataset. Both in one process, with a
+ * local dev server and the simulator: `startLocalStack()`. Workflow side: import from `temporal-curator/workflow`.
+ * Tests: `temporal-curator/simulator`.
  */
 export { defineCurator } from './curator';
 export type {
@@ -40,6 +41,14 @@ export {
   type DatasetInput,
 } from './client';
 export { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from './temporal/connection';
+export {
+  EMBEDDED_SIMULATOR_PORT,
+  endLocalRun,
+  startLocalStack,
+  type LocalStack,
+  type LocalStackOptions,
+} from './embedded';
+export type { DevServer } from './temporal/dev-server';
 export { defaultCacheDir } from './storage/cache-dir';
 export { MetadataDb, type RunRecord } from './storage/metadata-db';
 export type { FailedRequest } from './activities/finalize';

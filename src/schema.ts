@@ -20,14 +20,54 @@ function isZodLike(value: unknown): value is ZodLike & { _zod?: unknown } {
   return !!value && typeof (value as ZodLike).safeParse === 'function';
 }
 
-function zodToJsonSchema(schema: unknown): JsonSchema {
-  // zod is an optional peer: only users who pass a zod schema have it, so it is required lazily.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const z = require('zod') as { toJSONSchema?: (s: unknown) => JsonSchema };
-  if (typeof z.toJSONSchema !== 'function') {
-    throw new TypeError('responseFormat is a zod schema but the installed zod has no toJSONSchema (zod >= 4 needed)');
+type ToJsonSchema = (schema: unknown) => JsonSchema;
+
+/** The version of the zod the user's project resolves, for error messages. */
+function installedZodVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(require.resolve('zod/package.json', { paths: [process.cwd(), __dirname] })) as { version: string })
+      .version;
+  } catch {
+    return 'unknown';
   }
-  return z.toJSONSchema(schema);
+}
+
+/** zod's own converter, from the user's zod: zod is an optional peer, so only users of zod schemas have it. */
+function zodCoreToJsonSchema(): ToJsonSchema | undefined {
+  for (const id of ['zod/v4/core', 'zod']) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(require.resolve(id, { paths: [process.cwd(), __dirname] })) as { toJSONSchema?: unknown };
+      if (typeof mod.toJSONSchema === 'function') return mod.toJSONSchema as ToJsonSchema;
+    } catch {
+      // Not this entry point (zod < 3.25 has neither), try the next.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Converts a zod 4 schema (zod 4, or `zod/v4` of zod 3.25+) with zod's own converter. A zod 3 schema has no
+ * converter in zod itself; it gets an error that says what to do.
+ */
+function zodToJsonSchema(schema: ZodLike & { _zod?: unknown; toJSONSchema?: unknown }): JsonSchema {
+  if (schema._zod === undefined) {
+    throw new TypeError(
+      `responseFormat is a zod 3 schema (the installed zod is ${installedZodVersion()}), which temporal-curator ` +
+        'cannot turn into JSON Schema. Use zod 4 (`npm install zod@^4`), or with zod 3.25 or later import z from ' +
+        "'zod/v4', or pass a JSON Schema object."
+    );
+  }
+  if (typeof schema.toJSONSchema === 'function') return (schema.toJSONSchema as () => JsonSchema)();
+  const convert = zodCoreToJsonSchema();
+  if (!convert) {
+    throw new TypeError(
+      `responseFormat is a zod schema, but no zod with toJSONSchema was found (the installed zod is ` +
+        `${installedZodVersion()}). Install zod 4 (\`npm install zod@^4\`) or pass a JSON Schema object.`
+    );
+  }
+  return convert(schema);
 }
 
 const validators = new WeakMap<object, ResponseFormat>();

@@ -16,8 +16,8 @@ import { resolve } from 'node:path';
 import type { Curator } from '../curator';
 
 /**
- * Loads one of this package's modules when a command runs. `require` rather than `import()`: the bin script
- * registers tsx for CommonJS, where `require` finds the TypeScript sources.
+ * Loads one of this package's modules when a command runs. `require` rather than `import()`: it finds the compiled
+ * modules of the installed package, and the TypeScript sources in a checkout (where the bin script registers tsx).
  */
 function load<T>(id: string): T {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -74,7 +74,7 @@ export function buildProgram(): Command {
         load<typeof import('./progress')>('./progress'),
       ];
       // Without a worker here the curators are the remote workers' business: only their names travel.
-      const stack = await localStack(opts.worker === false ? [] : loadCurators(module), opts);
+      const stack = await localStack(opts.worker === false ? [] : await loadCurators(module), opts);
       const started = Date.now();
       const watching = new AbortController();
       try {
@@ -122,7 +122,7 @@ export function buildProgram(): Command {
     .option('--simulator', 'use the loopback simulator even if an API key is set')
     .action(async (opts) => {
       const { loadCurators } = load<typeof import('./load-curators')>('./load-curators');
-      const curators = loadCurators(opts.curators);
+      const curators = await loadCurators(opts.curators);
       const stack = await localStack(curators, opts);
       const address = stack.devServer?.address ?? process.env.TEMPORAL_ADDRESS;
       console.log(
@@ -157,7 +157,7 @@ export function buildProgram(): Command {
         load<typeof import('../temporal/runtime')>('../temporal/runtime'),
       ];
       installQuietRuntime((process.env.CURATOR_LOG_LEVEL as 'INFO') || 'INFO');
-      const curators = loadCurators(opts.curators);
+      const curators = await loadCurators(opts.curators);
       const taskQueue: string = opts.taskQueue ?? connection.DEFAULT_TASK_QUEUE;
       const worker = await createWorker({
         connection: await connection.connectWorker(),
@@ -245,10 +245,10 @@ export function buildProgram(): Command {
 
   program
     .command('simulator')
-    .description('run the OpenAI/Anthropic simulator on loopback (options: see src/simulator/cli.ts)')
+    .description('run the OpenAI/Anthropic simulator on loopback until Ctrl-C')
     .allowUnknownOption()
     .allowExcessArguments()
-    .helpOption(false)
+    .addHelpText('after', () => `\n${load<typeof import('../simulator/cli')>('../simulator/cli').SIMULATOR_USAGE}`)
     .action(async (_opts, command: Command) => {
       const { runSimulatorCli } = load<typeof import('../simulator/cli')>('../simulator/cli');
       await runSimulatorCli(command.args);
@@ -267,7 +267,10 @@ export async function main(argv = process.argv): Promise<void> {
       return;
     }
     console.error((err as Error).message ?? err);
-    process.exitCode = EXIT.usage;
+    // A failure while starting (the worker, the workflow bundle, the dev server) can leave a connection, a server
+    // or a child process behind that would keep the process alive with nothing left to do: exit now. The dev server
+    // child is stopped by its exit handler.
+    process.exit(EXIT.usage);
   }
 }
 

@@ -10,6 +10,18 @@ import { parseArgs } from 'node:util';
 import { startSimulator } from './server';
 import type { SimulatorOptions } from './types';
 
+/** The options, as `curator simulator --help` prints them. */
+export const SIMULATOR_USAGE = `Options:
+  --port N                    port on 127.0.0.1 (default: any free port)
+  --latency MS | MIN-MAX      answer latency in milliseconds, fixed or uniform in a range
+  --rpm N, --tpm N            requests and tokens per minute the simulator allows (429 beyond)
+  --input-tpm N, --output-tpm N
+                              Anthropic-style input and output token limits
+  --window-ms N               length of the rate-limit window
+  --seed TEXT                 seed of the deterministic answers
+  --keys KEY1,KEY2            accepted API keys (default: any)
+  --omit-rate-limit-headers   answer without rate-limit headers, as self-hosted servers do`;
+
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

