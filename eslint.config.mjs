@@ -82,6 +82,8 @@ export default defineConfig(
       'dist/**',
       'bench/results/**',
       'test/histories/**',
+      // A user's project, built and run by test/integration/package.test.ts against the installed tarball.
+      'test/fixtures/consumer/**',
       'coverage/**',
       '**/.venv*/**',
     ],

@@ -129,7 +129,9 @@ async function startDownloadedServer(options: DevServerOptions, port: number, ui
       extraArgs: options.extraArgs,
     },
   }).catch((err: unknown) => {
-    throw new Error(`${NO_TEMPORAL_CLI_HELP}\n(The SDK's download of the dev server failed: ${(err as Error).message})`);
+    throw new Error(
+      `${NO_TEMPORAL_CLI_HELP}\n(The SDK's download of the dev server failed: ${(err as Error).message})`
+    );
   });
   return {
     address: `127.0.0.1:${port}`,

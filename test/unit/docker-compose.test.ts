@@ -133,7 +133,7 @@ test('the worker talks to temporal:7233 and gets API keys only from the host env
     assert.match(value, /^\$\{[A-Za-z_][A-Za-z0-9_]*(:?-)?\}$/, `worker ${key} hardcodes a value: '${value}'`);
   }
   assert.doesNotMatch(composeText, /\bsk-[A-Za-z0-9_-]{8,}/, 'something that looks like an API key is in the file');
-  assert.equal(worker.command, 'npx tsx src/cli/main.ts worker --curators /app/examples/curators.ts');
+  assert.equal(worker.command, 'node bin/curator.js worker --curators /app/examples/curators.js');
 });
 
 test('named volumes are declared and hold the database and the curator cache', () => {
