@@ -21,10 +21,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { tableFromIPC } from 'apache-arrow';
+import { freePort, stopProcess } from '../../bench/lib/processes';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { startTemporal, tempDir } from '../helpers/temporal';
 
@@ -72,17 +73,6 @@ function results(stdout: string): Map<string, string[]> {
 }
 
 const topics = (n: number, suffix = '') => Array.from({ length: n }, (_, i) => `topic ${i}${suffix}`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -281,8 +271,7 @@ describe('the package installed from its tarball', () => {
       assert.match(exit.stdout, /Requests\s+30 total, 30 succeeded, 0 failed/);
       assert.equal(simulator.stats.total, 30);
     } finally {
-      worker.kill('SIGTERM');
-      await exited;
+      await stopProcess(worker);
       await simulator.close();
     }
   });
