@@ -27,6 +27,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { tableFromIPC } from 'apache-arrow';
 import { freePort, stopProcess } from '../../bench/lib/processes';
 import { startSimulator, type Simulator } from '../../src/simulator';
+import { findTemporalCli } from '../../src/temporal/cli-path';
 import { startTemporal, tempDir } from '../helpers/temporal';
 
 const ROOT = join(__dirname, '..', '..');
@@ -171,6 +172,7 @@ describe('the package installed from its tarball', () => {
     temporal = await startTemporal();
     env = userEnv({
       TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_CLI_PATH: findTemporalCli(),
       CURATOR_CACHE_DIR: join(work, 'cache'),
       CURATOR_SIMULATOR_PORT: String(await freePort()),
     });
