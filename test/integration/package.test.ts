@@ -198,10 +198,11 @@ describe('the package installed from its tarball', () => {
     );
   });
 
-  test('an ES module project on plain node: createWorker and curate, 50 rows, text and zod', async () => {
+  test('an ES module project on plain node: createWorker and curate, 50 rows, text and zod; its own workflows', async () => {
     const done = results(ok(await node(['main.mjs']), 'node main.mjs').stdout);
     assert.deepEqual(done.get('esm-text'), topics(50));
     assert.deepEqual(done.get('esm-zod'), topics(50));
+    assert.deepEqual(done.get('esm-pipeline'), topics(20));
   });
 
   test('a TypeScript project compiled by tsc (strict) to CommonJS, with its own workflows on a CuratorPlugin worker', async () => {
