@@ -23,10 +23,9 @@ export type Prompt = string | ChatMessage[];
 export type Provider = 'openai' | 'anthropic';
 
 /**
- * Anything with a zod-like `safeParse`. Zod 4 schemas qualify (zod 4, or `zod/v4` of zod 3.25+); they are
- * converted to JSON Schema with zod's own `toJSONSchema` for the provider, and validate the model's output with
- * `safeParse`. zod is an optional peer dependency: the user's zod is used. A zod 3 schema is refused by
- * `defineCurator`, with what to do.
+ * Anything with a zod-like `safeParse`: a zod 4 or zod 3 schema. The provider gets its JSON Schema (zod 4's own
+ * `toJSONSchema`; for zod 3, which has none, read from the schema's definition), and the model's output is
+ * validated with `safeParse`. zod is an optional peer dependency: the user's zod is used.
  */
 export interface ZodLike<T = unknown> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
@@ -133,8 +132,8 @@ export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknow
 /**
  * Defines a curator. The result is what a worker registers and what `curate()` and the CLI accept.
  *
- * @throws TypeError for an invalid definition, a `responseFormat` that cannot be turned into JSON Schema (a zod 3
- * schema) included.
+ * @throws TypeError for an invalid definition, a `responseFormat` with no JSON Schema form (e.g. a zod 3 `z.date()`)
+ * included.
  *
  * @example
  * const poems = defineCurator({

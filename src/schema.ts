@@ -5,6 +5,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import Ajv from 'ajv';
 import type { ZodLike } from './curator';
+import { isZod3Schema, zod3ToJsonSchema } from './zod3';
 
 /** A JSON Schema document (draft 7 or 2020-12). */
 export type JsonSchema = { [key: string]: unknown };
@@ -48,17 +49,11 @@ function zodCoreToJsonSchema(): ToJsonSchema | undefined {
 }
 
 /**
- * Converts a zod 4 schema (zod 4, or `zod/v4` of zod 3.25+) with zod's own converter. A zod 3 schema has no
- * converter in zod itself; it gets an error that says what to do.
+ * Converts a zod schema with zod's own converter for zod 4 (zod 4, or `zod/v4` of zod 3.25+), and by reading its
+ * definition for zod 3, which has no converter.
  */
 function zodToJsonSchema(schema: ZodLike & { _zod?: unknown; toJSONSchema?: unknown }): JsonSchema {
-  if (schema._zod === undefined) {
-    throw new TypeError(
-      `responseFormat is a zod 3 schema (the installed zod is ${installedZodVersion()}), which temporal-curator ` +
-        'cannot turn into JSON Schema. Use zod 4 (`npm install zod@^4`), or with zod 3.25 or later import z from ' +
-        "'zod/v4', or pass a JSON Schema object."
-    );
-  }
+  if (isZod3Schema(schema)) return zod3ToJsonSchema(schema);
   if (typeof schema.toJSONSchema === 'function') return (schema.toJSONSchema as () => JsonSchema)();
   const convert = zodCoreToJsonSchema();
   if (!convert) {
