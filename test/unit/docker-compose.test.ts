@@ -1,12 +1,16 @@
 /**
  * Static checks of the production-shaped docker-compose stack (no Docker needed): services, pinned images,
- * published ports, dependencies, secrets passed through only, volumes, and the files the stack refers to.
+ * published ports, dependencies, secrets passed through only, volumes, and the files the stack refers to; and that it
+ * runs the same components, versions, configuration and worker variables as scripts/infra (the same stack without
+ * containers, for the integration tests).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { searchAttributeArgs } from '../../src/search-attributes';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
@@ -20,11 +24,14 @@ type Service = {
   volumes?: (string | { type?: string; source?: string; target?: string })[];
   healthcheck?: { test?: unknown };
   command?: string | string[];
+  entrypoint?: string | string[];
+  container_name?: string;
 };
 type Compose = { services?: Record<string, Service>; volumes?: Record<string, unknown> };
 
 const composeText = readFileSync(COMPOSE_FILE, 'utf8');
-const compose = parse(composeText) as Compose;
+// `<<: *anchor` merge keys, as docker compose reads them.
+const compose = parse(composeText, { merge: true }) as Compose;
 const services = compose.services ?? {};
 
 function service(name: string): Service {
@@ -76,8 +83,28 @@ function dependsOn(s: Service): string[] {
 const isBindSource = (source: string | undefined): source is string =>
   !!source && (source.startsWith('.') || source.startsWith('/'));
 
-test('the four services exist', () => {
-  for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker']) service(name);
+/** A setting of scripts/infra/lib.sh, as bash sees it. */
+function infraSetting(name: string): string {
+  return execFileSync('bash', ['-c', `source scripts/infra/lib.sh && printf %s "$${name}"`], { cwd: ROOT }).toString();
+}
+
+/** `stack.sh env [machine]`: the variables the script gives a worker (inside a machine, or in the root namespace). */
+function infraEnv(machine?: string): Record<string, string> {
+  const out = execFileSync('bash', ['scripts/infra/stack.sh', 'env', ...(machine ? [machine] : [])], { cwd: ROOT });
+  const lines = out.toString().trim().split('\n');
+  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+}
+
+/** The value compose gives a variable when the host environment leaves it unset: `${X:-default}` -> default. */
+function composeDefault(value: string | undefined): string | undefined {
+  return value?.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}/g, '$1');
+}
+
+const entrypoint = (s: Service) => [s.entrypoint ?? []].flat().join(' ');
+
+test('the services of the stack exist', () => {
+  const names = ['postgresql', 'temporal-schema', 'temporal', 'temporal-2', 'temporal-namespace', 'temporal-ui'];
+  for (const name of [...names, 's3', 'worker']) service(name);
 });
 
 test('images are pinned to explicit tags, never :latest', () => {
@@ -92,31 +119,106 @@ test('images are pinned to explicit tags, never :latest', () => {
     assert.notEqual(tag, 'latest', `service '${name}' uses :latest`);
     assert.ok(!tag.includes('${'), `service '${name}' image tag '${tag}' comes from a variable`);
   }
-  assert.match(service('postgresql').image ?? '', /^postgres:16(\.|$)/);
-  assert.match(service('temporal').image ?? '', /^temporalio\/(auto-setup|server):\d/);
+  assert.match(service('postgresql').image ?? '', /^postgres:\d/);
+  assert.match(service('temporal').image ?? '', /^temporalio\/server:\d/);
   assert.match(service('temporal-ui').image ?? '', /^temporalio\/ui:\d/);
 });
 
-test('Temporal gRPC (7233) and the Web UI (8080) are published', () => {
+test('Temporal gRPC (7233), the Web UI (8080) and the store are published; the workers publish nothing', () => {
   assert.ok(publishedPorts(service('temporal')).includes(7233), 'temporal does not publish 7233');
   assert.ok(publishedPorts(service('temporal-ui')).includes(8080), 'temporal-ui does not publish 8080');
   assert.equal(env(service('temporal-ui')).TEMPORAL_ADDRESS, 'temporal:7233');
+  assert.ok(publishedPorts(service('s3')).includes(Number(infraSetting('S3_PORT'))), 's3 does not publish its port');
+  // `docker compose up --scale worker=N` needs replicas without a fixed name or host port.
+  assert.deepEqual(publishedPorts(service('worker')), []);
+  assert.equal(service('worker').container_name, undefined);
+  assert.deepEqual(publishedPorts(service('temporal-2')), [], 'the second host would take the host ports of the first');
 });
 
-test('temporal waits for a healthy postgresql and is configured for it', () => {
-  const temporal = service('temporal');
-  assert.ok(dependsOn(temporal).includes('postgresql'), 'temporal does not depend on postgresql');
-  if (!Array.isArray(temporal.depends_on)) {
-    assert.equal(temporal.depends_on?.postgresql?.condition, 'service_healthy');
+test('both Temporal hosts wait for the schema, which waits for a healthy postgresql', () => {
+  const schema = service('temporal-schema');
+  assert.ok(dependsOn(schema).includes('postgresql'), 'temporal-schema does not depend on postgresql');
+  if (!Array.isArray(schema.depends_on)) {
+    assert.equal(schema.depends_on?.postgresql?.condition, 'service_healthy');
   }
   assert.ok(service('postgresql').healthcheck?.test, 'postgresql has no healthcheck');
-  const e = env(temporal);
-  assert.match(e.DB ?? '', /^postgres12/);
-  assert.equal(e.POSTGRES_SEEDS, 'postgresql');
-  assert.ok(e.POSTGRES_USER, 'POSTGRES_USER not set');
-  assert.ok(e.POSTGRES_PWD, 'POSTGRES_PWD not set');
-  assert.ok(e.DYNAMIC_CONFIG_FILE_PATH, 'DYNAMIC_CONFIG_FILE_PATH not set');
+  for (const name of ['temporal', 'temporal-2']) {
+    const host = service(name);
+    assert.ok(dependsOn(host).includes('temporal-schema'), `${name} does not wait for the schema`);
+    if (!Array.isArray(host.depends_on)) {
+      assert.equal(host.depends_on?.['temporal-schema']?.condition, 'service_completed_successfully');
+    }
+    assert.equal(env(host).TEMPORAL_PG_ADDRESS, 'postgresql:5432');
+  }
+  assert.ok(dependsOn(service('worker')).includes('temporal-namespace'), 'worker starts before the namespace exists');
   assert.ok(dependsOn(service('worker')).includes('temporal'), 'worker does not depend on temporal');
+});
+
+test('compose runs the components and versions of scripts/infra', () => {
+  assert.equal(service('postgresql').image?.split(':')[1].split('.')[0], infraSetting('PG_MAJOR'));
+  const temporalVersion = infraSetting('TEMPORAL_SERVER_VERSION').replace(/^v/, '');
+  for (const name of ['temporal', 'temporal-2']) {
+    assert.equal(service(name).image, `temporalio/server:${temporalVersion}`);
+  }
+  for (const name of ['temporal-schema', 'temporal-namespace']) {
+    assert.equal(service(name).image, `temporalio/admin-tools:${temporalVersion}`);
+  }
+  assert.equal(service('s3').image, `versity/versitygw:${infraSetting('VERSITYGW_VERSION')}`);
+  assert.equal(infraSetting('TEMPORAL_HOSTS'), '2', 'scripts/infra runs another number of Temporal hosts');
+});
+
+test('compose and scripts/infra set Temporal and PostgreSQL up from the same files', () => {
+  const stackScript = readFileSync(path.join(ROOT, 'scripts/infra/stack.sh'), 'utf8');
+  const shared: [file: string, service: string, target: string][] = [
+    ['deploy/temporal/config.yaml', 'temporal', '/etc/curator/temporal/config.yaml'],
+    ['deploy/temporal/config.yaml', 'temporal-2', '/etc/curator/temporal/config.yaml'],
+    ['deploy/temporal/setup.sh', 'temporal-schema', '/etc/curator/temporal/setup.sh'],
+    ['deploy/temporal/setup.sh', 'temporal-namespace', '/etc/curator/temporal/setup.sh'],
+    ['deploy/postgres/init.sql', 'postgresql', '/docker-entrypoint-initdb.d/init.sql'],
+  ];
+  for (const [file, name, target] of shared) {
+    assert.ok(existsSync(path.join(ROOT, file)), `${file} missing`);
+    const mount = mounts(service(name)).find((m) => m.target === target);
+    assert.equal(path.normalize(mount?.source ?? ''), path.normalize(file), `${name} does not mount ${file}`);
+    assert.ok(stackScript.includes(`$ROOT/${file}`), `scripts/infra/stack.sh does not use ${file}`);
+  }
+  assert.match(entrypoint(service('temporal-schema')), /setup\.sh schema$/);
+  assert.match(entrypoint(service('temporal-namespace')), /setup\.sh namespace$/);
+  for (const name of ['temporal', 'temporal-2']) {
+    assert.match(entrypoint(service(name)), /temporal-server --config-file\s+\/etc\/curator\/temporal\/config\.yaml/);
+  }
+  // The search attributes setup.sh registers are the ones the workflows set.
+  const setup = readFileSync(path.join(ROOT, 'deploy/temporal/setup.sh'), 'utf8');
+  const listed = /SEARCH_ATTRIBUTES="([^"]*)"/.exec(setup)?.[1].split(/\s+/).filter(Boolean).sort();
+  const expected = searchAttributeArgs().filter((arg) => arg !== '--search-attribute');
+  assert.deepEqual(listed, expected.sort());
+});
+
+test('a compose worker gets the variables of a scripts/infra machine, the same values but for host names', () => {
+  const machine = infraEnv('m1');
+  const worker = env(service('worker'));
+  const missing = Object.keys(machine).filter((key) => !(key in worker));
+  assert.deepEqual(missing, [], 'variables scripts/infra gives a worker that compose does not');
+  for (const key of ['TEMPORAL_NAMESPACE', 'CURATOR_STORAGE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) {
+    assert.equal(composeDefault(worker[key]), machine[key], key);
+  }
+  for (const [key, host] of [
+    ['CURATOR_DATABASE_URL', 'postgresql'],
+    ['AWS_ENDPOINT_URL_S3', 's3'],
+  ]) {
+    const ours = new URL(composeDefault(worker[key])!);
+    const theirs = new URL(machine[key]);
+    assert.equal(ours.hostname, host, key);
+    assert.deepEqual(
+      [ours.protocol, ours.username, ours.password, ours.pathname],
+      [theirs.protocol, theirs.username, theirs.password, theirs.pathname],
+      key
+    );
+  }
+  assert.equal(new URL(worker.AWS_ENDPOINT_URL_S3!).port, infraSetting('S3_PORT'));
+  // Seen from the root namespace, the script names the same variables (the disk is a machine's own).
+  const root = Object.keys(infraEnv()).sort();
+  assert.deepEqual(root, Object.keys(machine).filter((key) => key !== 'CURATOR_CACHE_DIR').sort());
 });
 
 test('the worker talks to temporal:7233 and gets API keys only from the host environment', () => {
@@ -168,7 +270,7 @@ test('the worker Dockerfile exists and uses a pinned base image', () => {
 
 test('the dynamic config file temporal mounts exists and is valid YAML', () => {
   const temporal = service('temporal');
-  const configPath = env(temporal).DYNAMIC_CONFIG_FILE_PATH!;
+  const configPath = env(temporal).TEMPORAL_DYNAMIC_CONFIG!;
   // Relative paths are resolved against the server's working directory, /etc/temporal.
   const inContainer = path.posix.resolve('/etc/temporal', configPath);
   const mount = mounts(temporal).find(
