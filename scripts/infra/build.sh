@@ -39,7 +39,9 @@ go_install() { # go_install DEST_DIR TOOLCHAIN PKG@VER:NAME...
   rm -rf "$tmp" && mkdir -p "$tmp"
   for spec in "$@"; do
     GOTOOLCHAIN="$toolchain" GOBIN="$tmp" nice -n 19 go install -p 1 -trimpath -ldflags="-s -w" "${spec%%:*}"
-    mv "$tmp/$(basename "${spec%%@*}")" "$tmp/${spec##*:}"
+    local built
+    built="$tmp/$(basename "${spec%%@*}")"
+    [[ $built == "$tmp/${spec##*:}" ]] || mv "$built" "$tmp/${spec##*:}"
   done
   rm -rf "$dest" && mv "$tmp" "$dest"
 }

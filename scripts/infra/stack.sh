@@ -133,16 +133,21 @@ start_host() {
 
 # ------------------------------------------------------------------------------------------------ object store
 
-s3_curl() { curl -sS --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$@"; }
+# S3 wants x-amz-content-sha256 on every request; curl signs whatever value the header gives.
+s3_curl() {
+  curl -sS -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$@"
+}
 
 start_store() {
-  pidfile_alive "$S3_DIR/versitygw.pid" && return 0
-  mkdir -p "$S3_DIR/data"
-  infra_log "starting versitygw (S3 on 127.0.0.1:$S3_PORT, objects in $S3_DIR/data)"
-  ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
-    start_daemon "$S3_DIR/versitygw.pid" "$S3_DIR/versitygw.log" \
-    "$VERSITYGW_BIN_DIR/versitygw" --port "127.0.0.1:$S3_PORT" posix "$S3_DIR/data"
-  wait_for 30 "versitygw" curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"
+  if ! pidfile_alive "$S3_DIR/versitygw.pid"; then
+    mkdir -p "$S3_DIR/data"
+    infra_log "starting versitygw (S3 on 127.0.0.1:$S3_PORT, objects in $S3_DIR/data)"
+    ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
+      start_daemon "$S3_DIR/versitygw.pid" "$S3_DIR/versitygw.log" \
+      "$VERSITYGW_BIN_DIR/versitygw" --port "127.0.0.1:$S3_PORT" posix "$S3_DIR/data"
+    wait_for 30 "versitygw" curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"
+  fi
   local code
   code=$(s3_curl -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$S3_PORT/$S3_BUCKET")
   if [[ $code == 404 ]]; then
@@ -318,7 +323,7 @@ cmd_down() {
   stop_daemon "$S3_DIR/versitygw.pid"
   for n in $(seq 1 "$TEMPORAL_HOSTS"); do
     f="$INFRA_RUN/temporal-$n/server.pid"
-    [[ -f $f ]] && stop_daemon "$f"
+    stop_daemon "$f"
   done
   pg_down
   if [[ $purge == --purge ]]; then
@@ -328,35 +333,40 @@ cmd_down() {
   infra_log "stack down"
 }
 
-case "${1:-}" in
-  up) cmd_up "${2:-3}" ;;
-  status) cmd_status ;;
-  env) print_env "${2:-}" ;;
-  exec) shift && cmd_exec "$@" ;;
-  down) cmd_down "${2:-}" ;;
-  start-host) require_root && start_host "$2" ;;
-  kill-host)
-    stop_daemon "$INFRA_RUN/temporal-$2/server.pid" KILL
-    infra_log "Temporal host $2 killed"
-    ;;
-  kill-machine)
-    remove_machine "$(machine_num "$2")"
-    infra_log "machine $2 killed, its disk deleted"
-    ;;
-  add-machine) make_machine "$(machine_num "$2")" ;;
-  cut-machine)
-    stop_relays "$(machine_num "$2")" root
-    infra_log "machine $2 cut off"
-    if [[ -n ${3:-} ]]; then
-      sleep "$3"
-      start_relays "$(machine_num "$2")"
-      infra_log "machine $2 reconnected after $3 s"
-    fi
-    ;;
-  heal-machine) start_relays "$(machine_num "$2")" ;;
-  restart-store)
-    stop_daemon "$S3_DIR/versitygw.pid"
-    start_store
-    ;;
-  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' && exit 2 ;;
-esac
+main() {
+  case "${1:-}" in
+    up) cmd_up "${2:-3}" ;;
+    status) cmd_status ;;
+    env) print_env "${2:-}" ;;
+    exec) shift && cmd_exec "$@" ;;
+    down) cmd_down "${2:-}" ;;
+    start-host) require_root && start_host "$2" ;;
+    kill-host)
+      stop_daemon "$INFRA_RUN/temporal-$2/server.pid" KILL
+      infra_log "Temporal host $2 killed"
+      ;;
+    kill-machine)
+      remove_machine "$(machine_num "$2")"
+      infra_log "machine $2 killed, its disk deleted"
+      ;;
+    add-machine) make_machine "$(machine_num "$2")" ;;
+    cut-machine)
+      stop_relays "$(machine_num "$2")" root
+      infra_log "machine $2 cut off"
+      if [[ -n ${3:-} ]]; then
+        sleep "$3"
+        start_relays "$(machine_num "$2")"
+        infra_log "machine $2 reconnected after $3 s"
+      fi
+      ;;
+    heal-machine) start_relays "$(machine_num "$2")" ;;
+    restart-store)
+      stop_daemon "$S3_DIR/versitygw.pid"
+      start_store
+      ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' && exit 2 ;;
+  esac
+}
+
+# Sourced (e.g. to call one step while debugging), it only defines the functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
