@@ -199,7 +199,13 @@ test('a compose worker gets the variables of a scripts/infra machine, the same v
   const worker = env(service('worker'));
   const missing = Object.keys(machine).filter((key) => !(key in worker));
   assert.deepEqual(missing, [], 'variables scripts/infra gives a worker that compose does not');
-  for (const key of ['TEMPORAL_NAMESPACE', 'CURATOR_STORAGE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) {
+  for (const key of [
+    'TEMPORAL_NAMESPACE',
+    'CURATOR_STORAGE',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_REGION',
+  ]) {
     assert.equal(composeDefault(worker[key]), machine[key], key);
   }
   for (const [key, host] of [
@@ -218,7 +224,12 @@ test('a compose worker gets the variables of a scripts/infra machine, the same v
   assert.equal(new URL(worker.AWS_ENDPOINT_URL_S3!).port, infraSetting('S3_PORT'));
   // Seen from the root namespace, the script names the same variables (the disk is a machine's own).
   const root = Object.keys(infraEnv()).sort();
-  assert.deepEqual(root, Object.keys(machine).filter((key) => key !== 'CURATOR_CACHE_DIR').sort());
+  assert.deepEqual(
+    root,
+    Object.keys(machine)
+      .filter((key) => key !== 'CURATOR_CACHE_DIR')
+      .sort()
+  );
 });
 
 test('the worker talks to temporal:7233 and gets API keys only from the host environment', () => {
