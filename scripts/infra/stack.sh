@@ -7,14 +7,20 @@
 # ~/.cache/temporal-curator/infra); binaries come from scripts/infra/build.sh. Needs root (namespaces).
 #
 #   stack.sh up [N]             build what is missing, start what is down, make N machines (default 3); idempotent
-#   stack.sh status             each piece, its address and pid
+#   stack.sh status             each piece: up or down, its address, its log or data
 #   stack.sh env [MACHINE]      the environment a worker needs (inside MACHINE, or from the root namespace)
 #   stack.sh exec MACHINE CMD…  run CMD on MACHINE with that environment (its network, its disk)
 #   stack.sh down [--purge]     stop everything (--purge also deletes the data: databases, objects, disks)
 #
+# Worker machines are m1, m2, …; each sees Temporal at 127.0.0.1:7233 (a relay that prefers one host and fails over
+# to the other per connection), PostgreSQL and the store at the root namespace's addresses, and its disk at
+# $CURATOR_INFRA_CACHE/run/disk. Other paths of the box stay visible (the code, node_modules): a machine has its own
+# network and disk, not its own filesystem.
+#
 # Helpers for the chaos test:
 #   stack.sh kill-host H        SIGKILL Temporal host H (1 or 2); `stack.sh start-host H` brings it back
-#   stack.sh kill-machine M     SIGKILL every process of machine M and delete its disk (the machine is gone)
+#   stack.sh kill-machine M     SIGKILL every process of machine M and delete its disk (the machine is gone);
+#                               `stack.sh add-machine M` makes a fresh one under that name
 #   stack.sh cut-machine M [S]  stop M's relays (a network partition); heal after S seconds, or with heal-machine
 #   stack.sh heal-machine M     restart M's relays
 #   stack.sh restart-store      SIGTERM the object store and start it again on the same data
