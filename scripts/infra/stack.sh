@@ -319,7 +319,8 @@ cmd_exec() {
   [[ -e "$MNT_NS_DIR/$n" ]] || infra_die "no machine $m (stack.sh up)"
   local envs=()
   mapfile -t envs < <(print_env "$m")
-  exec nsenter --net="/run/netns/$(machine_ns "$n")" --mount="$MNT_NS_DIR/$n" env "${envs[@]}" "$@"
+  # --wd: entering a mount namespace otherwise starts the command in its root directory.
+  exec nsenter --net="/run/netns/$(machine_ns "$n")" --mount="$MNT_NS_DIR/$n" --wd="$PWD" env "${envs[@]}" "$@"
 }
 
 cmd_down() {
