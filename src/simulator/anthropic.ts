@@ -61,6 +61,11 @@ function errorType(status: number): string {
   }
 }
 
+/** The message of a 429 sent with budget left (an acceleration limit or a congested gateway). */
+const CONGESTION_MESSAGE =
+  'This request was rate limited because of a sharp increase in usage across the API. Please retry after the ' +
+  'retry-after delay.';
+
 function defaultMessage(status: number): string {
   switch (status) {
     case 401:
@@ -300,6 +305,9 @@ export const anthropic: ProviderAdapter = {
   statusError(fault, ctx) {
     const type = fault.type ?? errorType(fault.status);
     const headers = faultHeaders(fault);
+    if (fault.status === 429 && fault.budgetLeft === true) {
+      return error(429, type, fault.message ?? CONGESTION_MESSAGE, ctx, headers);
+    }
     // The default 429 message says the request limit is used up, so the headers say so too.
     if (fault.status === 429) headers['anthropic-ratelimit-requests-remaining'] = '0';
     return error(fault.status, type, fault.message ?? defaultMessage(fault.status), ctx, headers);

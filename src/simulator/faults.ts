@@ -20,9 +20,9 @@ const DIRECTIVE = /\[\[sim:([^\]]*)\]\]/g;
  * Parses every directive in `text`. Items are comma-separated `key` or `key=value`; values are URI-decoded so a
  * message can carry commas as `%2C`. Unknown directives are ignored rather than failing the request.
  *
- * Recognised: `status=N` (with `retryAfter`, `retryAfterMs`, `type`, `code`, `message`, `shouldRetry`), `drop`,
- * `slow=MS`, `malformed`, `finish=REASON`, `refusal[=TEXT]`, `invalid-json`, `expire` (batch requests only); plus
- * `times=N` and `probability=P` on any.
+ * Recognised: `status=N` (with `retryAfter`, `retryAfterMs`, `type`, `code`, `message`, `shouldRetry`,
+ * `budgetLeft`), `drop`, `slow=MS`, `malformed`, `finish=REASON`, `refusal[=TEXT]`, `invalid-json`, `expire` (batch
+ * requests only); plus `times=N` and `probability=P` on any.
  */
 export function parseDirectives(text: string): Directive[] {
   if (!text.includes('[[sim:')) return [];
@@ -65,6 +65,7 @@ function faultFromItems(items: Map<string, string | undefined>): FaultSpec | und
     if (message !== undefined) spec.message = message;
     const shouldRetry = items.get('shouldRetry') ?? items.get('should-retry');
     if (shouldRetry !== undefined) spec.shouldRetry = shouldRetry !== 'false' && shouldRetry !== '0';
+    if (items.has('budgetLeft') || items.has('budget-left')) spec.budgetLeft = true;
     return spec;
   }
   if (items.has('drop')) return { kind: 'drop' };

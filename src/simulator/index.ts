@@ -15,12 +15,16 @@ export type {
   BatchOptions,
   FaultRule,
   FaultSpec,
+  LatencySpec,
+  RateLimitOptions,
   RecordedRequest,
   SimProvider,
   Simulator,
   SimulatorOptions,
   SimulatorStats,
+  TransientOptions,
 } from './types';
 export { parseDirectives, type Directive } from './faults';
 export { formatGoDuration, formatRfc3339 } from './rate-limits';
+export { latencySampler, logNormal, type LatencySampler } from './latency';
 export { generateFromSchema, Rng } from './answers';

@@ -298,6 +298,11 @@ export const openai: ProviderAdapter = {
         message =
           'You exceeded your current quota, please check your plan and billing details. For more information on this ' +
           'error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.';
+      } else if (fault.budgetLeft === true) {
+        // A gateway's congestion: the budget is not used up, so the headers keep the true remaining.
+        code = 'rate_limit_exceeded';
+        message =
+          'The server is currently overloaded with other requests. Please retry your request after a brief wait.';
       } else {
         code = 'rate_limit_exceeded';
         const tokens = type === 'tokens';

@@ -1,9 +1,10 @@
 /**
- * A sliding-window rate limiter plus the header formats the two providers use to report it.
+ * The limiter contract shared by the three enforcement modes, the sliding-window limiter (the default mode), and the
+ * header formats the two providers use to report limits.
  *
- * Each accepted request is one event `{at, input, output}`; an event counts against every limit until `windowMs` after
- * it arrived. That is simpler than the providers' continuous token buckets but gives exact, explainable numbers: the
- * `remaining` headers are `limit - used in the window`, and a 429's retry hint is the moment enough events expire.
+ * Sliding window: each accepted request is one event `{at, input, output}`; an event counts against every limit until
+ * `windowMs` after it arrived. That gives exact, explainable numbers: the `remaining` headers are `limit - used in the
+ * window`, and a 429's retry hint is the moment enough events expire.
  */
 import type { SimulatorOptions } from './types';
 
@@ -18,8 +19,14 @@ export interface Bucket {
   enforced: boolean;
 }
 
+/** How limits are enforced; see `SimulatorOptions.rateLimits.enforcement`. */
+export type Enforcement = 'sliding-window' | 'per-second' | 'token-bucket';
+
 export interface LimitSettings {
+  enforcement: Enforcement;
   windowMs: number;
+  /** Token-bucket capacity, in seconds of refill. */
+  burstSeconds: number;
   buckets: Record<Dimension, Bucket>;
 }
 
@@ -47,7 +54,12 @@ export function limitSettings(options: SimulatorOptions['rateLimits']): LimitSet
         ? { limit: Math.floor(limit), enforced: true }
         : { limit: DEFAULT_LIMITS[d], enforced: false };
   }
-  return { windowMs: options?.windowMs !== undefined && options.windowMs > 0 ? options.windowMs : 60_000, buckets };
+  return {
+    enforcement: options?.enforcement ?? 'sliding-window',
+    windowMs: options?.windowMs !== undefined && options.windowMs > 0 ? options.windowMs : 60_000,
+    burstSeconds: options?.burstSeconds !== undefined && options.burstSeconds > 0 ? options.burstSeconds : 1,
+    buckets,
+  };
 }
 
 /** Tokens one request is debited with. */
@@ -58,9 +70,11 @@ export interface Cost {
 
 /** What a provider reports for one dimension. */
 export interface DimensionState {
+  /** The per-minute limit, whatever the enforcement mode. */
   limit: number;
+  /** What could be admitted right now without a 429. */
   remaining: number;
-  /** Time until the window is back to its initial state (all current usage expired), in ms. */
+  /** Time until the limiter is back to its initial state (all current usage expired or refilled), in ms. */
   resetMs: number;
   /** Whether the limit is enforced, or only reported. */
   enforced: boolean;
@@ -78,13 +92,21 @@ export interface Rejection {
   retryAfterMs: number | undefined;
 }
 
+/** One enforcement mode's state for one provider. Every method takes the time, so modes are pure functions of it. */
+export interface Limiter {
+  /** Debits `cost` if every enforced limit allows it; otherwise returns the first limit it breaks. */
+  admit(now: number, cost: Cost, settings: LimitSettings): Rejection | undefined;
+  snapshot(now: number, settings: LimitSettings): Snapshot;
+  clear(): void;
+}
+
 interface Event {
   at: number;
   input: number;
   output: number;
 }
 
-export class SlidingWindowLimiter {
+export class SlidingWindowLimiter implements Limiter {
   /** Events in arrival order; `head` skips expired ones so pruning is O(1) amortised. */
   private events: Event[] = [];
   private head = 0;
@@ -155,7 +177,8 @@ export class SlidingWindowLimiter {
   }
 }
 
-function amount(d: Dimension, cost: Cost): number {
+/** How much of dimension `d` a request costing `cost` uses. */
+export function amount(d: Dimension, cost: Cost): number {
   switch (d) {
     case 'requests':
       return 1;

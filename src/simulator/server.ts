@@ -1,19 +1,24 @@
 /**
  * The simulator's HTTP server: routing, the request pipeline shared by both providers, stats, latency and the
- * `/_sim/*` control API for tests running in another process.
+ * `/_sim/*` control API for tests running in another process (`GET /_sim/stats`, `GET /_sim/load-stats` for the
+ * refusals by kind, in-flight counts and admitted requests per second, `POST /_sim/reset`, `GET /_sim/calls`).
  *
- * Pipeline of a completion request: authenticate → parse and validate → fault (in-band directive, then rules) →
- * generate the answer → rate-limit admission (debiting the answer's actual usage) → latency → respond.
+ * Pipeline of a completion request: capacity gate (when set) → authenticate → parse and validate → fault (in-band
+ * directive, then rules) → transient error (when set) → generate the answer → rate-limit admission (debiting the
+ * answer's actual usage) → latency → respond.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { anthropic, countTokens } from './anthropic';
 import { BatchStore, isBatchRoute, isRawReply, maxBodyBytes, type LineAnswer } from './batches';
+import { CapacityGate } from './capacity';
+import { createLimiter } from './enforcement';
 import { FaultBook, isStatusFault } from './faults';
+import { latencySampler, type LatencySampler } from './latency';
 import { openai } from './openai';
 import { isRecord, type JsonReply, type ProviderAdapter, type RequestContext } from './provider';
-import { limitSettings, SlidingWindowLimiter, type LimitSettings, type Snapshot } from './rate-limits';
-import type { RecordedRequest, SimProvider, Simulator, SimulatorOptions, SimulatorStats } from './types';
+import { limitSettings, type Limiter, type LimitSettings, type Snapshot } from './rate-limits';
+import type { FaultSpec, RecordedRequest, SimProvider, Simulator, SimulatorOptions, SimulatorStats } from './types';
 
 /** Bodies above this are refused, as Anthropic's Messages API does (32 MB). */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -63,13 +68,17 @@ class SimulatorServer {
     requests: [],
     batchCalls: 0,
     batchesCreated: 0,
+    refused: { rateLimited: 0, transient429: 0, overloaded529: 0, capacity503: 0 },
+    inFlight: 0,
+    maxInFlight: 0,
+    maxServing: 0,
+    admittedPerSecond: new Map(),
   };
   private options: SimulatorOptions;
   private settings: LimitSettings;
-  private readonly limiters: Record<SimProvider, SlidingWindowLimiter> = {
-    openai: new SlidingWindowLimiter(),
-    anthropic: new SlidingWindowLimiter(),
-  };
+  private limiters: Record<SimProvider, Limiter>;
+  private sampleLatency: LatencySampler;
+  private gate: CapacityGate | undefined;
   private readonly faults = new FaultBook();
   private readonly sleeper = new Sleeper();
   private readonly batches = new BatchStore({
@@ -81,11 +90,33 @@ class SimulatorServer {
   constructor(options: SimulatorOptions) {
     this.options = { ...options };
     this.settings = limitSettings(options.rateLimits);
+    this.limiters = this.newLimiters();
+    this.sampleLatency = latencySampler(options.latencyMs);
+    this.gate = this.newGate(undefined);
   }
 
   setOptions(o: Partial<SimulatorOptions>): void {
     this.options = { ...this.options, ...o, port: this.options.port };
+    const before = this.settings.enforcement;
     this.settings = limitSettings(this.options.rateLimits);
+    if (this.settings.enforcement !== before) this.limiters = this.newLimiters();
+    this.sampleLatency = latencySampler(this.options.latencyMs);
+    this.gate = this.newGate(this.gate);
+  }
+
+  private newLimiters(): Record<SimProvider, Limiter> {
+    return { openai: createLimiter(this.settings.enforcement), anthropic: createLimiter(this.settings.enforcement) };
+  }
+
+  /** The capacity gate for the current options, keeping requests already inside the old one. */
+  private newGate(current: CapacityGate | undefined): CapacityGate | undefined {
+    const capacity = this.options.capacity;
+    if (capacity === undefined) return undefined;
+    const concurrent = Math.max(1, Math.floor(capacity.concurrent));
+    const queue = Math.max(0, Math.floor(capacity.queue ?? 0));
+    if (current === undefined) return new CapacityGate(concurrent, queue);
+    current.resize(concurrent, queue);
+    return current;
   }
 
   reset(): void {
@@ -95,6 +126,13 @@ class SimulatorServer {
     this.stats.requests.length = 0;
     this.stats.batchCalls = 0;
     this.stats.batchesCreated = 0;
+    for (const kind of Object.keys(this.stats.refused) as Array<keyof SimulatorStats['refused']>) {
+      this.stats.refused[kind] = 0;
+    }
+    this.stats.maxInFlight = this.stats.inFlight;
+    this.stats.admittedPerSecond.clear();
+    this.gate?.resetStats();
+    this.stats.maxServing = this.gate?.maxServing ?? 0;
     this.batches.reset();
     this.faults.reset();
     this.limiters.openai.clear();
@@ -145,6 +183,54 @@ class SimulatorServer {
       return finish(adapter.plainError(404, message, ctx));
     }
 
+    this.stats.inFlight++;
+    if (this.stats.inFlight > this.stats.maxInFlight) this.stats.maxInFlight = this.stats.inFlight;
+    const gate = this.gate;
+    try {
+      if (gate !== undefined && !(await gate.enter())) return await this.overCapacity(res, adapter, ctx, receivedAt);
+      try {
+        return await this.complete(req, res, adapter, ctx, url, bytes, tooLarge, receivedAt, snapshot);
+      } finally {
+        gate?.leave();
+        if (gate !== undefined) this.stats.maxServing = Math.max(this.stats.maxServing, gate.maxServing);
+      }
+    } finally {
+      this.stats.inFlight--;
+    }
+  }
+
+  /** A full server's answer: 503 at once, recorded like any completion request. */
+  private overCapacity(
+    res: ServerResponse,
+    adapter: ProviderAdapter,
+    ctx: RequestContext,
+    receivedAt: number
+  ): Promise<void> {
+    this.stats.refused.capacity503++;
+    this.record({ at: receivedAt, provider: adapter.provider, path: '', prompt: '', status: 503 });
+    const reply =
+      adapter === openai
+        ? adapter.plainError(
+            503,
+            'That model is currently overloaded with other requests. You can retry your request, or contact us ' +
+              'through our help center at help.openai.com if the error persists.',
+            ctx
+          )
+        : adapter.plainError(503, 'Service Unavailable: the server is at capacity.', ctx);
+    return this.respond(res, adapter, ctx, receivedAt, { kind: 'json', ...reply, headers: {}, delayMs: 0 });
+  }
+
+  private async complete(
+    req: IncomingMessage,
+    res: ServerResponse,
+    adapter: ProviderAdapter,
+    ctx: RequestContext,
+    url: URL,
+    bytes: Buffer,
+    tooLarge: boolean,
+    receivedAt: number,
+    snapshot: () => Snapshot | undefined
+  ): Promise<void> {
     const body = tooLarge ? undefined : parseJson(bytes);
     const record: RecordedRequest = {
       at: receivedAt,
@@ -291,7 +377,7 @@ class SimulatorServer {
     const invalid = adapter.validate(body, req.headers, ctx);
     if (invalid !== undefined) return reply(invalid);
 
-    const fault = this.faults.pick(adapter.provider, prompt, this.options.faults ?? []);
+    const fault = this.faults.pick(adapter.provider, prompt, this.options.faults ?? []) ?? this.transient(adapter);
     if (fault !== undefined && isStatusFault(fault)) {
       const state = this.limiters[adapter.provider].snapshot(receivedAt, this.settings);
       return reply(adapter.statusError(fault, ctx, state));
@@ -304,7 +390,10 @@ class SimulatorServer {
         : undefined;
     const generated = adapter.generate(body, ctx, answerFault);
     const rejection = this.limiters[adapter.provider].admit(receivedAt, generated.cost, this.settings);
-    if (rejection !== undefined) return reply(adapter.rateLimited(rejection, ctx));
+    if (rejection !== undefined) {
+      this.stats.refused.rateLimited++;
+      return reply(adapter.rateLimited(rejection, ctx));
+    }
 
     const extra = fault !== undefined && fault.kind === 'slow' ? Math.max(0, fault.ms) : 0;
     if (fault !== undefined && fault.kind === 'malformed') {
@@ -328,8 +417,24 @@ class SimulatorServer {
     };
   }
 
+  /** A random transient error of {@link SimulatorOptions.transient}, counted; decided before the limiter. */
+  private transient(adapter: ProviderAdapter): FaultSpec | undefined {
+    const transient = this.options.transient;
+    if (transient === undefined) return undefined;
+    const retryAfter = transient.retryAfterSeconds ?? 1;
+    if (Math.random() < (transient.rate429 ?? 0)) {
+      this.stats.refused.transient429++;
+      return { status: 429, retryAfter, budgetLeft: true };
+    }
+    if (adapter === anthropic && Math.random() < (transient.rate529 ?? 0)) {
+      this.stats.refused.overloaded529++;
+      return { status: 529, retryAfter };
+    }
+    return undefined;
+  }
+
   private snapshot(provider: SimProvider, now: number): Snapshot | undefined {
-    if (this.options.omitRateLimitHeaders === true) return undefined;
+    if (this.options.omitRateLimitHeaders === true || this.options.capacity !== undefined) return undefined;
     return this.limiters[provider].snapshot(now, this.settings);
   }
 
@@ -338,15 +443,14 @@ class SimulatorServer {
     this.stats.requests.push(record);
     this.stats.byPrompt.set(record.prompt, (this.stats.byPrompt.get(record.prompt) ?? 0) + 1);
     this.stats.byStatus.set(record.status, (this.stats.byStatus.get(record.status) ?? 0) + 1);
+    if (record.status === 200 && record.batchId === undefined) {
+      const second = Math.floor(record.at / 1000);
+      this.stats.admittedPerSecond.set(second, (this.stats.admittedPerSecond.get(second) ?? 0) + 1);
+    }
   }
 
   private latency(): number {
-    const latency = this.options.latencyMs;
-    if (latency === undefined) return 0;
-    if (typeof latency === 'number') return Math.max(0, latency);
-    const min = Math.max(0, Math.min(latency.min, latency.max));
-    const max = Math.max(latency.min, latency.max);
-    return Math.round(min + Math.random() * (max - min));
+    return this.sampleLatency(Math.random);
   }
 
   private async respond(
@@ -365,7 +469,7 @@ class SimulatorServer {
     if (res.destroyed || res.writableEnded) return;
     const text = outcome.kind === 'json' ? JSON.stringify(outcome.body) : outcome.text;
     const extra = { ...outcome.headers };
-    if (this.options.omitRateLimitHeaders === true) {
+    if (this.options.omitRateLimitHeaders === true || this.options.capacity !== undefined) {
       for (const name of Object.keys(extra)) if (/^(x-|anthropic-)ratelimit-/.test(name)) delete extra[name];
     }
     const headers: Record<string, string> = {
@@ -389,6 +493,16 @@ class SimulatorServer {
         total: this.stats.total,
         byStatus: Object.fromEntries(this.stats.byStatus),
         byPrompt: Object.fromEntries(this.stats.byPrompt),
+      });
+    }
+    if (method === 'GET' && path === '/_sim/load-stats') {
+      return send(200, {
+        total: this.stats.total,
+        refused: this.stats.refused,
+        inFlight: this.stats.inFlight,
+        maxInFlight: this.stats.maxInFlight,
+        maxServing: this.stats.maxServing,
+        admittedPerSecond: Object.fromEntries(this.stats.admittedPerSecond),
       });
     }
     if (method === 'GET' && path === '/_sim/batch-stats') {
@@ -450,13 +564,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       } else res.destroy();
     });
   });
+  // Answers may take tens of seconds and thousands may be open at once: no server timeout may cut them, and idle
+  // keep-alive sockets outlive the clients' own idle timeouts so that a reused socket is not closed under a request.
+  server.requestTimeout = 0;
+  server.headersTimeout = 120_000;
+  server.keepAliveTimeout = 65_000;
+  server.maxRequestsPerSocket = 0;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    // A deep accept backlog, so that thousands of connections opened at once are not refused.
+    server.listen(options.port ?? 0, '127.0.0.1', 8192, () => {
       server.off('error', reject);
       resolve();
     });

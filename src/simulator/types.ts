@@ -11,20 +11,28 @@ export interface SimulatorOptions {
   /** TCP port on 127.0.0.1. `0` (the default) picks a random free port. */
   port?: number;
   /**
-   * Delay before every response (success and error), in milliseconds. A number is a fixed delay; `{ min, max }`
-   * draws uniformly at random per request. Default 0.
+   * Delay before every response (success and error), in milliseconds, drawn per request (see {@link LatencySpec}).
+   * Delays are timers, so thousands of slow requests cost little CPU. Default 0.
    */
-  latencyMs?: number | { min: number; max: number };
+  latencyMs?: LatencySpec;
   /** Mixed into every generated answer, so two simulators with different seeds answer differently. Default `'sim'`. */
   seed?: string;
   /**
-   * Limits enforced over a sliding window of `windowMs` (default 60,000 ms). Unset limits are not enforced, but their
-   * headers still report generous defaults (10,000 RPM, 2,000,000 TPM). Each provider has its own window.
-   *
-   * Tokens are debited with what the request actually used (`usage` of the response: prompt plus completion tokens),
-   * so a client that reconciles its own budget from `usage` tracks the simulator's buckets exactly.
+   * Per-minute limits and how they are enforced (see {@link RateLimitOptions}). Unset limits are not enforced, but
+   * their headers still report generous defaults (10,000 RPM, 2,000,000 TPM). Each provider has its own limiter.
    */
-  rateLimits?: { rpm?: number; tpm?: number; inputTpm?: number; outputTpm?: number; windowMs?: number };
+  rateLimits?: RateLimitOptions;
+  /**
+   * Random transient errors that come WITH budget left, as an overloaded gateway sends them: they are decided before
+   * the rate limiter (so they debit nothing) and their rate-limit headers report the true, non-zero `remaining`.
+   */
+  transient?: TransientOptions;
+  /**
+   * A server of limited capacity without rate-limit headers, like vLLM, Ollama or llama.cpp: it serves at most
+   * `concurrent` completion requests at once (each for its latency), queues up to `queue` more in arrival order, and
+   * answers 503 at once beyond that. Rate-limit headers are left out in this mode. Unset: unlimited.
+   */
+  capacity?: { concurrent: number; queue?: number };
   /** Programmatic fault rules, tried in order after any in-band `[[sim:...]]` directive. */
   faults?: FaultRule[];
   /** When set, any other key gets the provider's 401. When unset, any non-empty key is accepted; a missing one is 401. */
@@ -33,6 +41,79 @@ export interface SimulatorOptions {
   omitRateLimitHeaders?: boolean;
   /** The batch APIs (OpenAI Files and Batches, Anthropic Message Batches). */
   batches?: BatchOptions;
+}
+
+/**
+ * A per-request latency distribution, in milliseconds:
+ * - a number: that fixed delay;
+ * - `{ min, max }`: uniform in [min, max];
+ * - `{ median, p99, max? }`: log-normal with that median and 99th percentile (e.g. `p99 = 5 * median` for a long
+ *   tail), cut at `max` when given.
+ */
+export type LatencySpec = number | { min: number; max: number } | { median: number; p99: number; max?: number };
+
+/** Per-minute limits and their enforcement mode. */
+export interface RateLimitOptions {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens (input plus output) per minute. */
+  tpm?: number;
+  /** Input tokens per minute. */
+  inputTpm?: number;
+  /** Output tokens per minute. */
+  outputTpm?: number;
+  /**
+   * How the per-minute limits are enforced:
+   * - `'sliding-window'`: over a sliding window of `windowMs`; the window starts empty, so a whole minute's budget
+   *   can go out at once. `remaining` is the limit minus the window's usage; `reset` the time until it all expires.
+   * - `'per-second'`: OpenAI's quantization ("60,000 requests/minute may be enforced as 1,000 requests/second"):
+   *   each limit is enforced as `floor(limit / 60)` (at least 1) over any one-second interval. `limit` headers state
+   *   the per-minute limit; `remaining` is what the current second still admits (0 on a 429); `reset` is at most 1 s.
+   * - `'token-bucket'`: Anthropic's continuously refilled bucket, `limit / 60` per second, holding `burstSeconds` of
+   *   refill; `remaining` is the bucket's level (0 on a 429), `reset` the moment it is full again.
+   *
+   * Tokens are debited with what the request actually used (`usage` of the response: prompt plus completion tokens),
+   * so a client that reconciles its own budget from `usage` tracks the simulator's state exactly.
+   *
+   * @defaultValue `'sliding-window'`
+   */
+  enforcement?: 'sliding-window' | 'per-second' | 'token-bucket';
+  /**
+   * Window of `'sliding-window'` enforcement, in ms.
+   *
+   * @defaultValue 60000
+   */
+  windowMs?: number;
+  /**
+   * Size of a `'token-bucket'` bucket, in seconds of refill: 1 admits a burst of `limit / 60`, 60 a whole minute's
+   * limit at once.
+   *
+   * @defaultValue 1
+   */
+  burstSeconds?: number;
+}
+
+/** Random transient errors; rates are chances in [0, 1] per completion request. */
+export interface TransientOptions {
+  /**
+   * Chance of a 429 while budget is left: OpenAI gets `rate_limit_exceeded` with an "overloaded" message, Anthropic
+   * `rate_limit_error`; both carry `retry-after` and the true `remaining` headers (never forced to 0).
+   *
+   * @defaultValue 0
+   */
+  rate429?: number;
+  /**
+   * Chance of an Anthropic 529 `overloaded_error` (Anthropic requests only; OpenAI has no 529).
+   *
+   * @defaultValue 0
+   */
+  rate529?: number;
+  /**
+   * `retry-after` of the transient errors, in seconds.
+   *
+   * @defaultValue 1
+   */
+  retryAfterSeconds?: number;
 }
 
 /** How the simulated batch APIs behave. */
@@ -96,6 +177,8 @@ export type FaultSpec =
       code?: string;
       message?: string;
       shouldRetry?: boolean;
+      /** A 429 of congestion, not of budget: the rate-limit headers keep the true `remaining` instead of 0. */
+      budgetLeft?: boolean;
     }
   | { kind: 'drop' }
   | { kind: 'slow'; ms: number }
@@ -119,6 +202,28 @@ export interface SimulatorStats {
   batchCalls: number;
   /** Provider batches created (OpenAI `POST /v1/batches` and Anthropic `POST /v1/messages/batches` that succeeded). */
   batchesCreated: number;
+  /** Completion requests by why they were refused (a request counts once, under the first reason that applied). */
+  refused: {
+    /** 429s of an enforced limit (the budget was used up). */
+    rateLimited: number;
+    /** Transient 429s sent with budget left ({@link SimulatorOptions.transient}). */
+    transient429: number;
+    /** Transient Anthropic 529 `overloaded_error`s. */
+    overloaded529: number;
+    /** 503s of a full server ({@link SimulatorOptions.capacity}). */
+    capacity503: number;
+  };
+  /** Completion requests received and not yet answered. */
+  inFlight: number;
+  /** The most completion requests in flight at once. */
+  maxInFlight: number;
+  /** The most requests served at once in capacity mode (queued ones excluded); 0 without `capacity`. */
+  maxServing: number;
+  /**
+   * Completion requests answered 200, counted by the second (epoch seconds, `Math.floor(at / 1000)`) in which the
+   * limiter admitted them: to check that no second, or minute, carried more than the limit.
+   */
+  admittedPerSecond: Map<number, number>;
 }
 
 /** One completion request as the simulator saw it. */
