@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { Curator } from '../curator';
 import { configuredLimits } from '../limits';
+import { defaultConcurrencyCeiling } from '../limits/concurrency';
 import { rateBucket } from '../limits/bucket';
 import type { Limits } from '../limits/window';
 import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
@@ -17,7 +18,11 @@ import { exists } from '../storage/jsonl';
 import type { ActivityDeps } from './deps';
 
 export const DEFAULT_BATCH_SIZE = 100;
-export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
+/**
+ * Requests the workflow keeps outstanding per request allowed in flight: the batches beyond the concurrency wait at
+ * the worker's limiter, so a batch that waits for its slowest answer never leaves the pipe short.
+ */
+export const OUTSTANDING_PER_SLOT = 1.5;
 export const DEFAULT_MAX_RETRIES = 10;
 /** Batch mode: rows per batch, and so per provider batch unless the provider's limits split it (Curator: 10,000). */
 export const DEFAULT_BATCH_MODE_BATCH_SIZE = 10_000;
@@ -87,9 +92,10 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
       nonRetryable: true,
     });
   }
+  // The ceiling of the worker's concurrency controller; the controller sizes the real number from limit and latency.
   const concurrency = positiveInt(
     options.maxConcurrentRequests ?? backend.maxConcurrentRequests,
-    DEFAULT_MAX_CONCURRENT_REQUESTS,
+    defaultConcurrencyCeiling(),
     'maxConcurrentRequests'
   );
   if (options.batchesPerPartition !== undefined) positiveInt(options.batchesPerPartition, 1, 'batchesPerPartition');
@@ -180,17 +186,18 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   });
 
   const batchCount = index.offsets.length;
-  // A few batches in flight keep the pipe full while the slowest requests of one batch finish.
+  // Admission is per request at the worker: each batch hands all its requests to the limiter, and enough batches
+  // are outstanding that the pipe stays full while the slowest requests of some batches finish.
   // In batch mode the provider does the work: many batches wait at once, at no cost to the workers.
   const batchesInFlight = batchMode
     ? Math.max(1, Math.min(batchCount, BATCH_MODE_BATCHES_IN_FLIGHT))
-    : Math.max(1, Math.min(batchCount, Math.max(4, Math.ceil(concurrency / index.batchSize))));
+    : Math.max(1, Math.min(batchCount, Math.max(4, Math.ceil((concurrency * OUTSTANDING_PER_SLOT) / index.batchSize))));
   return {
     ...common,
     totalRequests: index.rows,
     batchSize: index.batchSize,
     batchCount,
-    requestConcurrency: Math.max(1, Math.ceil(concurrency / batchesInFlight)),
+    requestConcurrency: index.batchSize,
     batchesInFlight,
   };
 }

@@ -24,6 +24,12 @@ import type { ActivityDeps } from './deps';
 import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+/**
+ * How long a batch's requests may wait for admission (a slot, the pace, the window) before the activity hands the
+ * rest back to its workflow, which schedules them again. The workflow keeps enough batches outstanding for the
+ * largest concurrency, so at a low limit most of them wait: this keeps every activity far from its time limit.
+ */
+export const ADMISSION_BUDGET_MS = 10 * 60_000;
 
 function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
   try {
@@ -119,6 +125,8 @@ async function callRequests(
   const signal = cancellationSignal();
   // Every request in flight listens for cancellation on this one signal.
   setMaxListeners(0, signal);
+  const admission = AbortSignal.any([signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
+  setMaxListeners(0, admission);
   const run = deps.cache.run(task.runHash);
 
   // Stage 1, format: a row that cannot be formatted fails alone, with the reason.
@@ -157,7 +165,7 @@ async function callRequests(
       toCall,
       task.concurrency,
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
-      () => fatal !== undefined || signal.aborted,
+      () => fatal !== undefined || admission.aborted,
       async (i) => {
         const attempt = log.state(i).attempts + 1;
         const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
@@ -167,7 +175,14 @@ async function callRequests(
           record = { ...base, ok: false, error: request };
         } else {
           // Stage 2: wait for the rate limiter, then call the provider.
-          const permit = await bucket.limiter.acquire(bucket.estimate(request), signal);
+          let permit;
+          try {
+            permit = await bucket.limiter.acquire(bucket.estimate(request), admission);
+          } catch (err) {
+            // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
+            if (!signal.aborted && admission.aborted) return;
+            throw err;
+          }
           try {
             const answer = await client.call(request, { signal, timeoutMs });
             permit.answered(answer.usage, answer.headers);
@@ -183,6 +198,7 @@ async function callRequests(
             const headers = (err as { headers?: Headers }).headers;
             const error = classifyError(err);
             if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
+            else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
             else permit.failed(headers);
             if (signal.aborted) throw err;
             error.message = deps.providers.redact(error.message);

@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { curationProgress, type CurationProgress } from '../client';
+import type { LimiterLoad } from '../limits/rate-limiter';
+import { readLoad } from '../limits/shared-window';
 import type { Limits } from '../limits/window';
 
 /** One look at a job, reduced to the counters that rates are computed from. */
@@ -70,26 +72,44 @@ function spent(p: CurationProgress): number {
   return (t.input * p.prices.inputPerMillion + t.output * p.prices.outputPerMillion) / 1_000_000;
 }
 
-/**
- * The limits learned from the provider's headers, when the workers' `limits.db` is on this machine (the embedded
- * default, `curator dev`, or a shared cache volume); undefined otherwise.
- */
-export function learnedLimits(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>): Limits | undefined {
+/** Reads the workers' `limits.db` beside the run, when it is on this machine; undefined otherwise. */
+function fromLimitsDb<T>(
+  p: Pick<CurationProgress, 'runDir' | 'rateBucket'>,
+  read: (db: Database.Database, bucket: string) => T | undefined
+): T | undefined {
   if (!p.runDir || !p.rateBucket) return undefined;
   const path = join(dirname(p.runDir), 'limits.db');
   if (!existsSync(path)) return undefined;
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const row = db.prepare('SELECT learned FROM buckets WHERE bucket = ?').get(p.rateBucket) as
-      { learned: string | null } | undefined;
-    return row?.learned ? (JSON.parse(row.learned) as Limits) : undefined;
+    return read(db, p.rateBucket);
   } catch {
     // Progress is best effort: a busy or foreign file must not stop the display.
     return undefined;
   } finally {
     db?.close();
   }
+}
+
+/**
+ * The limits learned from the provider's headers, when the workers' `limits.db` is on this machine (the embedded
+ * default, `curator dev`, or a shared cache volume); undefined otherwise.
+ */
+export function learnedLimits(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>): Limits | undefined {
+  return fromLimitsDb(p, (db, bucket) => {
+    const row = db.prepare('SELECT learned FROM buckets WHERE bucket = ?').get(bucket) as
+      { learned: string | null } | undefined;
+    return row?.learned ? (JSON.parse(row.learned) as Limits) : undefined;
+  });
+}
+
+/**
+ * Requests in flight and the concurrency target over the worker processes of this machine that send to the run's
+ * bucket, as they report them in `limits.db` every second; undefined when none did lately.
+ */
+export function workerLoad(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>, now: number): LimiterLoad | undefined {
+  return fromLimitsDb(p, (db, bucket) => readLoad(db, bucket, now));
 }
 
 /** A limit as shown: the user's setting wins; a limit learned from headers says so. */
@@ -110,8 +130,14 @@ export function sampleOf(p: CurationProgress, at: number): Sample {
   };
 }
 
-/** The panel: progress and time, requests, tokens against the limits, cost. */
-export function renderPanel(p: CurationProgress, rates: Rates, now: number, learned: Limits = {}): string[] {
+/** The panel: progress and time, requests, tokens against the limits, cost; the workers' load when known. */
+export function renderPanel(
+  p: CurationProgress,
+  rates: Rates,
+  now: number,
+  learned: Limits = {},
+  load?: LimiterLoad
+): string[] {
   const s = p.stats;
   const share = p.totalRequests > 0 ? p.settled / p.totalRequests : 1;
   const elapsed = p.startedAt !== undefined ? now - p.startedAt : undefined;
@@ -128,7 +154,8 @@ export function renderPanel(p: CurationProgress, rates: Rates, now: number, lear
       `  remaining ${remaining !== undefined ? `~${formatDuration(remaining)}` : '?'}`,
     `Requests  succeeded ${int(s.succeeded)}  failed ${int(s.failed)}  cached ${int(s.cached)}  ` +
       `in progress ${int(p.inProgress)}  retries ${int(s.retries)}  |  ` +
-      `${int(rates.requestsPerMinute)} req/min${limit(l.requestsPerMinute, learned.requestsPerMinute, 'RPM')}`,
+      `${int(rates.requestsPerMinute)} req/min${limit(l.requestsPerMinute, learned.requestsPerMinute, 'RPM')}` +
+      (load ? `  |  in flight ${int(load.inFlight)} (target ${int(load.target)})` : ''),
     `Tokens    in ${int(s.tokens.input)}${avg(s.tokens.input)}  out ${int(s.tokens.output)}${avg(s.tokens.output)}  |  ` +
       `${int(rates.inputTokensPerMinute + rates.outputTokensPerMinute)} TPM${limit(l.tokensPerMinute, learned.tokensPerMinute, 'TPM')}, ` +
       `input ${int(rates.inputTokensPerMinute)}${limit(l.inputTokensPerMinute, learned.inputTokensPerMinute, 'ITPM')}, ` +
@@ -200,7 +227,7 @@ export async function watchProgress(client: Client, workflowId: string, options:
       if (tty || options.once) {
         // Learned limits change rarely: read them every ten looks at most.
         if (looks++ % 10 === 0) learned = learnedLimits(progress) ?? {};
-        const lines = renderPanel(progress, rates, now, learned);
+        const lines = renderPanel(progress, rates, now, learned, workerLoad(progress, now));
         if (tty) {
           // Move up over the previous panel and clear each line, so the panel stays in one place.
           if (drawn) stream.write(`\x1b[${drawn}A`);

@@ -1,12 +1,17 @@
 /**
  * The rate limiter of one bucket (provider, base URL, model) in one worker process. Limits come from the user's
  * settings first, then from the provider's headers on real responses (learned once, kept in the shared window for
- * every later job), and with neither, from 429s: concurrency halves on each and creeps back up on successes.
+ * every later job); with neither, the concurrency controller finds the server's capacity from its congestion.
  *
- * The window starts full, not empty: the first seconds of a job run at the limit.
+ * Admission is per request, in the order requests asked: a slot (the controller's target of requests in flight),
+ * then the pace (a small token bucket per limit, so a minute's budget is spread over the minute), then the shared
+ * window (the minute's exact budget, across every process on the machine).
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { ConcurrencyController } from './concurrency';
+import { refusalEvidence } from './evidence';
 import { readRateLimitHeaders } from './headers';
+import { Pacer } from './pacing';
 import type { SendRef, SharedWindow } from './shared-window';
 import { hasLimits, sameLimits, type Cost, type Limits } from './window';
 
@@ -16,7 +21,7 @@ export interface RateLimiterOptions {
   bucket: string;
   /** The user's settings; they win over headers field by field. */
   configured: Limits;
-  /** Requests in flight at most, in this process. */
+  /** Requests in flight at most, in this process: the controller's ceiling. */
   maxConcurrent: number;
   window: SharedWindow;
 }
@@ -25,25 +30,46 @@ export interface RateLimiterOptions {
 export interface Permit {
   /** The provider answered: replace the estimate by the usage and learn from the headers. */
   answered(usage: { input: number; output: number } | undefined, headers?: HeaderSource): void;
-  /** The provider refused for rate: pause the bucket for everyone, for the hint or a backoff. */
+  /**
+   * The provider refused with a 429. With evidence of a used-up budget the bucket pauses for everyone, for the hint
+   * or a backoff; without, only this request waits (the caller retries it) and the controller counts congestion.
+   */
   rateLimited(retryAfterMs: number | undefined, headers?: HeaderSource): void;
+  /** The server was congested (503, 529 overloaded): only this request waits; the controller counts it. */
+  congested(headers?: HeaderSource): void;
   /** Any other failure: the send may have counted, so it stays in the window. */
   failed(headers?: HeaderSource): void;
+}
+
+/** What one process is doing with a bucket, for progress displays. */
+export interface LimiterLoad {
+  inFlight: number;
+  target: number;
 }
 
 const MAX_BACKOFF_MS = 60_000;
 /** The window's totals (to spot other machines' use in the headers) are read at most this often. */
 export const TOTALS_EVERY_MS = 1000;
+/** This process's load is written for progress displays at most this often. */
+const REPORT_EVERY_MS = 1000;
+
+interface SlotWaiter {
+  resolve: () => void;
+  /** Set when the waiter gave up (cancelled): the queue skips it. */
+  gone: boolean;
+}
 
 export class RateLimiter {
   private inFlight = 0;
-  private cap: number;
-  private successesSinceRaise = 0;
+  private readonly controller: ConcurrencyController;
+  private readonly pacer = new Pacer();
   private consecutive429 = 0;
-  /** True once a response came back without any rate-limit headers: only 429s can teach the limit then. */
+  /** True once a response came back without any rate-limit headers: only congestion can teach the capacity then. */
   private headerless = false;
   private learnedFromHeaders?: Limits;
-  private readonly slotWaiters: (() => void)[] = [];
+  /** Requests waiting for a slot, oldest first from `slotHead`. */
+  private slotQueue: SlotWaiter[] = [];
+  private slotHead = 0;
   private admission: Promise<unknown> = Promise.resolve();
   /** Admissions queued behind `admission`; with none, a request may be admitted at once. */
   private queued = 0;
@@ -51,9 +77,12 @@ export class RateLimiter {
   private merged?: { learned: Limits | undefined; limits: Limits };
   /** The window's request total at `at`, plus what this process admitted since: read at most every second. */
   private known?: { at: number; requests: number };
+  /** Recent estimated cost per request, to turn token limits into a request rate. */
+  private typical?: Cost;
+  private reportedAt = 0;
 
   constructor(private readonly options: RateLimiterOptions) {
-    this.cap = options.maxConcurrent;
+    this.controller = new ConcurrencyController(options.maxConcurrent);
   }
 
   /** The limits in force: learned from headers, overridden by the user's settings. */
@@ -68,35 +97,100 @@ export class RateLimiter {
     return merged;
   }
 
-  /** With nothing known yet, one request goes first and its headers tell the limits: no probe request is wasted. */
-  private concurrencyCap(): number {
-    if (!this.headerless && !hasLimits(this.limits())) return 1;
-    return Math.max(1, Math.min(this.cap, this.options.maxConcurrent));
+  /** Requests per second the limits allow, for Little's law; undefined when no limit is known. */
+  private requestRate(limits: Limits): number | undefined {
+    const t = this.typical;
+    const rates = [
+      limits.requestsPerMinute ? limits.requestsPerMinute / 60 : undefined,
+      limits.requestsPerSecond,
+      limits.tokensPerMinute && t && t.input + t.output > 0
+        ? limits.tokensPerMinute / 60 / (t.input + t.output)
+        : undefined,
+      limits.inputTokensPerMinute && t && t.input > 0 ? limits.inputTokensPerMinute / 60 / t.input : undefined,
+      limits.outputTokensPerMinute && t && t.output > 0 ? limits.outputTokensPerMinute / 60 / t.output : undefined,
+    ].filter((r): r is number => r !== undefined && r > 0);
+    return rates.length ? Math.min(...rates) : undefined;
   }
 
-  private async takeSlot(signal?: AbortSignal): Promise<void> {
-    while (this.inFlight >= this.concurrencyCap()) {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
-        this.slotWaiters.push(() => {
+  /**
+   * Requests this process keeps in flight now. With nothing known yet, one request goes first and its headers tell
+   * the limits: no probe request is wasted.
+   */
+  concurrencyTarget(): number {
+    const limits = this.limits();
+    if (!this.headerless && !hasLimits(limits)) return 1;
+    return this.controller.target(this.requestRate(limits));
+  }
+
+  /** Requests in flight and the target, in this process. */
+  load(): LimiterLoad {
+    return { inFlight: this.inFlight, target: this.concurrencyTarget() };
+  }
+
+  private takeSlot(signal?: AbortSignal): Promise<void> | void {
+    signal?.throwIfAborted();
+    if (this.slotHead === this.slotQueue.length && this.inFlight < this.concurrencyTarget()) {
+      this.inFlight++;
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: SlotWaiter = {
+        gone: false,
+        resolve: () => {
           signal?.removeEventListener('abort', onAbort);
           resolve();
-        });
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+        },
+      };
+      const onAbort = () => {
+        waiter.gone = true;
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.slotQueue.push(waiter);
+      this.pump();
+    });
+  }
+
+  /** Hands free slots to the oldest waiters, one each: a thousand waiters cost nothing while the pipe is full. */
+  private pump(): void {
+    const target = this.concurrencyTarget();
+    while (this.inFlight < target && this.slotHead < this.slotQueue.length) {
+      const waiter = this.slotQueue[this.slotHead++]!;
+      if (waiter.gone) continue;
+      this.inFlight++;
+      waiter.resolve();
     }
-    this.inFlight++;
+    if (this.slotHead > 1024 && this.slotHead * 2 > this.slotQueue.length) {
+      this.slotQueue = this.slotQueue.slice(this.slotHead);
+      this.slotHead = 0;
+    }
+    this.report();
   }
 
   private releaseSlot(): void {
     this.inFlight--;
-    // Wake everyone: the cap may have grown, and waiters re-check it themselves.
-    this.slotWaiters.splice(0).forEach((wake) => wake());
+    this.pump();
   }
 
-  /** Waits until `cost` fits the bucket's limits (and any pause is over), then counts it as sent. */
+  /** Writes this process's load for progress displays, at most once a second. */
+  private report(): void {
+    const now = Date.now();
+    if (now - this.reportedAt < REPORT_EVERY_MS) return;
+    this.reportedAt = now;
+    this.options.window.report(this.options.bucket, this.load(), now);
+  }
+
+  /** Waits for a slot, then until `cost` fits the pace and the bucket's limits (and any pause is over). */
   async acquire(cost: Cost, signal?: AbortSignal): Promise<Permit> {
     await this.takeSlot(signal);
+    const t = this.typical;
+    this.typical = t
+      ? {
+          requests: 1,
+          input: t.input + (cost.input - t.input) * 0.05,
+          output: t.output + (cost.output - t.output) * 0.05,
+        }
+      : { ...cost };
     let ref: SendRef | undefined;
     try {
       // Nobody queued before us: admit at once, without a turn in the queue (the common case, far from any limit).
@@ -116,28 +210,31 @@ export class RateLimiter {
     return this.permit(ref);
   }
 
+  /** One attempt through the pace and the window: the send's place in the window, or how long to wait. */
+  private tryAdmit(cost: Cost, now: number): { ref: SendRef } | { waitMs: number } {
+    const { window, bucket } = this.options;
+    const state = window.state(bucket);
+    if (state.pausedUntil > now) return { waitMs: state.pausedUntil - now };
+    // Sends count even while no limit is known: the first request's headers may reveal one it counts against.
+    const limits = this.limits(state.learned);
+    const paceMs = this.pacer.take(cost, limits, now);
+    if (paceMs > 0) return { waitMs: paceMs };
+    const result = window.tryAdmit(bucket, cost, limits, now);
+    // The minute is full: the paced turn was not used.
+    if (!('ref' in result)) this.pacer.refund(cost, limits);
+    return result;
+  }
+
   /** One admission attempt that does not wait: the send's place in the window, or undefined when it must wait. */
   private admitNow(cost: Cost): SendRef | undefined {
-    const { window, bucket } = this.options;
-    const now = Date.now();
-    const state = window.state(bucket);
-    if (state.pausedUntil > now) return undefined;
-    const result = window.tryAdmit(bucket, cost, this.limits(state.learned), now);
+    const result = this.tryAdmit(cost, Date.now());
     return 'ref' in result ? result.ref : undefined;
   }
 
   private async admit(cost: Cost, signal?: AbortSignal): Promise<SendRef> {
-    const { window, bucket } = this.options;
     for (;;) {
-      const now = Date.now();
-      const state = window.state(bucket);
-      if (state.pausedUntil > now) {
-        await delay(state.pausedUntil - now, undefined, { signal });
-        continue;
-      }
-      // Sends count even while no limit is known: the first request's headers may reveal one it counts against.
-      const limits = this.limits(state.learned);
-      const result = window.tryAdmit(bucket, cost, limits, now);
+      signal?.throwIfAborted();
+      const result = this.tryAdmit(cost, Date.now());
       if ('ref' in result) return result.ref;
       // Re-check at least every second: another process may pause the bucket or learn new limits meanwhile.
       await delay(Math.min(result.waitMs, 1000), undefined, { signal });
@@ -145,40 +242,55 @@ export class RateLimiter {
   }
 
   private permit(ref: SendRef): Permit {
+    const sentAt = Date.now();
     let done = false;
-    const finish = () => {
-      if (done) return false;
+    // Each outcome is reported once; the slot is freed after the outcome is learned from, so the next admission
+    // already sees a new target or pause.
+    const once = (handle: () => void) => {
+      if (done) return;
       done = true;
-      this.releaseSlot();
-      return true;
+      try {
+        handle();
+      } finally {
+        this.releaseSlot();
+      }
+    };
+    /** The refused request did not count with the provider; only this one waits, and the controller hears of it. */
+    const congestion = () => {
+      this.controller.congested(this.rateNow());
     };
     return {
-      answered: (usage, headers) => {
-        if (!finish()) return;
-        if (usage) this.options.window.settle(ref, usage.input, usage.output);
-        this.consecutive429 = 0;
-        this.observe(headers);
-        if (this.headerless && this.cap < this.options.maxConcurrent && ++this.successesSinceRaise >= this.cap) {
-          this.successesSinceRaise = 0;
-          this.cap++;
-        }
-      },
-      rateLimited: (retryAfterMs, headers) => {
-        if (!finish()) return;
-        // A refused request is not counted by the provider.
-        this.options.window.remove(ref);
-        if (this.known) this.known.requests -= ref.cost.requests;
-        this.observe(headers);
-        this.consecutive429++;
-        const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
-        this.options.window.pause(this.options.bucket, Date.now() + (retryAfterMs ?? backoff));
-        if (this.headerless || !hasLimits(this.limits())) this.cap = Math.max(1, Math.floor(this.cap / 2));
-      },
-      failed: (headers) => {
-        if (!finish()) return;
-        this.observe(headers);
-      },
+      answered: (usage, headers) =>
+        once(() => {
+          if (usage) this.options.window.settle(ref, usage.input, usage.output);
+          this.consecutive429 = 0;
+          this.observe(headers);
+          this.controller.answered(Date.now() - sentAt, this.rateNow());
+        }),
+      rateLimited: (retryAfterMs, headers) =>
+        once(() => {
+          // A refused request is not counted by the provider.
+          this.options.window.remove(ref);
+          if (this.known) this.known.requests -= ref.cost.requests;
+          this.observe(headers);
+          if (refusalEvidence(429, headers) === 'congestion') return congestion();
+          this.consecutive429++;
+          const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
+          this.options.window.pause(this.options.bucket, Date.now() + (retryAfterMs ?? backoff));
+        }),
+      congested: (headers) =>
+        once(() => {
+          this.observe(headers);
+          congestion();
+        }),
+      failed: (headers) => once(() => this.observe(headers)),
     };
+  }
+
+  /** The request rate of the limits in force, or undefined when none is known. */
+  private rateNow(): number | undefined {
+    const limits = this.limits();
+    return hasLimits(limits) ? this.requestRate(limits) : undefined;
   }
 
   /** Learns limits from headers, and counts use of the key that other machines make as the provider reports it. */

@@ -110,6 +110,29 @@ export function copiesThatFit(sums: WindowSums, cost: Cost, limits: Limits): num
   return Math.max(0, copies);
 }
 
+/** A process's load older than this is from a process that stopped: displays ignore it. */
+export const LOAD_FRESH_MS = 5000;
+
+/**
+ * Requests in flight and the target summed over the processes that reported on `bucket` lately, from an open
+ * `limits.db` (read-only is enough); undefined when none did.
+ */
+export function readLoad(
+  db: Database.Database,
+  bucket: string,
+  now: number
+): { inFlight: number; target: number } | undefined {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'loads'").get();
+  if (!exists) return undefined;
+  const row = db
+    .prepare(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(in_flight), 0) AS inFlight, COALESCE(SUM(target), 0) AS target
+       FROM loads WHERE bucket = ? AND at > ?`
+    )
+    .get(bucket, now - LOAD_FRESH_MS) as { n: number; inFlight: number; target: number };
+  return row.n > 0 ? { inFlight: row.inFlight, target: row.target } : undefined;
+}
+
 export class SharedWindow {
   private readonly db: Database.Database;
   private readonly statements;
@@ -132,6 +155,8 @@ export class SharedWindow {
       CREATE TABLE IF NOT EXISTS slots (bucket TEXT NOT NULL, at INTEGER NOT NULL, requests INTEGER NOT NULL,
         input INTEGER NOT NULL, output INTEGER NOT NULL, PRIMARY KEY (bucket, at)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS buckets (bucket TEXT PRIMARY KEY, paused_until INTEGER NOT NULL DEFAULT 0, learned TEXT);
+      CREATE TABLE IF NOT EXISTS loads (bucket TEXT NOT NULL, pid INTEGER NOT NULL, in_flight INTEGER NOT NULL,
+        target INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (bucket, pid)) WITHOUT ROWID;
     `);
     this.statements = {
       prune: this.db.prepare('DELETE FROM slots WHERE at <= ?'),
@@ -151,6 +176,10 @@ export class SharedWindow {
       pause: this.db.prepare(
         `INSERT INTO buckets (bucket, paused_until) VALUES (?, ?)
          ON CONFLICT(bucket) DO UPDATE SET paused_until = MAX(paused_until, excluded.paused_until)`
+      ),
+      report: this.db.prepare(
+        `INSERT INTO loads (bucket, pid, in_flight, target, at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(bucket, pid) DO UPDATE SET in_flight = excluded.in_flight, target = excluded.target, at = excluded.at`
       ),
       learn: this.db.prepare(
         `INSERT INTO buckets (bucket, learned) VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET learned = excluded.learned`
@@ -373,6 +402,11 @@ export class SharedWindow {
           : (JSON.parse(learnedJson) as Limits);
     m.state = { at: now, value: { pausedUntil: row?.pausedUntil ?? 0, learned } };
     return m.state.value;
+  }
+
+  /** Records this process's requests in flight and its target, for progress displays (see `readLoad`). */
+  report(bucket: string, load: { inFlight: number; target: number }, now: number): void {
+    this.statements.report.run(bucket, process.pid, load.inFlight, load.target, now);
   }
 
   learn(bucket: string, limits: Limits): void {

@@ -4,7 +4,15 @@ import type { CurationProgress } from '../../src/client';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatDuration, learnedLimits, RateMeter, renderLine, renderPanel, sampleOf } from '../../src/cli/progress';
+import {
+  formatDuration,
+  learnedLimits,
+  RateMeter,
+  renderLine,
+  renderPanel,
+  sampleOf,
+  workerLoad,
+} from '../../src/cli/progress';
 import { SharedWindow } from '../../src/limits/shared-window';
 
 function progress(overrides: Partial<CurationProgress> = {}): CurationProgress {
@@ -121,5 +129,21 @@ describe('live progress', () => {
     const text = renderPanel(progress({ limits: { tokensPerMinute: 900_000 } }), rates, 1000, learned).join('\n');
     assert.match(text, /600 req\/min \(limit 5,000 RPM from headers\)/);
     assert.match(text, /\(limit 900,000 TPM\)/);
+  });
+
+  test('requests in flight and the target are read from the workers reports in limits.db, fresh ones only', () => {
+    const root = mkdtempSync(join(tmpdir(), 'progress-'));
+    const window = new SharedWindow(join(root, 'limits.db'));
+    const bucket = 'openai http://sim/v1 gpt-4o-mini';
+    window.report(bucket, { inFlight: 1200, target: 1516 }, 50_000);
+    window.close();
+    const where = { runDir: join(root, 'abc123'), rateBucket: bucket };
+    assert.deepEqual(workerLoad(where, 52_000), { inFlight: 1200, target: 1516 });
+    assert.equal(workerLoad(where, 60_000), undefined, 'a report older than a few seconds is from a stopped worker');
+    assert.equal(workerLoad({ ...where, rateBucket: 'other' }, 52_000), undefined);
+    const rates = { requestsPerMinute: 600, inputTokensPerMinute: 0, outputTokensPerMinute: 0, costPerMinute: 0 };
+    const text = renderPanel(progress({}), rates, 1000, {}, workerLoad(where, 52_000)).join('\n');
+    assert.match(text, /in flight 1,200 \(target 1,516\)/);
+    assert.doesNotMatch(renderPanel(progress({}), rates, 1000).join('\n'), /in flight \d/);
   });
 });

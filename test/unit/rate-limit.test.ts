@@ -240,4 +240,39 @@ describe('RateLimiter', () => {
     assert.equal(window.totals('b', Date.now()).requests, 51);
     window.close();
   });
+
+  test('a 429 with budget left delays no one else; a 429 with the budget used up pauses the bucket', async () => {
+    const window = new SharedWindow(dbPath());
+    const limiter = new RateLimiter({ bucket: 'b', configured: { requestsPerSecond: 1000 }, maxConcurrent: 8, window });
+    const limit = { 'x-ratelimit-limit-requests': '60000', 'x-ratelimit-reset-requests': '20s' };
+    (await limiter.acquire(ONE)).rateLimited(20_000, headers({ ...limit, 'x-ratelimit-remaining-requests': '500' }));
+    assert.equal(window.state('b').pausedUntil, 0, 'congestion: no pause');
+    (await limiter.acquire(ONE)).congested(headers({}));
+    assert.equal(window.state('b').pausedUntil, 0, '529/503: no pause');
+    const before = Date.now();
+    (await limiter.acquire(ONE)).rateLimited(20_000, headers({ ...limit, 'x-ratelimit-remaining-requests': '0' }));
+    assert.ok(window.state('b').pausedUntil >= before + 20_000, 'exhausted: the bucket waits for the hint');
+    window.close();
+  });
+
+  test('slots go to waiters one each, oldest first, and a cancelled waiter gives its turn away', async () => {
+    const window = new SharedWindow(dbPath());
+    const limiter = new RateLimiter({ bucket: 'b', configured: {}, maxConcurrent: 8, window });
+    // Nothing known: one request at a time until headers or their absence are seen.
+    const first = await limiter.acquire(ONE);
+    const order: number[] = [];
+    const cancel = new AbortController();
+    const gone = limiter.acquire(ONE, cancel.signal).catch(() => 'cancelled');
+    const waiting = [1, 2, 3].map((k) => limiter.acquire(ONE).then((p) => (order.push(k), p)));
+    assert.equal(limiter.load().inFlight, 1);
+    cancel.abort();
+    assert.equal(await gone, 'cancelled');
+    first.answered({ input: 10, output: 5 }, headers({ 'x-ratelimit-limit-requests': '1000000' }));
+    const permits = await Promise.all(waiting);
+    assert.deepEqual(order, [1, 2, 3]);
+    assert.equal(limiter.load().inFlight, 3);
+    permits.forEach((p) => p.answered({ input: 10, output: 5 }));
+    assert.equal(limiter.load().inFlight, 0);
+    window.close();
+  });
 });

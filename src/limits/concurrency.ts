@@ -1,0 +1,144 @@
+/**
+ * How many requests a worker keeps in flight for one bucket, from the work itself. With a known rate limit, Little's
+ * law gives what the limit needs (in flight = rate x latency), with headroom for the spread of latencies, so the
+ * target grows as answers slow down. With no limit known (self-hosted servers without headers), the target is found
+ * by probing: it grows by half each round until the server shows congestion, then grows slowly and shrinks by a factor on
+ * congestion (AIMD). Congestion is a refusal without evidence of a used-up budget (a 429 with budget left, 503, 529)
+ * or, without headers, latency that grows with the load (a server queueing requests). Pure: time is passed in.
+ */
+import { totalmem } from 'node:os';
+
+/** Memory one request in flight may take (socket, buffers, request and answer), for the default ceiling. */
+export const REQUEST_MEMORY_BYTES = 64 * 1024;
+/** The share of the machine's memory the requests in flight may take by default. */
+export const MEMORY_SHARE = 1 / 32;
+/** The default ceiling never exceeds this, whatever the memory: beyond it one process's CPU is the limit. */
+export const MAX_DEFAULT_CEILING = 8192;
+/** Nor falls below this. */
+export const MIN_DEFAULT_CEILING = 256;
+
+/**
+ * The default upper bound of requests in flight in one worker process: 1/32 of the memory at 64 KiB each, between
+ * 256 and 8,192 (8,192 on any machine with 16 GiB or more).
+ */
+export function defaultConcurrencyCeiling(memoryBytes = totalmem()): number {
+  const byMemory = Math.floor((memoryBytes * MEMORY_SHARE) / REQUEST_MEMORY_BYTES);
+  return Math.max(MIN_DEFAULT_CEILING, Math.min(MAX_DEFAULT_CEILING, byMemory));
+}
+
+/** In flight beyond what Little's law says the limit needs: latencies spread, and pacing queues a few. */
+export const HEADROOM = 1.5;
+/** Added to every target, so short latencies still keep a few requests ready. */
+export const SPARE = 16;
+/** The latency assumed before any answer came back. */
+export const INITIAL_LATENCY_MS = 1000;
+/** Where probing starts without a known limit. */
+export const INITIAL_PROBE = 16;
+/** Growth per round while probing: fast, but an overshoot past a server's capacity stays moderate. */
+export const PROBE_GROWTH = 1.5;
+/** The floor of every decrease. */
+export const MIN_TARGET = 4;
+/** Share of a round's requests refused with budget left that a known limit tolerates before trimming. */
+export const TOLERATED_SHARE = 0.1;
+/** Multiplicative decrease on congestion. */
+export const DECREASE = 0.8;
+/** Answers a round needs before its mean latency is compared: fewer are too noisy with long-tailed latencies. */
+export const LATENCY_SAMPLE = 32;
+/** Without headers: a round's mean latency this far above the unloaded latency means the server starts to queue. */
+export const QUEUEING_HOLD = 1.1;
+/** And this far above, that its queue is long: back off before it refuses. */
+export const QUEUEING_DECREASE = 1.3;
+/** Per round, the unloaded latency may drift up this much, so it follows slower prompts or a slower model. */
+const BASE_DRIFT = 1.005;
+
+interface Round {
+  answered: number;
+  congested: number;
+  latencySum: number;
+}
+
+export interface ConcurrencySnapshot {
+  target: number;
+  latencyMs: number;
+  probing: boolean;
+}
+
+export class ConcurrencyController {
+  /** The AIMD window: the whole target without a known rate, an upper bound on the headroom with one. */
+  private window: number;
+  private probing = true;
+  private latencyMs = INITIAL_LATENCY_MS;
+  private measured = false;
+  /** The lowest round mean seen: the latency of an unloaded server, drifting up slowly so it can follow a change. */
+  private baseLatencyMs?: number;
+  private round: Round = { answered: 0, congested: 0, latencySum: 0 };
+
+  /** @param ceiling - the most requests in flight ever (the user's `maxConcurrentRequests`, else the default). */
+  constructor(private readonly ceiling: number) {
+    this.window = Math.min(ceiling, INITIAL_PROBE);
+  }
+
+  /**
+   * Requests to keep in flight. `requestsPerSecond` is the paced rate when a limit is known (undefined otherwise).
+   */
+  target(requestsPerSecond: number | undefined): number {
+    if (requestsPerSecond === undefined) return Math.max(1, Math.min(this.ceiling, Math.round(this.window)));
+    const need = (requestsPerSecond * this.latencyMs) / 1000;
+    const wanted = Math.ceil(need * HEADROOM) + SPARE;
+    // Congestion trims the headroom, never below what the limit needs.
+    const trimmed = this.probing ? wanted : Math.min(wanted, Math.max(Math.ceil(need) + SPARE, this.window));
+    return Math.max(1, Math.min(this.ceiling, trimmed));
+  }
+
+  /** An answer came back after `latencyMs` in flight. */
+  answered(latencyMs: number, requestsPerSecond: number | undefined): void {
+    // A moving average that follows a change of model or load within a few dozen answers.
+    this.latencyMs = this.measured ? this.latencyMs + (latencyMs - this.latencyMs) * 0.05 : latencyMs;
+    this.measured = true;
+    this.round.answered++;
+    this.round.latencySum += latencyMs;
+    this.maybeEndRound(requestsPerSecond);
+  }
+
+  /** A request was refused with no evidence of a used-up budget: a 429 with budget left, a 503 or a 529. */
+  congested(requestsPerSecond: number | undefined): void {
+    this.round.congested++;
+    this.maybeEndRound(requestsPerSecond);
+  }
+
+  snapshot(requestsPerSecond: number | undefined): ConcurrencySnapshot {
+    return { target: this.target(requestsPerSecond), latencyMs: this.latencyMs, probing: this.probing };
+  }
+
+  /** A round is about one target's worth of outcomes: one trip of the pipe, when each decision shows its effect. */
+  private maybeEndRound(requestsPerSecond: number | undefined): void {
+    const r = this.round;
+    const size = r.answered + r.congested;
+    if (size < Math.max(MIN_TARGET * 2, this.target(requestsPerSecond))) return;
+    this.round = { answered: 0, congested: 0, latencySum: 0 };
+    const share = r.congested / size;
+    const mean = r.answered > 0 ? r.latencySum / r.answered : undefined;
+    const headerless = requestsPerSecond === undefined;
+    let queueing = 1;
+    if (mean !== undefined && r.answered >= LATENCY_SAMPLE) {
+      if (this.baseLatencyMs !== undefined) queueing = mean / this.baseLatencyMs;
+      this.baseLatencyMs = Math.min((this.baseLatencyMs ?? mean) * BASE_DRIFT, mean);
+    }
+    const current = this.target(requestsPerSecond);
+    // A known limit tolerates a trickle of refusals (its pacing holds the rate); a server without limits is told
+    // apart from a full one only by its refusals and its queueing, so every sign counts there.
+    const overloaded = headerless ? r.congested > 0 || queueing > QUEUEING_DECREASE : share > TOLERATED_SHARE;
+    if (overloaded) {
+      this.probing = false;
+      this.window = Math.max(MIN_TARGET, Math.floor(current * DECREASE));
+    } else if (headerless && queueing > QUEUEING_HOLD) {
+      // Answers slow down before refusals start: stop probing, grow no further this round.
+      this.probing = false;
+      this.window = Math.min(this.window, current);
+    } else if (r.congested === 0) {
+      if (this.probing) this.window = Math.min(this.ceiling, this.window * PROBE_GROWTH);
+      else this.window = Math.min(this.ceiling, this.window + Math.max(1, Math.sqrt(this.window)));
+    }
+    if (!headerless && r.congested === 0) this.window = Math.max(this.window, current);
+  }
+}

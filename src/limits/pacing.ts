@@ -1,0 +1,72 @@
+/**
+ * Even pacing of a bucket's per-minute limits: a token bucket per limit, refilled continuously at a little under
+ * `limit / 60` per second and holding only a small burst. Providers enforce per-minute limits over much shorter
+ * intervals (OpenAI quantizes them per second, Anthropic refills a bucket continuously), so a minute's budget let out
+ * at once is mostly refused; spread over the minute it is accepted. The sliding window (`window.ts`) still guarantees
+ * the minute itself; pacing only decides when within it. Pure: time is passed in.
+ */
+import type { Cost, Limits } from './window';
+
+/** The share of the stated rate paced: the rest absorbs the network's jitter between our clock and the provider's. */
+export const PACE_SHARE = 0.97;
+/** The burst a bucket holds, in seconds of its rate (at least one request's cost). */
+export const BURST_SECONDS = 0.03;
+
+interface Level {
+  limit: number;
+  tokens: number;
+  at: number;
+}
+
+type Amount = (c: Cost) => number;
+
+/** The per-minute limits that are paced; `requestsPerSecond` is already a short interval and is left to the window. */
+const PACED: [keyof Limits, Amount][] = [
+  ['requestsPerMinute', (c) => c.requests],
+  ['tokensPerMinute', (c) => c.input + c.output],
+  ['inputTokensPerMinute', (c) => c.input],
+  ['outputTokensPerMinute', (c) => c.output],
+];
+
+export class Pacer {
+  private readonly levels = new Map<keyof Limits, Level>();
+
+  /**
+   * Takes `cost` from every paced limit and returns 0, or returns how many milliseconds to wait before it fits (and
+   * takes nothing). A cost larger than a bucket goes once the bucket is full, leaving it in debt, so an oversized
+   * request waits its turn instead of never going, and the long-run rate stays at the pace.
+   */
+  take(cost: Cost, limits: Limits, now: number): number {
+    let wait = 0;
+    const fills: [Level, number][] = [];
+    for (const [key, amount] of PACED) {
+      const limit = limits[key];
+      const need = amount(cost);
+      if (!limit || limit <= 0 || need <= 0) continue;
+      const perMs = (limit * PACE_SHARE) / 60_000;
+      const capacity = Math.max(need, limit * PACE_SHARE * (BURST_SECONDS / 60));
+      let level = this.levels.get(key);
+      // A new limit (or one that changed) starts with only its small burst, never a minute's worth.
+      if (!level || level.limit !== limit) {
+        level = { limit, tokens: capacity, at: now };
+        this.levels.set(key, level);
+      }
+      const tokens = Math.min(capacity, level.tokens + Math.max(0, now - level.at) * perMs);
+      level.tokens = tokens;
+      level.at = Math.max(level.at, now);
+      if (tokens < need) wait = Math.max(wait, Math.ceil((need - tokens) / perMs));
+      else fills.push([level, need]);
+    }
+    if (wait > 0) return wait;
+    for (const [level, need] of fills) level.tokens -= need;
+    return 0;
+  }
+
+  /** Gives back what `take` took for a send that never went out (its turn passed while the bucket was paused). */
+  refund(cost: Cost, limits: Limits): void {
+    for (const [key, amount] of PACED) {
+      const level = this.levels.get(key);
+      if (level && limits[key] === level.limit) level.tokens += amount(cost);
+    }
+  }
+}

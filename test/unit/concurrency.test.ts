@@ -1,0 +1,88 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConcurrencyController, defaultConcurrencyCeiling, HEADROOM, SPARE } from '../../src/limits/concurrency';
+
+describe('ConcurrencyController', () => {
+  test('the default ceiling follows memory, within its bounds', () => {
+    assert.equal(defaultConcurrencyCeiling(24 * 2 ** 30), 8192);
+    assert.equal(defaultConcurrencyCeiling(4 * 2 ** 30), 2048);
+    assert.equal(defaultConcurrencyCeiling(2 ** 28), 256);
+  });
+
+  test("with a known limit, Little's law: rate x latency with headroom, growing with latency, under the ceiling", () => {
+    const c = new ConcurrencyController(8192);
+    for (let k = 0; k < 2000; k++) c.answered(3000, 500);
+    const target = c.target(500);
+    assert.equal(target, Math.ceil(500 * 3 * HEADROOM) + SPARE);
+    for (let k = 0; k < 2000; k++) c.answered(30_000, 500);
+    assert.equal(c.target(500), 8192, 'capped by the ceiling');
+    const small = new ConcurrencyController(64);
+    for (let k = 0; k < 100; k++) small.answered(3000, 500);
+    assert.equal(small.target(500), 64, 'the user setting is an upper bound');
+  });
+
+  test('a trickle of refusals with budget left costs nothing; a flood trims the headroom, never below the need', () => {
+    const c = new ConcurrencyController(8192);
+    const rate = 100;
+    for (let k = 0; k < 500; k++) c.answered(2000, rate);
+    const full = c.target(rate);
+    for (let k = 0; k < 2000; k++) {
+      if (k % 20 === 0) c.congested(rate);
+      else c.answered(2000, rate);
+    }
+    assert.equal(c.target(rate), full, '5% refusals');
+    for (let k = 0; k < 2000; k++) {
+      if (k % 2 === 0) c.congested(rate);
+      else c.answered(2000, rate);
+    }
+    const trimmed = c.target(rate);
+    assert.ok(trimmed < full, `trimmed ${trimmed} < ${full}`);
+    assert.ok(trimmed >= rate * 2 + SPARE, `never below the need: ${trimmed}`);
+  });
+
+  /** A server that answers `capacity` requests at once in `serviceMs`, queues up to `queue` more, refuses the rest. */
+  function simulateServer(capacity: number, queue: number, rounds: number) {
+    const c = new ConcurrencyController(8192);
+    const targets: number[] = [];
+    let refused = 0;
+    let served = 0;
+    let probeRefused = 0;
+    for (let r = 0; r < rounds; r++) {
+      if (r === 20) probeRefused = refused;
+      const inFlight = c.target(undefined);
+      targets.push(inFlight);
+      const accepted = Math.min(inFlight, capacity + queue);
+      const latency = 1000 * (accepted > capacity ? accepted / capacity : 1);
+      for (let k = 0; k < accepted; k++) c.answered(latency, undefined);
+      for (let k = accepted; k < inFlight; k++) c.congested(undefined);
+      refused += inFlight - accepted;
+      served += accepted;
+    }
+    return { targets, refused: refused - probeRefused, probeRefused, served, c };
+  }
+
+  test('without headers, probing finds the capacity of a server that queues and then refuses, and stays near it', () => {
+    const { targets, refused, probeRefused, served } = simulateServer(256, 64, 60);
+    assert.ok(probeRefused <= 256 / 2, `the probe overshoots moderately: ${probeRefused} refused`);
+    const steady = targets.slice(20);
+    const mean = steady.reduce((a, b) => a + b, 0) / steady.length;
+    assert.ok(mean >= 0.9 * 256 && mean <= 320, `steady target ${mean.toFixed(0)}: ${steady.join(' ')}`);
+    assert.ok(refused <= 0.01 * served, `refused in steady state ${refused} of ${served}`);
+  });
+
+  test('without headers, refusals shrink the target by a factor, and it grows back slowly', () => {
+    const c = new ConcurrencyController(1000);
+    // Whole probing rounds (one target's worth of answers each), so the next round starts afresh.
+    for (let round = 0; round < 5; round++) {
+      const n = c.target(undefined);
+      for (let k = 0; k < n; k++) c.answered(100, undefined);
+    }
+    const before = c.target(undefined);
+    for (let k = 0; k < before; k++) c.congested(undefined);
+    const after = c.target(undefined);
+    assert.ok(after < before && after >= Math.floor(before * 0.8) - 1, `${before} -> ${after}`);
+    for (let k = 0; k < after; k++) c.answered(100, undefined);
+    const grown = c.target(undefined);
+    assert.ok(grown > after && grown < after * 1.5, `additive growth ${after} -> ${grown}`);
+  });
+});

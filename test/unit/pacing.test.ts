@@ -1,0 +1,69 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Pacer, PACE_SHARE } from '../../src/limits/pacing';
+
+const ONE = { requests: 1, input: 100, output: 50 };
+const T0 = 1_700_000_000_000;
+
+/** Sends as fast as the pacer lets them, for `ms` of simulated time; the times of the sends. */
+function drive(pacer: Pacer, limits: Parameters<Pacer['take']>[1], ms: number, cost = ONE): number[] {
+  const sent: number[] = [];
+  for (let now = T0; now < T0 + ms;) {
+    const wait = pacer.take(cost, limits, now);
+    if (wait === 0) sent.push(now);
+    else now += wait;
+  }
+  return sent;
+}
+
+describe('Pacer', () => {
+  test('a new limit lets out a small burst, not a minute', () => {
+    const pacer = new Pacer();
+    let burst = 0;
+    while (pacer.take(ONE, { requestsPerMinute: 6000 }, T0) === 0) burst++;
+    assert.ok(burst >= 1 && burst <= 3, `burst ${burst}`);
+  });
+
+  test('no one-second interval carries more than a second of the limit; the minute stays under the limit', () => {
+    const limits = { requestsPerMinute: 6000 };
+    const sent = drive(new Pacer(), limits, 60_000);
+    assert.ok(sent.length <= 6000, `minute: ${sent.length}`);
+    assert.ok(sent.length >= 0.95 * 6000, `paced near the limit: ${sent.length}`);
+    let worst = 0;
+    for (let a = 0, b = 0; b < sent.length; b++) {
+      while (sent[b]! - sent[a]! >= 1000) a++;
+      worst = Math.max(worst, b - a + 1);
+    }
+    assert.ok(worst <= 100, `busiest second: ${worst}`);
+  });
+
+  test('token limits pace by the cost of each request', () => {
+    const sent = drive(new Pacer(), { tokensPerMinute: 150 * 600 }, 60_000);
+    // 600 requests of 150 tokens a minute, paced a little under.
+    assert.ok(sent.length <= 600 * PACE_SHARE + 1 && sent.length >= 0.95 * 600, `sent ${sent.length}`);
+    const anthropic = drive(new Pacer(), { inputTokensPerMinute: 1e9, outputTokensPerMinute: 50 * 120 }, 60_000);
+    assert.ok(anthropic.length <= 120 && anthropic.length >= 110, `output-bound ${anthropic.length}`);
+  });
+
+  test('a request larger than the bucket still goes, when the bucket is full, and leaves it in debt', () => {
+    const pacer = new Pacer();
+    const big = { requests: 1, input: 5000, output: 0 };
+    assert.equal(pacer.take(big, { inputTokensPerMinute: 6000 }, T0), 0);
+    const wait = pacer.take(big, { inputTokensPerMinute: 6000 }, T0);
+    assert.ok(wait > 45_000, `waits about its cost: ${wait}`);
+  });
+
+  test('a refused turn is given back', () => {
+    const pacer = new Pacer();
+    const limits = { requestsPerMinute: 60 };
+    assert.equal(pacer.take(ONE, limits, T0), 0);
+    assert.ok(pacer.take(ONE, limits, T0) > 0);
+    pacer.refund(ONE, limits);
+    assert.equal(pacer.take(ONE, limits, T0), 0);
+  });
+
+  test('requestsPerSecond is left to the window (already a short interval)', () => {
+    const pacer = new Pacer();
+    for (let k = 0; k < 50; k++) assert.equal(pacer.take(ONE, { requestsPerSecond: 5 }, T0), 0);
+  });
+});
