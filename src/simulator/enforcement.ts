@@ -1,5 +1,6 @@
 /** Picks the limiter for a `rateLimits.enforcement` mode. */
-import { PerSecondLimiter } from './per-second-limiter';
+import { MinuteReportedLimiter } from './minute-report';
+import { quantized } from './per-second-limiter';
 import { SlidingWindowLimiter, type Enforcement, type Limiter } from './rate-limits';
 import { TokenBucketLimiter } from './token-bucket-limiter';
 
@@ -8,8 +9,8 @@ export function createLimiter(enforcement: Enforcement): Limiter {
     case 'sliding-window':
       return new SlidingWindowLimiter();
     case 'per-second':
-      return new PerSecondLimiter();
+      return new MinuteReportedLimiter(new SlidingWindowLimiter(), quantized);
     case 'token-bucket':
-      return new TokenBucketLimiter();
+      return new MinuteReportedLimiter(new TokenBucketLimiter(), (settings) => settings);
   }
 }

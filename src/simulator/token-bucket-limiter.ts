@@ -5,8 +5,9 @@
  * `burstSeconds` of refill (default 1 s; 60 gives a bucket as large as the per-minute limit).
  *
  * A request is admitted when its bucket holds at least its cost (or is full, for a request larger than the bucket);
- * the bucket may then go negative, so the long-run rate never exceeds the limit. Headers: `limit` is the per-minute
- * limit, `remaining` the bucket's whole units (0 on a 429), `reset` the moment the bucket is full again.
+ * the bucket may then go negative, so the long-run rate never exceeds the limit. Its own snapshot: `remaining` is the
+ * bucket's whole units, `reset` the time until it is full again. The mode's headers are those of minute-report.ts,
+ * which also keeps a bucket of this kind, 60 s large, for them.
  */
 import {
   DIMENSIONS,

@@ -67,10 +67,14 @@ export interface RateLimitOptions {
    * - `'sliding-window'`: over a sliding window of `windowMs`; the window starts empty, so a whole minute's budget
    *   can go out at once. `remaining` is the limit minus the window's usage; `reset` the time until it all expires.
    * - `'per-second'`: OpenAI's quantization ("60,000 requests/minute may be enforced as 1,000 requests/second"):
-   *   each limit is enforced as `floor(limit / 60)` (at least 1) over any one-second interval. `limit` headers state
-   *   the per-minute limit; `remaining` is what the current second still admits (0 on a 429); `reset` is at most 1 s.
+   *   each limit is enforced as `floor(limit / 60)` (at least 1) over any one-second interval.
    * - `'token-bucket'`: Anthropic's continuously refilled bucket, `limit / 60` per second, holding `burstSeconds` of
-   *   refill; `remaining` is the bucket's level (0 on a 429), `reset` the moment it is full again.
+   *   refill.
+   *
+   * The two short-interval modes report the per-minute limit in `limit`, and in `remaining` / `reset` a bucket of that
+   * limit refilled continuously (as OpenAI's observed headers and Anthropic's docs describe): a client pacing evenly
+   * at the limit sees `remaining` near the limit. When the short interval is used up, `remaining` is 0 and `reset`
+   * the time until a request is admitted again (so every 429 of these modes says `remaining: 0`).
    *
    * Tokens are debited with what the request actually used (`usage` of the response: prompt plus completion tokens),
    * so a client that reconciles its own budget from `usage` tracks the simulator's state exactly.

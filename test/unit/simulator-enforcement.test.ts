@@ -7,7 +7,7 @@ import { Rng } from '../../src/simulator/answers';
 import { CapacityGate } from '../../src/simulator/capacity';
 import { optionsFromArgs } from '../../src/simulator/cli';
 import { latencySampler, logNormal } from '../../src/simulator/latency';
-import { PerSecondLimiter } from '../../src/simulator/per-second-limiter';
+import { createLimiter } from '../../src/simulator/enforcement';
 import { limitSettings, type Limiter } from '../../src/simulator/rate-limits';
 import { TokenBucketLimiter } from '../../src/simulator/token-bucket-limiter';
 
@@ -40,8 +40,17 @@ function maxIn(times: number[], spanMs: number): number {
 
 test('per-second: 6,000 RPM admits exactly 100 in a second, then 429s with remaining 0 until the second has passed', () => {
   const settings = limitSettings({ rpm: 6000, enforcement: 'per-second' });
-  const limiter = new PerSecondLimiter();
-  for (let i = 0; i < 100; i++) assert.equal(limiter.admit(T0 + i * 5, ONE_REQUEST, settings), undefined, `#${i}`);
+  const limiter = createLimiter('per-second');
+  assert.equal(limiter.admit(T0, ONE_REQUEST, settings), undefined);
+  // Below the second's quantum the headers report the per-minute bucket, refilled at 100 a second.
+  assert.deepEqual(limiter.snapshot(T0, settings).requests, {
+    limit: 6000,
+    remaining: 5999,
+    resetMs: 10,
+    enforced: true,
+  });
+  assert.equal(limiter.snapshot(T0 + 5, settings).requests.remaining, 5999);
+  for (let i = 1; i < 100; i++) assert.equal(limiter.admit(T0 + i * 5, ONE_REQUEST, settings), undefined, `#${i}`);
   const rejection = limiter.admit(T0 + 600, ONE_REQUEST, settings);
   assert.equal(rejection?.dimension, 'requests');
   assert.equal(rejection?.limit, 6000);
@@ -59,12 +68,12 @@ test('per-second: 6,000 RPM admits exactly 100 in a second, then 429s with remai
 
 test('per-second: a greedy client never gets more than limit/60 in any second or the limit in any minute', () => {
   const settings = limitSettings({ rpm: 6000, enforcement: 'per-second' });
-  const admitted = greedy(new PerSecondLimiter(), settings, T0, T0 + 180_000, 3);
+  const admitted = greedy(createLimiter('per-second'), settings, T0, T0 + 180_000, 3);
   assert.equal(maxIn(admitted, 1000), 100);
   assert.equal(maxIn(admitted, 60_000), 6000);
   // Tokens are quantized too: 150,000 TPM is 2,500 a second, 166 requests of 15 tokens.
   const tokens = limitSettings({ tpm: 150_000, enforcement: 'per-second' });
-  assert.equal(maxIn(greedy(new PerSecondLimiter(), tokens, T0, T0 + 10_000, 1), 1000), 166);
+  assert.equal(maxIn(greedy(createLimiter('per-second'), tokens, T0, T0 + 10_000, 1), 1000), 166);
 });
 
 test('token bucket: a full bucket of limit/60, then a continuous refill of limit/60 per second', () => {
@@ -100,6 +109,28 @@ test('token bucket: burstSeconds sizes the bucket; the long-run rate stays at th
   const admitted = greedy(new TokenBucketLimiter(), settings, T0, T0 + 120_000, 1);
   assert.ok(maxIn(admitted, 60_000) <= 6000 + 100, 'a minute carries at most the limit plus one bucket');
   assert.equal(maxIn(admitted.slice(200), 1000), 100, 'past the first burst, 100 a second');
+});
+
+test('token-bucket mode: a burst of limit/60 is enforced, the headers report the per-minute bucket', () => {
+  const settings = limitSettings({ rpm: 6000, enforcement: 'token-bucket' });
+  const limiter = createLimiter('token-bucket');
+  for (let i = 0; i < 99; i++) assert.equal(limiter.admit(T0, ONE_REQUEST, settings), undefined, `#${i}`);
+  assert.deepEqual(limiter.snapshot(T0, settings).requests, {
+    limit: 6000,
+    remaining: 5901,
+    resetMs: 990,
+    enforced: true,
+  });
+  assert.equal(limiter.admit(T0, ONE_REQUEST, settings), undefined);
+  const rejection = limiter.admit(T0, ONE_REQUEST, settings);
+  assert.deepEqual([rejection?.limit, rejection?.retryAfterMs], [6000, 10]);
+  assert.deepEqual(limiter.snapshot(T0, settings).requests, {
+    limit: 6000,
+    remaining: 0,
+    resetMs: 1000,
+    enforced: true,
+  });
+  assert.equal(limiter.snapshot(T0 + 10, settings).requests.remaining, 5901, 'a request refilled: the minute is shown');
 });
 
 test('token bucket: a request larger than the bucket is admitted on a full bucket and paid back by refill', () => {

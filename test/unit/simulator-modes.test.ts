@@ -60,8 +60,13 @@ test('per-second enforcement: 600 RPM admits 10 at once, the 11th is a 429 with 
     assert.equal(ok.length, 10);
     assert.equal(limited.length, 1);
     for (const r of results) assert.equal(r.headers.get('x-ratelimit-limit-requests'), '600');
+    // The per-minute bucket, until the tenth request spends the second's quantum.
     const remaining = ok.map((r) => Number(r.headers.get('x-ratelimit-remaining-requests'))).sort((a, b) => a - b);
-    assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(remaining[0], 0);
+    assert.ok(
+      remaining.slice(1).every((n) => n >= 590 && n < 600),
+      remaining.join(' ')
+    );
     const [rejected] = limited;
     assert.equal(rejected?.headers.get('x-ratelimit-remaining-requests'), '0');
     assert.match(rejected?.headers.get('x-ratelimit-reset-requests') ?? '', /^(\d+ms|1s)$/);
@@ -85,7 +90,7 @@ test('token-bucket enforcement: a bucket of limit/60 with Anthropic headers; the
     const results = await Promise.all(Array.from({ length: 3 }, (_, i) => anthropicCall(sim, `q${i}`)));
     assert.deepEqual(results.map((r) => r.status).sort(), [200, 429, 429]);
     const ok = results.find((r) => r.status === 200);
-    assert.equal(ok?.headers.get('anthropic-ratelimit-requests-remaining'), '0');
+    assert.equal(ok?.headers.get('anthropic-ratelimit-requests-remaining'), '0', 'the one-request bucket is empty');
     const rejected = results.find((r) => r.status === 429);
     assert.ok(rejected);
     assert.equal(rejected.headers.get('anthropic-ratelimit-requests-limit'), '6');
