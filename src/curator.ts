@@ -48,7 +48,13 @@ export interface BackendParams {
   requestTimeoutMs?: number;
   /** Requests handled by one activity (default 100). 1 works too: one activity per request. */
   batchSize?: number;
-  /** Requests in flight at once across the whole job (default 64). */
+  /**
+   * The most requests in flight at once, per worker process. Below it, the worker sizes the number itself: from the
+   * rate limit and the measured latency (Little's law, with headroom) when a limit is known, else by probing the
+   * server's capacity (it grows until refusals or queueing show, then backs off).
+   *
+   * @defaultValue 1/32 of the machine's memory at 64 KiB per request, between 256 and 8,192
+   */
   maxConcurrentRequests?: number;
   /** Throw after saving everything when any request failed for good (default true, as Curator). */
   requireAllResponses?: boolean;

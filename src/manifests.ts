@@ -17,7 +17,11 @@ export type DatasetRef =
 export interface JobOptions {
   /** Requests per batch activity (default: the curator's `backend.batchSize`, else 100). */
   batchSize?: number;
-  /** Requests in flight across the job (default: the curator's `backend.maxConcurrentRequests`, else 64). */
+  /**
+   * The most requests in flight per worker process; the worker sizes the number below it from limit and latency.
+   *
+   * @defaultValue the curator's `backend.maxConcurrentRequests`, else a bound from the machine's memory (256-8,192)
+   */
   maxConcurrentRequests?: number;
   /** Overrides the curator's `backend.requireAllResponses`. */
   requireAllResponses?: boolean;

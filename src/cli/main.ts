@@ -61,7 +61,11 @@ export function buildProgram(): Command {
     .requiredOption('-i, --input <file>', 'input dataset: .jsonl or .arrow')
     .option('-o, --output <file>', 'also copy the Arrow dataset here')
     .option('--batch-size <n>', 'requests per activity', positiveInt)
-    .option('--max-concurrent <n>', 'requests in flight across the job', positiveInt)
+    .option(
+      '--max-concurrent <n>',
+      'most requests in flight per worker (default: sized from limit and latency)',
+      positiveInt
+    )
     .option('--cache-dir <dir>', 'cache root (default CURATOR_CACHE_DIR or ~/.cache/temporal-curator)')
     .option('--simulator', 'use the loopback simulator even if an API key is set')
     .option('--no-worker', 'start no worker here: the job runs on workers already serving the task queue')

@@ -1,0 +1,142 @@
+/**
+ * At the provider's limit, on a real dev server against each enforcement mode of the simulator: OpenAI's per-second
+ * quantization, Anthropic's token bucket, transient 429s and 529s with budget left, and a server of limited capacity
+ * without headers. Small jobs with short latencies; the assertions are counts, never timings: every row answered
+ * once (nothing lost, nothing paid twice), refusals within a bound the old engine exceeded, no pause of the model for
+ * refusals that came with budget left.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createWorker, curate, defineCurator } from '../../src';
+import { rateBucket } from '../../src/limits/bucket';
+import { SharedWindow } from '../../src/limits/shared-window';
+import type { SimulatorOptions } from '../../src/simulator';
+import { startTestStack, type TestStack } from '../helpers/stack';
+
+type Item = { id: number };
+const TASK_QUEUE = 'limits';
+
+/** One curator per case: each has its own rate-limit bucket (model), so no case inherits another's pace or target. */
+const cases = {
+  perSecond: { model: 'gpt-4o-mini-per-second', provider: 'openai' },
+  tokenBucket: { model: 'claude-3-5-haiku-token-bucket', provider: 'anthropic' },
+  transient429: { model: 'gpt-4o-mini-transient', provider: 'openai' },
+  transient529: { model: 'claude-3-5-haiku-transient', provider: 'anthropic' },
+  capacity: { model: 'local-llama-capacity', provider: 'openai' },
+} as const;
+type Case = keyof typeof cases;
+
+const curators = Object.entries(cases).map(([name, c]) =>
+  defineCurator({
+    name: `limits-${name}`,
+    model: c.model,
+    provider: c.provider,
+    prompt: (row: Item) => `Limits ${name} item ${row.id}`,
+    parse: (row: Item, answer: string) => ({ id: row.id, answer }),
+    backend: { maxRetries: 20 },
+  })
+);
+
+describe('at the limit', () => {
+  let stack: TestStack;
+
+  before(async () => {
+    stack = await startTestStack({
+      name: 'limits',
+      worker: (parts) =>
+        createWorker({
+          connection: parts.env.nativeConnection,
+          taskQueue: TASK_QUEUE,
+          cacheDir: parts.cacheDir,
+          curators,
+          env: parts.providerEnv,
+        }),
+    });
+  });
+
+  after(async () => {
+    await stack?.close();
+  });
+
+  /** Runs `n` rows of one case against the simulator set to `options`; what the simulator saw. */
+  async function run(name: Case, n: number, options: Partial<SimulatorOptions>) {
+    const { sim } = stack;
+    sim.setOptions({
+      latencyMs: { min: 20, max: 60 },
+      rateLimits: undefined,
+      transient: undefined,
+      capacity: undefined,
+      ...options,
+    });
+    sim.reset();
+    const dataset = Array.from({ length: n }, (_, id) => ({ id }));
+    const result = await curate(stack.client, `limits-${name}`, {
+      dataset,
+      taskQueue: TASK_QUEUE,
+      cacheDir: stack.cacheDir,
+      batchSize: 50,
+    });
+    const ok = new Map<string, number>();
+    for (const r of sim.stats.requests) if (r.status === 200) ok.set(r.prompt, (ok.get(r.prompt) ?? 0) + 1);
+    // Nothing lost, nothing paid twice.
+    assert.equal(result.stats.succeeded, n);
+    assert.equal(result.stats.failed, 0);
+    assert.equal(ok.size, n, 'every row answered');
+    assert.ok(
+      [...ok.values()].every((c) => c === 1),
+      'no row answered twice'
+    );
+    const c = cases[name];
+    const baseURL = c.provider === 'openai' ? sim.openaiBaseURL : sim.anthropicBaseURL;
+    const window = new SharedWindow(join(stack.cacheDir, 'limits.db'));
+    const pausedUntil = window.state(rateBucket(c, baseURL)).pausedUntil;
+    window.close();
+    const r = sim.stats.refused;
+    console.log(
+      `${name}: ${n} rows, ${sim.stats.total} calls, 429 ${r.rateLimited}, transient 429 ${r.transient429}, ` +
+        `529 ${r.overloaded529}, 503 ${r.capacity503}, max in flight ${sim.stats.maxInFlight}`
+    );
+    return { result, stats: sim.stats, pausedUntil };
+  }
+
+  test('OpenAI quantized per second: paced under the quantum, few 429s', async () => {
+    const { stats } = await run('perSecond', 400, { rateLimits: { rpm: 6000, enforcement: 'per-second' } });
+    assert.ok(stats.refused.rateLimited <= 0.05 * 400, `429s: ${stats.refused.rateLimited}`);
+    assert.ok(Math.max(...stats.admittedPerSecond.values()) <= 100);
+  });
+
+  test('Anthropic token bucket: paced under the refill, few 429s', async () => {
+    const { stats } = await run('tokenBucket', 400, {
+      rateLimits: { rpm: 6000, enforcement: 'token-bucket', burstSeconds: 0.1 },
+    });
+    assert.ok(stats.refused.rateLimited <= 0.05 * 400, `429s: ${stats.refused.rateLimited}`);
+  });
+
+  test('transient 429s with budget left delay only their own request: the model is never paused', async () => {
+    const { result, stats, pausedUntil } = await run('transient429', 400, {
+      rateLimits: { rpm: 30_000 },
+      transient: { rate429: 0.05, retryAfterSeconds: 1 },
+    });
+    assert.ok(stats.refused.transient429 > 0, 'the simulator sent transient 429s');
+    assert.equal(stats.refused.rateLimited, 0);
+    assert.equal(pausedUntil, 0, 'no pause of the bucket');
+    assert.equal(result.stats.retries, stats.refused.transient429, 'each refused request was retried alone');
+  });
+
+  test('Anthropic 529 overloaded_error: retried alone, no pause', async () => {
+    const { result, stats, pausedUntil } = await run('transient529', 400, {
+      rateLimits: { rpm: 30_000 },
+      transient: { rate529: 0.05, retryAfterSeconds: 1 },
+    });
+    assert.ok(stats.refused.overloaded529 > 0, 'the simulator sent 529s');
+    assert.equal(pausedUntil, 0);
+    assert.equal(result.stats.retries, stats.refused.overloaded529);
+  });
+
+  test('a server of limited capacity without headers: adaptive concurrency finds it, few 503s', async () => {
+    const { stats } = await run('capacity', 500, { capacity: { concurrent: 32, queue: 16 } });
+    assert.ok(stats.refused.capacity503 <= 0.1 * 500, `503s: ${stats.refused.capacity503}`);
+    assert.ok(stats.maxServing <= 32);
+  });
+});
