@@ -1,10 +1,14 @@
 /**
  * Our engine side by side with Bespoke Curator (Python) and a bare `openai` loop, on one loopback simulator.
  *
- *   npx tsx bench/compare.ts [--scenario throughput|scale|cache|resume|sweep|all] [--rounds 3] [--quick]
+ *   npx tsx bench/compare.ts [--scenario throughput|scale|cache|resume|sweep|field|all] [--rounds 3] [--quick]
  *                            [--rows N] [--sizes 100000,1000000] [--batch-sizes 1,10,100,default]
  *                            [--concurrency 64] [--contenders ours,curator,bare,bare-lean] [--profile] [--tag NAME]
  *                            [--worker-node-args=--max-old-space-size=200] [--worker-env MALLOC_ARENA_MAX=2]
+ *                            [--cases fast,slow,...] [--max-run-seconds 600]
+ *
+ * `field` (not part of `all`) is a different kind of run: each contender with its own defaults against a simulator
+ * in the mode real providers use (bench/lib/field.ts); `--cases` picks its sub-cases, `--rows` sizes each.
  *
  * Contenders, each against the same simulator process (zero latency; limits reported in its headers are far above
  * anything reachable, so nobody throttles itself on the simulator's default 10,000 RPM header):
@@ -20,20 +24,21 @@
  *
  * Prints the tables and writes bench/results/compare-<scenario>[-<tag>].json (raw rounds, medians, targets, machine).
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { curate, curationResult, startCuration } from '../src/client';
-import { findTemporalCli } from '../src/temporal/cli-path';
 import { CURATOR_VERSION, ensureCuratorVenv, runBareLoop, runCurator, type ContenderRun } from './lib/contenders';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile';
+import { field, type FieldContender } from './lib/field';
 import { OurStack, type HistoryFigures } from './lib/ours';
 import { ensureGnuTime, round, watchProcess } from './lib/proc-stats';
+import { fmt, load, machine, median, table, targetTable, type Target } from './lib/report';
 import { startSimProcess, type SimHandle } from './lib/sim-handle';
 
-type Scenario = 'throughput' | 'scale' | 'cache' | 'resume' | 'sweep';
+type Scenario = 'throughput' | 'scale' | 'cache' | 'resume' | 'sweep' | 'field';
+/** `all` runs these; `field` runs only when asked (see bench/lib/field.ts). */
 const SCENARIOS: Scenario[] = ['throughput', 'scale', 'cache', 'resume', 'sweep'];
 type Contender = 'ours' | 'curator' | 'bare' | 'bare-lean';
 
@@ -51,6 +56,8 @@ const { values: args } = parseArgs({
     tag: { type: 'string' },
     'worker-node-args': { type: 'string' },
     'worker-env': { type: 'string' },
+    cases: { type: 'string' },
+    'max-run-seconds': { type: 'string', default: '600' },
   },
 });
 /**
@@ -80,76 +87,9 @@ const PROFILES = join(__dirname, 'profiles');
 // ---------------------------------------------------------------------------------------------------------------
 // Figures and tables
 
-function median(values: number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-}
-
-function fmt(n: number | undefined, digits = 1): string {
-  if (n === undefined || !Number.isFinite(n)) return '–';
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) =>
-    '| ' + r.map((x, c) => (c === 0 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join(' | ') + ' |';
-  return [
-    line(headers),
-    '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 1) + '-' : '-'.repeat(w + 1) + ':')).join('|') + '|',
-    ...cells.slice(1).map(line),
-  ].join('\n');
-}
-
-interface Target {
-  name: string;
-  target: string;
-  value: string;
-  met: boolean | null;
-}
-
-function targetTable(targets: Target[]): string {
-  return table(
-    ['target', 'wanted', 'measured', 'met'],
-    targets.map((t) => [t.name, t.target, t.value, t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'])
-  );
-}
-
 function rotate<T>(items: T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-function load(): number {
-  return round(loadavg()[0]!, 2);
-}
-
-function machine() {
-  let free = '';
-  try {
-    free = execFileSync('free', ['-g'], { encoding: 'utf8' }).trim();
-  } catch {
-    free = `${Math.round(totalmem() / 2 ** 30)} GiB total`;
-  }
-  let temporal = '';
-  try {
-    temporal = execFileSync(findTemporalCli() ?? 'temporal', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    temporal = 'unknown';
-  }
-  return {
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model,
-    free,
-    node: process.version,
-    kernel: release(),
-    temporalCli: temporal,
-    curator: `bespokelabs-curator ${CURATOR_VERSION}`,
-    loadAtStart: loadavg().map((l) => round(l, 2)),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -821,7 +761,7 @@ async function sweep(sim: SimHandle, rounds: number): Promise<ScenarioOutput> {
 
 async function main() {
   const chosen = args.scenario === 'all' ? SCENARIOS : [args.scenario as Scenario];
-  for (const s of chosen) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
+  for (const s of chosen) if (![...SCENARIOS, 'field'].includes(s)) throw new Error(`unknown scenario ${s}`);
   ensureGnuTime();
   const info = machine();
   console.error(`machine: ${info.nproc} cores (${info.cpu}), node ${info.node}, load ${info.loadAtStart.join(' ')}`);
@@ -834,7 +774,15 @@ async function main() {
       const defaultRounds = QUICK || scenario === 'scale' ? 1 : 3;
       const rounds = Number(args.rounds ?? defaultRounds);
       const startedAt = new Date().toISOString();
-      const out = await { throughput, scale, cache, resume, sweep }[scenario](sim, rounds);
+      const out =
+        scenario === 'field'
+          ? await field({
+              rows: args.rows === undefined ? undefined : Number(args.rows),
+              cases: args.cases?.split(','),
+              contenders: args.contenders?.split(',') as FieldContender[] | undefined,
+              maxRunSeconds: Number(args['max-run-seconds']),
+            })
+          : await { throughput, scale, cache, resume, sweep }[scenario](sim, rounds);
       const report = {
         scenario,
         command: `npx tsx bench/compare.ts ${process.argv.slice(2).join(' ')}`.trim(),

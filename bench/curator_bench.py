@@ -6,6 +6,10 @@ The harness (bench/compare.ts) sets OPENAI_API_KEY=sk-sim, TELEMETRY_ENABLED=fal
 CURATOR_VIEWER/HOSTED_CURATOR_VIEWER off and a fresh CURATOR_CACHE_DIR. Prints one JSON line on stdout: the wall time
 of the curation call alone (not the imports, not the construction with its rate-limit probe), requests per second,
 and the rows it returned.
+
+--defaults leaves every backend parameter but the base URL at Curator's defaults (limits from its probe request's
+headers, its own concurrency and retries). --max-seconds stops the curation after that long and prints
+{"timedOut": true, ...} instead, so a contender far below the limit cannot hold a benchmark for hours.
 """
 
 import argparse
@@ -21,6 +25,8 @@ parser.add_argument("--rows", type=int, default=20000)
 parser.add_argument("--concurrency", type=int, default=64)
 parser.add_argument("--base-url", required=True)
 parser.add_argument("--model", default="gpt-4o-mini")
+parser.add_argument("--defaults", action="store_true")
+parser.add_argument("--max-seconds", type=float, default=0)
 args = parser.parse_args()
 
 from bespokelabs import curator  # noqa: E402
@@ -39,22 +45,35 @@ class BenchText(curator.LLM):
         return {"id": input["id"], "text": response}
 
 
-llm = BenchText(
-    model_name=args.model,
-    backend="openai",
-    backend_params={
-        "base_url": args.base_url,
-        # Far above anything the machine can do: the limiter never holds a request back.
-        "max_requests_per_minute": 100_000_000,
-        "max_tokens_per_minute": 100_000_000_000,
-        "max_concurrent_requests": args.concurrency,
-        "max_retries": 10,
-    },
-)
+backend_params = {"base_url": args.base_url}
+if not args.defaults:
+    backend_params.update(
+        {
+            # Far above anything the machine can do: the limiter never holds a request back.
+            "max_requests_per_minute": 100_000_000,
+            "max_tokens_per_minute": 100_000_000_000,
+            "max_concurrent_requests": args.concurrency,
+            "max_retries": 10,
+        }
+    )
+llm = BenchText(model_name=args.model, backend="openai", backend_params=backend_params)
 constructed = time.perf_counter()
 
 dataset = Dataset.from_dict({"id": list(range(args.rows))})
 t0 = time.perf_counter()
+
+if args.max_seconds > 0:
+    import threading
+
+    def give_up():
+        print(json.dumps({"timedOut": True, "rows": args.rows, "wallSeconds": time.perf_counter() - t0}))
+        sys.stdout.flush()
+        os._exit(0)
+
+    watchdog = threading.Timer(args.max_seconds, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+
 result = llm(dataset)
 wall = time.perf_counter() - t0
 

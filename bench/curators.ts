@@ -8,4 +8,12 @@ export const benchText = defineCurator({
   parse: (row: { id: number }, text: string) => ({ id: row.id, text }),
 });
 
-export default [benchText];
+/** The same curator on the Anthropic Messages API (the field scenario's Anthropic cases). */
+export const benchTextClaude = defineCurator({
+  name: 'bench-text-claude',
+  model: 'claude-haiku-4-5',
+  prompt: (row: { id: number }) => `Say something short about the number ${row.id}.`,
+  parse: (row: { id: number }, text: string) => ({ id: row.id, text }),
+});
+
+export default [benchText, benchTextClaude];

@@ -103,7 +103,15 @@ function contenderRun(
 
 let tiktokenDir: string | undefined | null = null;
 
-export async function runCurator(options: { rows: number; concurrency: number; openaiBaseURL: string }): Promise<ContenderRun> {
+export async function runCurator(options: {
+  rows: number;
+  concurrency: number;
+  openaiBaseURL: string;
+  /** Curator's own defaults for every backend parameter but the base URL (`concurrency` is then ignored). */
+  defaults?: boolean;
+  /** Stop the curation after this long (it then reports `timedOut`). */
+  maxSeconds?: number;
+}): Promise<ContenderRun> {
   const python = ensureCuratorVenv();
   if (tiktokenDir === null) tiktokenDir = tiktokenCacheDir();
   const work = mkdtempSync(join(tmpdir(), 'bench-curator-'));
@@ -136,6 +144,8 @@ export async function runCurator(options: { rows: number; concurrency: number; o
         String(options.concurrency),
         '--base-url',
         options.openaiBaseURL,
+        ...(options.defaults ? ['--defaults'] : []),
+        ...(options.maxSeconds ? ['--max-seconds', String(options.maxSeconds)] : []),
       ],
       { env, cwd: work, stderr: log }
     );
@@ -143,7 +153,7 @@ export async function runCurator(options: { rows: number; concurrency: number; o
       const tail = readFileSync(logPath, 'utf8').split(/[\r\n]/).filter(Boolean).slice(-30).join('\n');
       throw new Error(`Curator exited with ${run.code}; its log ends with:\n${tail}`);
     }
-    return contenderRun(run, ['curatorVersion', 'outputRows', 'importSeconds', 'constructSeconds']);
+    return contenderRun(run, ['curatorVersion', 'outputRows', 'importSeconds', 'constructSeconds', 'timedOut']);
   } finally {
     closeSync(log);
     rmSync(work, { recursive: true, force: true });

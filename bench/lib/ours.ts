@@ -28,6 +28,8 @@ export interface HistoryFigures {
 
 export interface OurStackOptions {
   openaiBaseURL: string;
+  /** The simulator's root URL, for curators of Claude models (ANTHROPIC_BASE_URL); unset leaves it out. */
+  anthropicBaseURL?: string;
   /** Extra node flags for the worker, e.g. --cpu-prof. */
   workerNodeArgs?: string[];
   /** Extra environment for the worker only (e.g. MALLOC_ARENA_MAX). */
@@ -88,7 +90,14 @@ export class OurStack {
       curators: CURATORS,
       address: this.server.address,
       cacheDir: this.cacheDir,
-      env: { ...this.options.workerEnv, OPENAI_API_KEY: 'sk-sim', OPENAI_BASE_URL: this.options.openaiBaseURL },
+      env: {
+        ...this.options.workerEnv,
+        OPENAI_API_KEY: 'sk-sim',
+        OPENAI_BASE_URL: this.options.openaiBaseURL,
+        ...(this.options.anthropicBaseURL
+          ? { ANTHROPIC_API_KEY: 'sk-ant-sim', ANTHROPIC_BASE_URL: this.options.anthropicBaseURL }
+          : {}),
+      },
       nodeArgs,
       stderr: 'pipe',
     });

@@ -2,15 +2,17 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { SimulatorOptions } from '../../src/simulator';
-import type { SimSummary } from './sim-process';
+import type { SimLoad, SimSummary } from './sim-process';
 
-export type { SimSummary };
+export type { SimLoad, SimSummary };
 
 export interface SimHandle {
   url: string;
   openaiBaseURL: string;
   pid: number;
   summary(): Promise<SimSummary>;
+  /** Refusals by kind, in-flight maxima and admitted requests per second since the last reset. */
+  load(): Promise<SimLoad>;
   reset(): Promise<void>;
   /** Arrival time (epoch ms) of the first completion request after `at`, or null. */
   firstAfter(at: number): Promise<number | null>;
@@ -46,6 +48,7 @@ export async function startSimProcess(options: SimulatorOptions): Promise<SimHan
     openaiBaseURL,
     pid: child.pid!,
     summary: () => call<SimSummary>({ cmd: 'summary' }),
+    load: () => call<SimLoad>({ cmd: 'load' }),
     reset: async () => void (await call<boolean>({ cmd: 'reset' })),
     firstAfter: (at) => call<number | null>({ cmd: 'firstAfter', at }),
     countAfter: (at) => call<number>({ cmd: 'countAfter', at }),

@@ -21,8 +21,18 @@ export interface SimSummary {
   arrivalRate?: number;
 }
 
+/** The simulator's load figures (`SimulatorStats` without the per-request records). */
+export interface SimLoad {
+  refused: { rateLimited: number; transient429: number; overloaded529: number; capacity503: number };
+  maxInFlight: number;
+  maxServing: number;
+  /** [epoch second, completion requests answered 200 that were received in it], in time order. */
+  admittedPerSecond: [number, number][];
+}
+
 export type SimCommand =
   | { id: number; cmd: 'summary' }
+  | { id: number; cmd: 'load' }
   | { id: number; cmd: 'reset' }
   | { id: number; cmd: 'firstAfter'; at: number }
   | { id: number; cmd: 'countAfter'; at: number }
@@ -64,6 +74,14 @@ async function main() {
     switch (message.cmd) {
       case 'summary':
         result = summary();
+        break;
+      case 'load':
+        result = {
+          refused: { ...sim.stats.refused },
+          maxInFlight: sim.stats.maxInFlight,
+          maxServing: sim.stats.maxServing,
+          admittedPerSecond: [...sim.stats.admittedPerSecond].sort((a, b) => a[0] - b[0]),
+        } satisfies SimLoad;
         break;
       case 'reset':
         sim.reset();

@@ -1,0 +1,505 @@
+/**
+ * The `field` scenario of bench/compare.ts: our engine and Python Curator, each with its default settings (no
+ * concurrency given, limits learned from headers), against a simulator in the mode real providers use: seconds-long
+ * answers, limits enforced per second or by a token bucket, transient 429s/529s, a capacity-limited server.
+ *
+ * Every figure comes from the simulator's own counts: requests answered 200 per second of arrival (the steady state is
+ * the mean over the middle 60% of the seconds between the first and the last one), refusals by kind, the most requests
+ * in flight. A contender that is still running after `--max-run-seconds` is stopped and reported as such, with what
+ * it completed until then.
+ */
+import { curationResult, startCuration } from '../../src/client';
+import type { SimulatorOptions } from '../../src/simulator';
+import { CURATOR_VERSION, ensureCuratorVenv, runCurator } from './contenders';
+import { OurStack } from './ours';
+import { round } from './proc-stats';
+import { fmt, load, table, targetTable, type Target } from './report';
+import { startSimProcess, type SimHandle, type SimLoad } from './sim-handle';
+
+export type FieldContender = 'ours' | 'curator';
+
+/** One sub-case: a simulator mode, a dataset size and what the contenders are compared on. */
+interface FieldCase {
+  name: string;
+  title: string;
+  sim: SimulatorOptions;
+  provider: 'openai' | 'anthropic';
+  rows: number;
+  /** Mean latency in seconds, for the ideal completion time. */
+  meanLatencyS: number;
+  /** The enforced limit in requests per second, when there is one. */
+  limitPerSecond?: number;
+  /** Requests per second a capacity-limited server can serve (concurrent slots / mean latency). */
+  capacityPerSecond?: number;
+  /** Why Curator does not run this case (it then shows as not run, never as a number). */
+  curatorCannot?: string;
+}
+
+/** What one contender did in one case. */
+export interface FieldRun {
+  contender: FieldContender;
+  case: string;
+  rows: number;
+  /** Whether every row came back before the deadline. */
+  finished: boolean;
+  wallSeconds: number;
+  /** Requests answered 200 (the Curator probe request included). */
+  completed: number;
+  /** Mean 200s per second over the middle 60% of the run. */
+  steadyPerSecond: number;
+  /** Most 200s in any one second. */
+  maxPerSecond: number;
+  /** Most 200s in any 60 consecutive seconds. */
+  maxPerMinute: number;
+  rateLimited429: number;
+  transient429: number;
+  overloaded529: number;
+  capacity503: number;
+  /** Every request the simulator saw, refusals included. */
+  calls: number;
+  maxInFlight: number;
+  maxServing: number;
+  /** Peak RSS: our worker's (from /proc), or the Curator process's (GNU time). */
+  peakMB: number;
+  load: number;
+  note?: string;
+  /** 200s per second, from the first second with one: the run's shape, for a reader of the JSON. */
+  perSecond: number[];
+}
+
+const LIMIT_HEADERS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
+
+/** The sub-cases; `rows` applies to each (the issue's sizes by default). */
+export function fieldCases(rows: number | undefined): FieldCase[] {
+  const anthropicCurator = 'bench/curator_bench.py drives Curator through its OpenAI backend only';
+  return [
+    {
+      name: 'fast',
+      title: '2-4 s answers, 30,000 RPM / 150M TPM enforced per second',
+      sim: {
+        latencyMs: { min: 2000, max: 4000 },
+        rateLimits: { rpm: 30_000, tpm: 150_000_000, enforcement: 'per-second' },
+      },
+      provider: 'openai',
+      rows: rows ?? 20_000,
+      meanLatencyS: 3,
+      limitPerSecond: 500,
+    },
+    {
+      name: 'slow',
+      title: '20-40 s answers (reasoning models), 10,000 RPM enforced per second',
+      sim: {
+        latencyMs: { min: 20_000, max: 40_000 },
+        rateLimits: { rpm: 10_000, tpm: 150_000_000, enforcement: 'per-second' },
+      },
+      provider: 'openai',
+      rows: rows ?? 20_000,
+      meanLatencyS: 30,
+      limitPerSecond: 10_000 / 60,
+    },
+    {
+      name: 'openai-quantized',
+      title: 'OpenAI quantized: 6,000 RPM as 100 in any second, 2-4 s answers',
+      sim: { latencyMs: { min: 2000, max: 4000 }, rateLimits: { rpm: 6000, tpm: 150_000_000, enforcement: 'per-second' } },
+      provider: 'openai',
+      rows: rows ?? 5000,
+      meanLatencyS: 3,
+      limitPerSecond: 100,
+    },
+    {
+      name: 'anthropic-bucket',
+      title: 'Anthropic token bucket: 6,000 RPM refilled continuously, 1 s burst, 2-4 s answers',
+      sim: {
+        latencyMs: { min: 2000, max: 4000 },
+        rateLimits: { rpm: 6000, inputTpm: 150_000_000, outputTpm: 150_000_000, enforcement: 'token-bucket' },
+      },
+      provider: 'anthropic',
+      rows: rows ?? 5000,
+      meanLatencyS: 3,
+      limitPerSecond: 100,
+      curatorCannot: anthropicCurator,
+    },
+    {
+      name: 'no-faults',
+      title: 'zero latency, no limit enforced (the fault-free reference of transient-429)',
+      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS },
+      provider: 'openai',
+      rows: rows ?? 5000,
+      meanLatencyS: 0,
+    },
+    {
+      name: 'transient-429',
+      title: '5% random 429s with retry-after: 1 and budget left, zero latency, no limit enforced',
+      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS, transient: { rate429: 0.05, retryAfterSeconds: 1 } },
+      provider: 'openai',
+      rows: rows ?? 5000,
+      meanLatencyS: 0,
+    },
+    {
+      name: 'anthropic-no-faults',
+      title: 'Anthropic, zero latency, no limit enforced (the fault-free reference of anthropic-529)',
+      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS },
+      provider: 'anthropic',
+      rows: rows ?? 5000,
+      meanLatencyS: 0,
+      curatorCannot: anthropicCurator,
+    },
+    {
+      name: 'anthropic-529',
+      title: 'Anthropic, 5% random 529 overloaded_error with retry-after: 1, zero latency',
+      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS, transient: { rate529: 0.05, retryAfterSeconds: 1 } },
+      provider: 'anthropic',
+      rows: rows ?? 5000,
+      meanLatencyS: 0,
+      curatorCannot: anthropicCurator,
+    },
+    {
+      name: 'capacity',
+      title: 'a server of 256 concurrent slots and a queue of 64, no rate-limit headers, 1-2 s answers',
+      sim: { latencyMs: { min: 1000, max: 2000 }, capacity: { concurrent: 256, queue: 64 } },
+      provider: 'openai',
+      rows: rows ?? 5000,
+      meanLatencyS: 1.5,
+      capacityPerSecond: 256 / 1.5,
+    },
+  ];
+}
+
+/** Mean of the per-second counts over the middle 60% of the seconds from the first 200 to the last. */
+export function steadyRate(perSecond: [number, number][]): number {
+  if (perSecond.length === 0) return 0;
+  const first = perSecond[0]![0];
+  const last = perSecond.at(-1)![0];
+  const span = last - first;
+  if (span < 5) return NaN;
+  const from = first + Math.ceil(span * 0.2);
+  const to = last - Math.ceil(span * 0.2);
+  let sum = 0;
+  for (const [second, count] of perSecond) if (second >= from && second <= to) sum += count;
+  return sum / (to - from + 1);
+}
+
+/** Most 200s in any `spanSeconds` consecutive seconds. */
+export function maxOver(perSecond: [number, number][], spanSeconds: number): number {
+  let most = 0;
+  let start = 0;
+  let sum = 0;
+  for (const [second, count] of perSecond) {
+    sum += count;
+    while (perSecond[start]![0] <= second - spanSeconds) sum -= perSecond[start++]![1];
+    most = Math.max(most, sum);
+  }
+  return most;
+}
+
+function fromSim(base: Omit<FieldRun, keyof SimFigures>, simLoad: SimLoad, calls: number): FieldRun {
+  return { ...base, ...simFigures(simLoad, calls) };
+}
+
+type SimFigures = ReturnType<typeof simFigures>;
+
+function simFigures(simLoad: SimLoad, calls: number) {
+  const perSecond = simLoad.admittedPerSecond;
+  return {
+    completed: perSecond.reduce((a, [, n]) => a + n, 0),
+    steadyPerSecond: round(steadyRate(perSecond), 1),
+    maxPerSecond: maxOver(perSecond, 1),
+    maxPerMinute: maxOver(perSecond, 60),
+    rateLimited429: simLoad.refused.rateLimited,
+    transient429: simLoad.refused.transient429,
+    overloaded529: simLoad.refused.overloaded529,
+    capacity503: simLoad.refused.capacity503,
+    calls,
+    maxInFlight: simLoad.maxInFlight,
+    maxServing: simLoad.maxServing,
+    perSecond: series(perSecond),
+  };
+}
+
+/** The per-second counts as a dense array from the first second (seconds without a 200 are 0). */
+function series(perSecond: [number, number][]): number[] {
+  if (perSecond.length === 0) return [];
+  const first = perSecond[0]![0];
+  const out = new Array<number>(perSecond.at(-1)![0] - first + 1).fill(0);
+  for (const [second, count] of perSecond) out[second - first] = count;
+  return out;
+}
+
+async function runOurs(sim: SimHandle, c: FieldCase, maxSeconds: number): Promise<FieldRun> {
+  const stack = await OurStack.start({ openaiBaseURL: sim.openaiBaseURL, anthropicBaseURL: sim.url });
+  try {
+    await sim.reset();
+    const loadBefore = load();
+    const watch = stack.watch();
+    const started = performance.now();
+    const handle = await startCuration(stack.client, c.provider === 'anthropic' ? 'bench-text-claude' : 'bench-text', {
+      dataset: Array.from({ length: c.rows }, (_, id) => ({ id })),
+      cacheDir: stack.cacheDir,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), maxSeconds * 1000)));
+    const outcome = await Promise.race([curationResult(handle), deadline]);
+    clearTimeout(timer);
+    const wallSeconds = (performance.now() - started) / 1000;
+    if (outcome === 'deadline') await handle.terminate(`bench deadline of ${maxSeconds} s`);
+    const usage = watch.stop();
+    const finished = outcome !== 'deadline' && outcome.stats.succeeded === c.rows;
+    return fromSim(
+      {
+        contender: 'ours',
+        case: c.name,
+        rows: c.rows,
+        finished,
+        wallSeconds: round(wallSeconds, 1),
+        peakMB: usage.worker?.peakMB ?? NaN,
+        load: loadBefore,
+        note:
+          outcome === 'deadline'
+            ? `stopped after ${maxSeconds} s`
+            : finished
+              ? undefined
+              : `${outcome.stats.failed} rows failed`,
+      },
+      await sim.load(),
+      (await sim.summary()).total
+    );
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function runPythonCurator(sim: SimHandle, c: FieldCase, maxSeconds: number): Promise<FieldRun> {
+  await sim.reset();
+  const loadBefore = load();
+  const run = await runCurator({
+    rows: c.rows,
+    concurrency: 0,
+    openaiBaseURL: sim.openaiBaseURL,
+    defaults: true,
+    maxSeconds,
+  });
+  const timedOut = run.extra.timedOut === true;
+  const outputRows = Number(run.extra.outputRows ?? NaN);
+  return fromSim(
+    {
+      contender: 'curator',
+      case: c.name,
+      rows: c.rows,
+      finished: !timedOut && outputRows === c.rows,
+      wallSeconds: round(run.wallSeconds, 1),
+      peakMB: run.peakMB,
+      load: loadBefore,
+      note: timedOut ? `stopped after ${maxSeconds} s` : outputRows === c.rows ? undefined : `${outputRows} rows out`,
+    },
+    await sim.load(),
+    (await sim.summary()).total
+  );
+}
+
+function describe(run: FieldRun): string {
+  return (
+    `  ${run.contender} on ${run.case}: ${run.finished ? 'finished' : (run.note ?? 'unfinished')} in ${fmt(run.wallSeconds)} s, ` +
+    `${run.completed} answered, steady ${fmt(run.steadyPerSecond)} req/s (max ${run.maxPerSecond}/s, ${run.maxPerMinute}/min), ` +
+    `429s ${run.rateLimited429} + ${run.transient429} transient, 529s ${run.overloaded529}, 503s ${run.capacity503}, ` +
+    `max in flight ${run.maxInFlight}, peak ${fmt(run.peakMB, 0)} MB, load ${run.load}`
+  );
+}
+
+export interface FieldOutput {
+  params: Record<string, unknown>;
+  rounds: FieldRun[];
+  summary: Record<string, unknown>;
+  targets: Target[];
+  text: string;
+}
+
+/** Runs the chosen sub-cases (all by default) for each contender, one at a time. */
+export async function field(options: {
+  rows?: number;
+  cases?: string[];
+  contenders?: FieldContender[];
+  maxRunSeconds: number;
+}): Promise<FieldOutput> {
+  const all = fieldCases(options.rows);
+  const cases = options.cases ? all.filter((c) => options.cases!.includes(c.name)) : all;
+  const unknown = options.cases?.filter((name) => !all.some((c) => c.name === name)) ?? [];
+  if (unknown.length) throw new Error(`unknown field case(s) ${unknown.join(', ')}; known: ${all.map((c) => c.name).join(', ')}`);
+  const contenders = options.contenders ?? ['ours', 'curator'];
+  if (contenders.includes('curator')) ensureCuratorVenv();
+  const runs: FieldRun[] = [];
+  const skipped: { case: string; contender: FieldContender; why: string }[] = [];
+  for (const c of cases) {
+    console.error(`field ${c.name}: ${c.title}, ${c.rows.toLocaleString('en-US')} requests`);
+    const sim = await startSimProcess(c.sim);
+    try {
+      for (const contender of contenders) {
+        if (contender === 'curator' && c.curatorCannot) {
+          skipped.push({ case: c.name, contender, why: c.curatorCannot });
+          continue;
+        }
+        const run =
+          contender === 'ours'
+            ? await runOurs(sim, c, options.maxRunSeconds)
+            : await runPythonCurator(sim, c, options.maxRunSeconds);
+        console.error(describe(run));
+        runs.push(run);
+      }
+    } finally {
+      await sim.close();
+    }
+  }
+  return report(cases, runs, skipped, options.maxRunSeconds);
+}
+
+function report(
+  cases: FieldCase[],
+  runs: FieldRun[],
+  skipped: { case: string; contender: FieldContender; why: string }[],
+  maxRunSeconds: number
+): FieldOutput {
+  const find = (name: string, contender: FieldContender) =>
+    runs.find((r) => r.case === name && r.contender === contender);
+  const label = (contender: FieldContender) => (contender === 'ours' ? 'ours' : `Curator ${CURATOR_VERSION}`);
+  const lines: (string | number)[][] = [];
+  for (const c of cases) {
+    for (const contender of ['ours', 'curator'] as const) {
+      const run = find(c.name, contender);
+      const skip = skipped.find((s) => s.case === c.name && s.contender === contender);
+      if (!run) {
+        if (skip) lines.push([c.name, label(contender), `not run: ${skip.why}`, '', '', '', '', '', '', '', '']);
+        continue;
+      }
+      const ideal = c.limitPerSecond ? c.rows / c.limitPerSecond + c.meanLatencyS : undefined;
+      const ofLimit = c.limitPerSecond
+        ? `${fmt((run.steadyPerSecond / c.limitPerSecond) * 100, 1)}%`
+        : c.capacityPerSecond
+          ? `${fmt((run.steadyPerSecond / c.capacityPerSecond) * 100, 1)}% of capacity`
+          : '';
+      const refusals = run.rateLimited429 + run.transient429 + run.overloaded529 + run.capacity503;
+      lines.push([
+        c.name,
+        label(contender),
+        run.finished ? `${fmt(run.wallSeconds)} s` : `${run.note ?? 'unfinished'} (${run.completed} done)`,
+        fmt(run.steadyPerSecond),
+        ofLimit,
+        ideal && run.finished ? fmt(run.wallSeconds / ideal, 2) : '',
+        `${run.maxPerSecond} / ${run.maxPerMinute}`,
+        `${refusals} (${fmt((refusals / run.rows) * 100, 2)}%)`,
+        String(run.maxInFlight),
+        fmt(run.peakMB, 0),
+        String(run.load),
+      ]);
+    }
+  }
+  const targets = fieldTargets(cases, find);
+  const text =
+    `Field: each contender with its defaults (no concurrency given, limits from headers), one run each, ` +
+    `stopped after ${maxRunSeconds} s at most\n\n` +
+    cases.map((c) => `- ${c.name}: ${c.title}; ${c.rows.toLocaleString('en-US')} requests`).join('\n') +
+    '\n\n' +
+    table(
+      [
+        'case',
+        'contender',
+        'completion',
+        'steady req/s',
+        'of the limit',
+        'completion ÷ ideal',
+        'max 200s / s / min',
+        'refusals (429+529+503)',
+        'max in flight',
+        'peak MB',
+        'load',
+      ],
+      lines
+    ) +
+    '\n\n' +
+    targetTable(targets) +
+    '\n';
+  const summary: Record<string, unknown> = {};
+  for (const run of runs) summary[`${run.contender}@${run.case}`] = run;
+  return {
+    params: { cases: cases.map((c) => ({ ...c })), maxRunSeconds },
+    rounds: runs,
+    summary: { ...summary, skipped },
+    targets,
+    text,
+  };
+}
+
+/** The issue's targets, each only where both of its figures were measured. */
+function fieldTargets(cases: FieldCase[], find: (name: string, c: FieldContender) => FieldRun | undefined): Target[] {
+  const targets: Target[] = [];
+  const has = (name: string) => cases.some((c) => c.name === name);
+  const caseOf = (name: string) => cases.find((c) => c.name === name)!;
+  const ofLimit = (name: string) => {
+    const run = find(name, 'ours');
+    const c = caseOf(name);
+    return run && c.limitPerSecond ? run.steadyPerSecond / c.limitPerSecond : NaN;
+  };
+  const check = (name: string, target: string, value: number, ok: (v: number) => boolean, digits = 2): void => {
+    targets.push({ name, target, value: fmt(value, digits), met: Number.isFinite(value) ? ok(value) : null });
+  };
+  if (has('fast')) {
+    const ours = find('fast', 'ours');
+    const curator = find('fast', 'curator');
+    const c = caseOf('fast');
+    check('fast: ours steady ÷ limit', '>= 0.95', ofLimit('fast'), (v) => v >= 0.95);
+    const ideal = c.rows / c.limitPerSecond! + c.meanLatencyS;
+    check('fast: ours completion ÷ ideal', '<= 1.10', ours?.finished ? ours.wallSeconds / ideal : NaN, (v) => v <= 1.1);
+    const oursRate = ours ? ours.completed / ours.wallSeconds : NaN;
+    const curatorRate = curator ? curator.completed / curator.wallSeconds : NaN;
+    check('fast: ours ÷ Curator req/s (whole run)', '>= 2.5', oursRate / curatorRate, (v) => v >= 2.5);
+  }
+  if (has('slow')) {
+    check('slow: ours steady ÷ limit', '>= 0.95', ofLimit('slow'), (v) => v >= 0.95);
+    check('slow: ours worker peak RSS MB', '<= 512', find('slow', 'ours')?.peakMB ?? NaN, (v) => v <= 512, 0);
+  }
+  for (const name of ['openai-quantized', 'anthropic-bucket']) {
+    if (!has(name)) continue;
+    const ours = find(name, 'ours');
+    const curator = find(name, 'curator');
+    check(`${name}: ours steady ÷ limit`, '>= 0.95', ofLimit(name), (v) => v >= 0.95);
+    check(`${name}: ours 429s ÷ requests`, '<= 0.01', ours ? ours.rateLimited429 / ours.rows : NaN, (v) => v <= 0.01, 4);
+    if (curator) {
+      check(
+        `${name}: ours ÷ Curator req/s (whole run)`,
+        '>= 1',
+        ours ? ours.completed / ours.wallSeconds / (curator.completed / curator.wallSeconds) : NaN,
+        (v) => v >= 1
+      );
+      targets.push({
+        name: `${name}: ours 429s < Curator's`,
+        target: 'yes',
+        value: `${ours?.rateLimited429 ?? '–'} vs ${curator.rateLimited429}`,
+        met: ours ? ours.rateLimited429 < curator.rateLimited429 || ours.rateLimited429 === 0 : null,
+      });
+    }
+  }
+  for (const [faulty, clean] of [
+    ['transient-429', 'no-faults'],
+    ['anthropic-529', 'anthropic-no-faults'],
+  ] as const) {
+    if (!has(faulty) || !has(clean)) continue;
+    const a = find(faulty, 'ours');
+    const b = find(clean, 'ours');
+    check(
+      `${faulty}: ours req/s ÷ fault-free (whole run)`,
+      '>= 0.80',
+      a && b && a.finished && b.finished ? a.rows / a.wallSeconds / (b.rows / b.wallSeconds) : NaN,
+      (v) => v >= 0.8
+    );
+  }
+  if (has('capacity')) {
+    const ours = find('capacity', 'ours');
+    const c = caseOf('capacity');
+    check(
+      'capacity: ours steady ÷ capacity',
+      '>= 0.90',
+      ours ? ours.steadyPerSecond / c.capacityPerSecond! : NaN,
+      (v) => v >= 0.9
+    );
+    check('capacity: ours 503s ÷ requests', '<= 0.01', ours ? ours.capacity503 / ours.rows : NaN, (v) => v <= 0.01, 4);
+  }
+  return targets;
+}
