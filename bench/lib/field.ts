@@ -69,34 +69,28 @@ export interface FieldRun {
 
 const LIMIT_HEADERS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
 
+/** An OpenAI-style case at a per-second-enforced RPM, latency uniform in [minMs, 2 × minMs]. */
+function atLimit(name: string, title: string, minMs: number, rpm: number, rows: number): FieldCase {
+  return {
+    name,
+    title,
+    sim: {
+      latencyMs: { min: minMs, max: 2 * minMs },
+      rateLimits: { rpm, tpm: 150_000_000, enforcement: 'per-second' },
+    },
+    provider: 'openai',
+    rows,
+    meanLatencyS: (1.5 * minMs) / 1000,
+    limitPerSecond: rpm / 60,
+  };
+}
+
 /** The sub-cases; `rows` applies to each (the issue's sizes by default). */
 export function fieldCases(rows: number | undefined): FieldCase[] {
   const anthropicCurator = 'bench/curator_bench.py drives Curator through its OpenAI backend only';
   return [
-    {
-      name: 'fast',
-      title: '2-4 s answers, 30,000 RPM / 150M TPM enforced per second',
-      sim: {
-        latencyMs: { min: 2000, max: 4000 },
-        rateLimits: { rpm: 30_000, tpm: 150_000_000, enforcement: 'per-second' },
-      },
-      provider: 'openai',
-      rows: rows ?? 20_000,
-      meanLatencyS: 3,
-      limitPerSecond: 500,
-    },
-    {
-      name: 'slow',
-      title: '20-40 s answers (reasoning models), 10,000 RPM enforced per second',
-      sim: {
-        latencyMs: { min: 20_000, max: 40_000 },
-        rateLimits: { rpm: 10_000, tpm: 150_000_000, enforcement: 'per-second' },
-      },
-      provider: 'openai',
-      rows: rows ?? 20_000,
-      meanLatencyS: 30,
-      limitPerSecond: 10_000 / 60,
-    },
+    atLimit('fast', '2-4 s answers, 30,000 RPM / 150M TPM enforced per second', 2000, 30_000, rows ?? 20_000),
+    atLimit('slow', '20-40 s answers (reasoning models), 10,000 RPM enforced per second', 20_000, 10_000, rows ?? 20_000),
     {
       name: 'openai-quantized',
       title: 'OpenAI quantized: 6,000 RPM as 100 in any second, 2-4 s answers',

@@ -16,30 +16,33 @@ async function withSim(options: SimulatorOptions, body: (sim: Simulator) => Prom
   }
 }
 
+/** A call's status and headers, whether it succeeded or failed with an API error of the SDK. */
+async function settle(
+  call: Promise<{ response: Response }>
+): Promise<{ status: number; headers: Headers; error: unknown }> {
+  try {
+    const { response } = await call;
+    return { status: response.status, headers: response.headers, error: undefined };
+  } catch (error) {
+    assert.ok(error instanceof OpenAI.APIError || error instanceof Anthropic.APIError, String(error));
+    return { status: error.status as number, headers: error.headers as Headers, error };
+  }
+}
+
 function openaiCall(sim: Simulator, content: string) {
-  return new OpenAI({ apiKey: 'sk-test', baseURL: sim.openaiBaseURL, maxRetries: 0 }).chat.completions
-    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] })
-    .withResponse()
-    .then(
-      ({ response }) => ({ status: response.status, headers: response.headers, error: undefined }),
-      (error: unknown) => {
-        assert.ok(error instanceof OpenAI.APIError, String(error));
-        return { status: error.status as number, headers: error.headers as Headers, error };
-      }
-    );
+  const client = new OpenAI({ apiKey: 'sk-test', baseURL: sim.openaiBaseURL, maxRetries: 0 });
+  return settle(
+    client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }).withResponse()
+  );
 }
 
 function anthropicCall(sim: Simulator, content: string) {
-  return new Anthropic({ apiKey: 'sk-ant-test', baseURL: sim.anthropicBaseURL, maxRetries: 0 }).messages
-    .create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content }] })
-    .withResponse()
-    .then(
-      ({ response }) => ({ status: response.status, headers: response.headers, error: undefined }),
-      (error: unknown) => {
-        assert.ok(error instanceof Anthropic.APIError, String(error));
-        return { status: error.status as number, headers: error.headers as Headers, error };
-      }
-    );
+  const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: sim.anthropicBaseURL, maxRetries: 0 });
+  return settle(
+    client.messages
+      .create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content }] })
+      .withResponse()
+  );
 }
 
 async function loadStats(sim: Simulator) {
