@@ -8,6 +8,9 @@
  * in flight. A contender that is still running after `--max-run-seconds` is stopped and reported as such, with what
  * it completed until then.
  */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { curationResult, startCuration } from '../../src/client';
 import type { SimulatorOptions } from '../../src/simulator';
 import { CURATOR_VERSION, ensureCuratorVenv, runCurator } from './contenders';
@@ -65,6 +68,28 @@ export interface FieldRun {
   note?: string;
   /** 200s per second, from the first second with one: the run's shape, for a reader of the JSON. */
   perSecond: number[];
+  /** The engine code our worker ran (ours only): the last commit of the engine's folders and any edits beside it. */
+  engine?: EngineState;
+}
+
+export interface EngineState {
+  commit: string;
+  /** `git status --short` of src: edits not yet committed that the worker ran with. */
+  uncommitted: string[];
+  /** SHA-1 of `git diff HEAD -- src`, to tell two runs' uncommitted code apart. */
+  diffSha1?: string;
+}
+
+const ROOT = join(__dirname, '..', '..');
+
+/** What engine code a worker started now runs (the tree may be shared with someone changing it). */
+export function engineState(): EngineState {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  const commit = git('log', '-1', '--format=%h', '--', 'src/limits', 'src/activities', 'src/workflows').trim();
+  const uncommitted = git('status', '--short', '--', 'src').split('\n').filter(Boolean);
+  const state: EngineState = { commit, uncommitted };
+  if (uncommitted.length) state.diffSha1 = createHash('sha1').update(git('diff', 'HEAD', '--', 'src')).digest('hex');
+  return state;
 }
 
 const LIMIT_HEADERS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
@@ -220,6 +245,7 @@ function series(perSecond: [number, number][]): number[] {
 }
 
 async function runOurs(sim: SimHandle, c: FieldCase, maxSeconds: number): Promise<FieldRun> {
+  const engine = engineState();
   const stack = await OurStack.start({ openaiBaseURL: sim.openaiBaseURL, anthropicBaseURL: sim.url });
   try {
     await sim.reset();
@@ -247,6 +273,7 @@ async function runOurs(sim: SimHandle, c: FieldCase, maxSeconds: number): Promis
         wallSeconds: round(wallSeconds, 1),
         peakMB: usage.worker?.peakMB ?? NaN,
         load: loadBefore,
+        engine,
         note:
           outcome === 'deadline'
             ? `stopped after ${maxSeconds} s`
@@ -386,9 +413,18 @@ function report(
     }
   }
   const targets = fieldTargets(cases, find);
+  const engines = [
+    ...new Set(
+      runs.flatMap((r) =>
+        r.engine
+          ? [`${r.engine.commit}${r.engine.uncommitted.length ? ` + uncommitted ${r.engine.diffSha1?.slice(0, 8)}` : ''}`]
+          : []
+      )
+    ),
+  ];
   const text =
     `Field: each contender with its defaults (no concurrency given, limits from headers), one run each, ` +
-    `stopped after ${maxRunSeconds} s at most\n\n` +
+    `stopped after ${maxRunSeconds} s at most; our engine at ${engines.join(', ') || '–'}\n\n` +
     cases.map((c) => `- ${c.name}: ${c.title}; ${c.rows.toLocaleString('en-US')} requests`).join('\n') +
     '\n\n' +
     table(
