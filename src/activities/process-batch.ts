@@ -177,11 +177,16 @@ async function callRequests(
           // Stage 2: wait for the rate limiter, then call the provider.
           let permit;
           try {
-            permit = await bucket.limiter.acquire(bucket.estimate(request), admission);
+            permit = await bucket.limiter.acquire(() => bucket.estimate(request), admission);
           } catch (err) {
             // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
             if (!signal.aborted && admission.aborted) return;
             throw err;
+          }
+          // The batch stopped while this request waited (a fatal error of another request): it is not sent.
+          if (fatal !== undefined) {
+            permit.unused();
+            return;
           }
           try {
             const answer = await client.call(request, { signal, timeoutMs });

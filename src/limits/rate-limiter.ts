@@ -39,6 +39,8 @@ export interface Permit {
   congested(headers?: HeaderSource): void;
   /** Any other failure: the send may have counted, so it stays in the window. */
   failed(headers?: HeaderSource): void;
+  /** The request was not sent after all (its batch stopped meanwhile): the window forgets it. */
+  unused(): void;
 }
 
 /** What one process is doing with a bucket, for progress displays. */
@@ -64,8 +66,8 @@ export class RateLimiter {
   private readonly controller: ConcurrencyController;
   private readonly pacer = new Pacer();
   private consecutive429 = 0;
-  /** True once a response came back without any rate-limit headers: only congestion can teach the capacity then. */
-  private headerless = false;
+  /** Whether the provider has answered any request of this bucket in this process. */
+  private answeredOnce = false;
   private learnedFromHeaders?: Limits;
   /** Requests waiting for a slot, oldest first from `slotHead`. */
   private slotQueue: SlotWaiter[] = [];
@@ -113,12 +115,12 @@ export class RateLimiter {
   }
 
   /**
-   * Requests this process keeps in flight now. With nothing known yet, one request goes first and its headers tell
-   * the limits: no probe request is wasted.
+   * Requests this process keeps in flight now. Until an answer came back, one request goes at a time: its headers
+   * tell the limits (no probe request is wasted), and a wrong key or model costs one request, not a queue of them.
    */
   concurrencyTarget(): number {
+    if (!this.answeredOnce) return 1;
     const limits = this.limits();
-    if (!this.headerless && !hasLimits(limits)) return 1;
     return this.controller.target(this.requestRate(limits));
   }
 
@@ -180,9 +182,20 @@ export class RateLimiter {
     this.options.window.report(this.options.bucket, this.load(), now);
   }
 
-  /** Waits for a slot, then until `cost` fits the pace and the bucket's limits (and any pause is over). */
-  async acquire(cost: Cost, signal?: AbortSignal): Promise<Permit> {
+  /**
+   * Waits for a slot, then until `cost` fits the pace and the bucket's limits (and any pause is over). A function is
+   * asked for the cost once the request has its slot: an estimate made when a request joins a long queue would miss
+   * everything learned from the answers before its turn.
+   */
+  async acquire(costOf: Cost | (() => Cost), signal?: AbortSignal): Promise<Permit> {
     await this.takeSlot(signal);
+    let cost: Cost;
+    try {
+      cost = typeof costOf === 'function' ? costOf() : costOf;
+    } catch (err) {
+      this.releaseSlot();
+      throw err;
+    }
     const t = this.typical;
     this.typical = t
       ? {
@@ -264,6 +277,7 @@ export class RateLimiter {
         once(() => {
           if (usage) this.options.window.settle(ref, usage.input, usage.output);
           this.consecutive429 = 0;
+          this.answeredOnce = true;
           this.observe(headers);
           this.controller.answered(Date.now() - sentAt, this.rateNow());
         }),
@@ -284,6 +298,11 @@ export class RateLimiter {
           congestion();
         }),
       failed: (headers) => once(() => this.observe(headers)),
+      unused: () =>
+        once(() => {
+          this.options.window.remove(ref);
+          if (this.known) this.known.requests -= ref.cost.requests;
+        }),
     };
   }
 
@@ -296,17 +315,16 @@ export class RateLimiter {
   /** Learns limits from headers, and counts use of the key that other machines make as the provider reports it. */
   private observe(headers: HeaderSource | undefined): void {
     const snapshot = readRateLimitHeaders(headers);
-    if (!snapshot) {
-      if (headers) this.headerless = true;
-      return;
-    }
+    if (!snapshot) return;
     const { window, bucket } = this.options;
     if (!this.learnedFromHeaders || !sameLimits(this.learnedFromHeaders, snapshot.limits)) {
       this.learnedFromHeaders = snapshot.limits;
       window.learn(bucket, Object.fromEntries(Object.entries(snapshot.limits).filter(([, v]) => v !== undefined)));
     }
     const limit = snapshot.limits.requestsPerMinute;
-    if (limit !== undefined && snapshot.remainingRequests !== undefined) {
+    // A provider that quantizes the minute per second reports what the current second has left: a `remaining` within
+    // one second's share says nothing about the minute, and read as minute use it would block the bucket for a minute.
+    if (limit !== undefined && snapshot.remainingRequests !== undefined && snapshot.remainingRequests > limit / 60) {
       const now = Date.now();
       const reported = limit - snapshot.remainingRequests;
       // A SUM over the window per response would cost more than the request: the total is read once a second and

@@ -275,4 +275,18 @@ describe('RateLimiter', () => {
     assert.equal(limiter.load().inFlight, 0);
     window.close();
   });
+
+  test('a cost given as a function is estimated only when the request has its slot', async () => {
+    const window = new SharedWindow(dbPath());
+    const limiter = new RateLimiter({ bucket: 'b', configured: {}, maxConcurrent: 8, window });
+    const asked: string[] = [];
+    const first = await limiter.acquire(() => (asked.push('first'), ONE));
+    const second = limiter.acquire(() => (asked.push('second'), ONE));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(asked, ['first'], 'the second waits for a slot, not yet estimated');
+    first.answered({ input: 10, output: 5 }, headers({ 'x-ratelimit-limit-requests': '1000000' }));
+    (await second).answered({ input: 10, output: 5 });
+    assert.deepEqual(asked, ['first', 'second']);
+    window.close();
+  });
 });
