@@ -119,6 +119,8 @@ async function callRequests(
 ): Promise<{ index: number; error: RequestError } | undefined> {
   const client = providerFor(deps, curator);
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
+  const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
+  const jobSlots = job.gate;
   const format = resolveResponseFormat(curator.responseFormat);
   const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
   const timeoutMs = curator.backend?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -155,6 +157,8 @@ async function callRequests(
   const writer = await ResponseLogWriter.open(run.responses(task.batch));
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
+  /** Places of requests cancelled in flight, given back when the batch ends. */
+  let kept = 0;
   // Requests can wait long on a paused or full rate limit: the heartbeat keeps the activity alive meanwhile, and is
   // how a cancellation reaches it. Once a second and not after every request: the server sees at most one a second
   // anyway (maxHeartbeatThrottleInterval), and each call costs an encode and a native call (~7% of the worker's CPU
@@ -167,71 +171,98 @@ async function callRequests(
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
       () => fatal !== undefined || admission.aborted,
       async (i) => {
-        const attempt = log.state(i).attempts + 1;
-        const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
-        const request = requests.get(i)!;
-        let record: AttemptRecord;
-        if (!('messages' in request)) {
-          record = { ...base, ok: false, error: request };
-        } else {
-          // Stage 2: wait for the rate limiter, then call the provider.
-          let permit;
-          try {
-            permit = await bucket.limiter.acquire(() => bucket.estimate(request), admission);
-          } catch (err) {
-            // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
-            if (!signal.aborted && admission.aborted) return;
-            throw err;
-          }
-          // The batch stopped while this request waited (a fatal error of another request): it is not sent.
-          if (fatal !== undefined) {
-            permit.unused();
-            return;
-          }
-          try {
-            const answer = await client.call(request, { signal, timeoutMs });
-            permit.answered(answer.usage, answer.headers);
-            bucket.answered = true;
-            bucket.outputs.observe(answer.usage.output);
-            // Stage 3: accept or reject the answer.
-            const accepted = acceptAnswer(answer, format, invalidFinishReasons);
-            const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
-            record = accepted.ok
-              ? { ...base, ...shared, ok: true, value: accepted.value }
-              : { ...base, ...shared, ok: false, error: accepted.error };
-          } catch (err) {
-            const headers = (err as { headers?: Headers }).headers;
-            const error = classifyError(err);
-            if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
-            else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
-            else permit.failed(headers);
-            if (signal.aborted) throw err;
-            error.message = deps.providers.redact(error.message);
-            // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
-            if (
-              error.type === 'ConnectionError' &&
-              !bucket.answered &&
-              /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|bad port/.test(error.message)
-            ) {
-              error.type = 'EndpointUnreachable';
-              error.message = `cannot reach ${client.baseURL}: ${error.message}`;
-              error.retryable = false;
-              error.fatal = true;
-            }
-            record = { ...base, ok: false, error };
-          }
+        // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
+        // stay within the job's maxConcurrentRequests.
+        let slot = 'none' as 'none' | 'held' | 'kept';
+        try {
+          await attemptRequest(i, (how) => (slot = how));
+        } finally {
+          if (slot === 'held') jobSlots.release();
+          else if (slot === 'kept') kept++;
         }
-        await writer.append(record);
-        log.apply(record, task.jobId);
-        if (record.error?.fatal && !fatal) fatal = { index: i, error: record.error };
-        done++;
       }
     );
   } finally {
     clearInterval(beat);
+    for (; kept > 0; kept--) jobSlots.release();
+    job.done();
     await writer.close();
   }
   return fatal;
+
+  async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<void> {
+    const attempt = log.state(i).attempts + 1;
+    const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
+    const request = requests.get(i)!;
+    let record: AttemptRecord;
+    if (!('messages' in request)) {
+      record = { ...base, ok: false, error: request };
+    } else {
+      // Stage 2: wait for a place among the job's requests in flight and for the rate limiter, then call.
+      let permit;
+      try {
+        await jobSlots.take(admission);
+        slot('held');
+        permit = await bucket.limiter.acquire(() => bucket.estimate(request), admission);
+      } catch (err) {
+        // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
+        if (!signal.aborted && admission.aborted) return;
+        throw err;
+      }
+      // The job stopped while this request waited (a fatal error of another request): it is not sent.
+      const stopped = job.stopped();
+      if (fatal !== undefined || stopped) {
+        permit.unused();
+        fatal ??= stopped?.fatal;
+        return;
+      }
+      try {
+        const answer = await client.call(request, { signal, timeoutMs });
+        permit.answered(answer.usage, answer.headers);
+        bucket.answered = true;
+        bucket.outputs.observe(answer.usage.output);
+        // Stage 3: accept or reject the answer.
+        const accepted = acceptAnswer(answer, format, invalidFinishReasons);
+        const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
+        record = accepted.ok
+          ? { ...base, ...shared, ok: true, value: accepted.value }
+          : { ...base, ...shared, ok: false, error: accepted.error };
+      } catch (err) {
+        const headers = (err as { headers?: Headers }).headers;
+        const error = classifyError(err);
+        if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
+        else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
+        else permit.failed(headers);
+        if (signal.aborted) {
+          // Sent and maybe paid, but not in the log: its place stays taken until the batch ends, so the other
+          // batches of the job, not yet told of the cancellation, cannot add to what a rerun pays twice.
+          slot('kept');
+          throw err;
+        }
+        error.message = deps.providers.redact(error.message);
+        // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
+        if (
+          error.type === 'ConnectionError' &&
+          !bucket.answered &&
+          /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|bad port/.test(error.message)
+        ) {
+          error.type = 'EndpointUnreachable';
+          error.message = `cannot reach ${client.baseURL}: ${error.message}`;
+          error.retryable = false;
+          error.fatal = true;
+        }
+        record = { ...base, ok: false, error };
+      }
+    }
+    // Known before the append finishes, so no request of the batch is sent after it.
+    if (record.error?.fatal && !fatal) {
+      fatal = { index: i, error: record.error };
+      job.stop(fatal);
+    }
+    await writer.append(record);
+    log.apply(record, task.jobId);
+    done++;
+  }
 }
 
 function summarize(task: BatchTask, rows: Row[], first: number, log: BatchLog, parsed: ParsedLine[]): BatchOutcome {

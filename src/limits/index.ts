@@ -2,6 +2,7 @@
 import type { Curator } from '../curator';
 import { estimateInputTokens, OutputEstimator } from './estimate';
 import { rateBucket } from './bucket';
+import { Gate } from './gate';
 import { RateLimiter } from './rate-limiter';
 import { SharedWindow } from './shared-window';
 import type { Cost, Limits } from './window';
@@ -29,9 +30,23 @@ export interface BucketLimiter {
   estimate(request: ProviderRequest): Cost;
 }
 
+/** One job's requests in flight in this process, shared by its batch activities. */
+export interface JobSlots<F> {
+  gate: Gate;
+  /**
+   * No request of the job is sent from now on in this process: it was cancelled, or `fatal` (a bad key, a missing
+   * model) would fail every request alike. Its other batches see it before sending.
+   */
+  stop(fatal?: F): void;
+  stopped(): { fatal?: F } | undefined;
+  /** The batch is over. */
+  done(): void;
+}
+
 export class LimiterPool {
   private window?: SharedWindow;
   private readonly buckets = new Map<string, BucketLimiter>();
+  private readonly jobs = new Map<string, { gate: Gate; users: number; stopped: { fatal?: unknown } | undefined }>();
 
   constructor(private readonly path: string) {}
 
@@ -60,6 +75,34 @@ export class LimiterPool {
       this.buckets.set(key, entry);
     }
     return entry;
+  }
+
+  /**
+   * The places of one job's requests in flight in this process: its `maxConcurrentRequests`, whichever bucket they
+   * go to and whatever the bucket's limiter allows (its ceiling is set by the first job that uses it). Call `done()`
+   * when the batch ends; the entry is forgotten when no batch of the job uses it.
+   */
+  jobSlots<F>(jobId: string, maxConcurrent: number): JobSlots<F> {
+    let entry = this.jobs.get(jobId);
+    if (!entry) {
+      entry = { gate: new Gate(() => maxConcurrent), users: 0, stopped: undefined };
+      this.jobs.set(jobId, entry);
+    }
+    entry.users++;
+    const e = entry;
+    let done = false;
+    return {
+      gate: e.gate,
+      stop: (fatal) => {
+        e.stopped ??= { fatal };
+      },
+      stopped: () => e.stopped as { fatal?: F } | undefined,
+      done: () => {
+        if (done) return;
+        done = true;
+        if (--e.users === 0) this.jobs.delete(jobId);
+      },
+    };
   }
 
   close(): void {

@@ -9,6 +9,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ConcurrencyController } from './concurrency';
+import { Gate } from './gate';
 import { refusalEvidence } from './evidence';
 import { readRateLimitHeaders } from './headers';
 import { Pacer } from './pacing';
@@ -55,23 +56,15 @@ export const TOTALS_EVERY_MS = 1000;
 /** This process's load is written for progress displays at most this often. */
 const REPORT_EVERY_MS = 1000;
 
-interface SlotWaiter {
-  resolve: () => void;
-  /** Set when the waiter gave up (cancelled): the queue skips it. */
-  gone: boolean;
-}
-
 export class RateLimiter {
-  private inFlight = 0;
+  /** Places for requests in flight, as many as the controller's target. */
+  private readonly slots = new Gate(() => this.concurrencyTarget());
   private readonly controller: ConcurrencyController;
   private readonly pacer = new Pacer();
   private consecutive429 = 0;
   /** Whether the provider has answered any request of this bucket in this process. */
   private answeredOnce = false;
   private learnedFromHeaders?: Limits;
-  /** Requests waiting for a slot, oldest first from `slotHead`. */
-  private slotQueue: SlotWaiter[] = [];
-  private slotHead = 0;
   private admission: Promise<unknown> = Promise.resolve();
   /** Admissions queued behind `admission`; with none, a request may be admitted at once. */
   private queued = 0;
@@ -126,52 +119,12 @@ export class RateLimiter {
 
   /** Requests in flight and the target, in this process. */
   load(): LimiterLoad {
-    return { inFlight: this.inFlight, target: this.concurrencyTarget() };
-  }
-
-  private takeSlot(signal?: AbortSignal): Promise<void> | void {
-    signal?.throwIfAborted();
-    if (this.slotHead === this.slotQueue.length && this.inFlight < this.concurrencyTarget()) {
-      this.inFlight++;
-      return;
-    }
-    return new Promise<void>((resolve, reject) => {
-      const waiter: SlotWaiter = {
-        gone: false,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        waiter.gone = true;
-        reject(signal?.reason ?? new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.slotQueue.push(waiter);
-      this.pump();
-    });
-  }
-
-  /** Hands free slots to the oldest waiters, one each: a thousand waiters cost nothing while the pipe is full. */
-  private pump(): void {
-    const target = this.concurrencyTarget();
-    while (this.inFlight < target && this.slotHead < this.slotQueue.length) {
-      const waiter = this.slotQueue[this.slotHead++]!;
-      if (waiter.gone) continue;
-      this.inFlight++;
-      waiter.resolve();
-    }
-    if (this.slotHead > 1024 && this.slotHead * 2 > this.slotQueue.length) {
-      this.slotQueue = this.slotQueue.slice(this.slotHead);
-      this.slotHead = 0;
-    }
-    this.report();
+    return { inFlight: this.slots.inUse, target: this.concurrencyTarget() };
   }
 
   private releaseSlot(): void {
-    this.inFlight--;
-    this.pump();
+    this.slots.release();
+    this.report();
   }
 
   /** Writes this process's load for progress displays, at most once a second. */
@@ -188,7 +141,7 @@ export class RateLimiter {
    * everything learned from the answers before its turn.
    */
   async acquire(costOf: Cost | (() => Cost), signal?: AbortSignal): Promise<Permit> {
-    await this.takeSlot(signal);
+    await this.slots.take(signal);
     let cost: Cost;
     try {
       cost = typeof costOf === 'function' ? costOf() : costOf;
