@@ -73,9 +73,14 @@ export class ConcurrencyController {
   private baseLatencyMs?: number;
   private round: Round = { answered: 0, congested: 0, latencySum: 0 };
 
-  /** @param ceiling - the most requests in flight ever (the user's `maxConcurrentRequests`, else the default). */
-  constructor(private readonly ceiling: number) {
+  /** @param ceiling - the most requests in flight ever (the default, or a job's larger `maxConcurrentRequests`). */
+  constructor(private ceiling: number) {
     this.window = Math.min(ceiling, INITIAL_PROBE);
+  }
+
+  /** A job allows more in flight than the ceiling so far. */
+  raiseCeiling(ceiling: number): void {
+    this.ceiling = Math.max(this.ceiling, ceiling);
   }
 
   /**

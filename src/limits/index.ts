@@ -2,6 +2,7 @@
 import type { Curator } from '../curator';
 import { estimateInputTokens, OutputEstimator } from './estimate';
 import { rateBucket } from './bucket';
+import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
 import { RateLimiter } from './rate-limiter';
 import { SharedWindow } from './shared-window';
@@ -58,7 +59,9 @@ export class LimiterPool {
       const limiter = new RateLimiter({
         bucket: key,
         configured: configuredLimits(curator),
-        maxConcurrent,
+        // Shared by every job on the bucket: the machine's bound, or a job's larger one. A job's smaller
+        // maxConcurrentRequests is its own gate's (`jobSlots`), not the bucket's.
+        maxConcurrent: Math.max(defaultConcurrencyCeiling(), maxConcurrent),
         window: this.window,
       });
       const outputs = new OutputEstimator();
@@ -73,6 +76,8 @@ export class LimiterPool {
         }),
       };
       this.buckets.set(key, entry);
+    } else {
+      entry.limiter.raiseCeiling(maxConcurrent);
     }
     return entry;
   }

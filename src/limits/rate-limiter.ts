@@ -22,7 +22,7 @@ export interface RateLimiterOptions {
   bucket: string;
   /** The user's settings; they win over headers field by field. */
   configured: Limits;
-  /** Requests in flight at most, in this process: the controller's ceiling. */
+  /** Requests in flight at most, in this process: the controller's ceiling (jobs may raise it, see `raiseCeiling`). */
   maxConcurrent: number;
   window: SharedWindow;
 }
@@ -115,6 +115,12 @@ export class RateLimiter {
     if (!this.answeredOnce) return 1;
     const limits = this.limits();
     return this.controller.target(this.requestRate(limits));
+  }
+
+  /** A job allows more requests in flight than the ceiling so far; each job's own bound is kept by its gate. */
+  raiseCeiling(maxConcurrent: number): void {
+    this.controller.raiseCeiling(maxConcurrent);
+    this.slots.pump();
   }
 
   /** Requests in flight and the target, in this process. */

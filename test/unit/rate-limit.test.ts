@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Curator } from '../../src/curator';
+import { LimiterPool } from '../../src/limits';
 import { RateLimiter } from '../../src/limits/rate-limiter';
 import { copiesThatFit, GRANT_MS, SharedWindow, STATE_TTL_MS } from '../../src/limits/shared-window';
 import { admissionDelay, MINUTE_MS, WINDOW_MARGIN_MS, type Cost, type Limits } from '../../src/limits/window';
@@ -288,5 +290,32 @@ describe('RateLimiter', () => {
     (await second).answered({ input: 10, output: 5 });
     assert.deepEqual(asked, ['first', 'second']);
     window.close();
+  });
+
+  test("each job keeps its own maxConcurrentRequests; the bucket's limiter is not held to the first job's", async () => {
+    const pool = new LimiterPool(dbPath());
+    const curator = { name: 'c', provider: 'openai', model: 'm', prompt: () => 'x' } as unknown as Curator;
+    const first = pool.get(curator, 'http://sim/v1', 2);
+    const small = pool.jobSlots('job-1', 2);
+    const large = pool.jobSlots('job-2', 1000);
+    await small.gate.take();
+    await small.gate.take();
+    let third = false;
+    void Promise.resolve(small.gate.take()).then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(third, false, 'job-1 is held to 2');
+    for (let k = 0; k < 10; k++) await large.gate.take();
+    assert.equal(large.gate.inUse, 10, 'job-2 is not');
+    // One answer opens the bucket; its ceiling is the machine's bound, not job-1's 2.
+    (await first.limiter.acquire(ONE)).answered(
+      { input: 10, output: 5 },
+      headers({ 'x-ratelimit-limit-requests': '600000' })
+    );
+    const permits = await Promise.all(Array.from({ length: 10 }, () => first.limiter.acquire(ONE)));
+    assert.equal(first.limiter.load().inFlight, 10);
+    permits.forEach((p) => p.answered({ input: 10, output: 5 }));
+    small.done();
+    large.done();
+    pool.close();
   });
 });
