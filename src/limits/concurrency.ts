@@ -43,11 +43,11 @@ export const TOLERATED_SHARE = 0.1;
 /** Multiplicative decrease on congestion. */
 export const DECREASE = 0.8;
 /** Answers a round needs before its mean latency is compared: fewer are too noisy with long-tailed latencies. */
-export const LATENCY_SAMPLE = 32;
+export const LATENCY_SAMPLE = 64;
 /** Without headers: a round's mean latency this far above the unloaded latency means the server starts to queue. */
-export const QUEUEING_HOLD = 1.1;
+export const QUEUEING_HOLD = 1.15;
 /** And this far above, that its queue is long: back off before it refuses. */
-export const QUEUEING_DECREASE = 1.3;
+export const QUEUEING_DECREASE = 1.4;
 /** Per round, the unloaded latency may drift up this much, so it follows slower prompts or a slower model. */
 const BASE_DRIFT = 1.005;
 

@@ -1,21 +1,28 @@
 /**
  * Even pacing of a bucket's per-minute limits: a token bucket per limit, refilled continuously at a little under
- * `limit / 60` per second and holding only a small burst. Providers enforce per-minute limits over much shorter
- * intervals (OpenAI quantizes them per second, Anthropic refills a bucket continuously), so a minute's budget let out
- * at once is mostly refused; spread over the minute it is accepted. The sliding window (`window.ts`) still guarantees
- * the minute itself; pacing only decides when within it. Pure: time is passed in.
+ * `limit / 60` per second, with a burst of a tenth of a second, under a guard that no sliding second carries more than
+ * `limit / 60`. Providers enforce per-minute limits over much shorter intervals (OpenAI quantizes them per second,
+ * Anthropic refills a bucket continuously), so a minute's budget let out at once is mostly refused; spread over the
+ * minute it is accepted. The burst gives back what a stalled event loop would otherwise lose; the guard keeps that
+ * burst from ever crowding a second. The sliding window (`window.ts`) still guarantees the minute itself; pacing only
+ * decides when within it. Pure: time is passed in.
  */
 import type { Cost, Limits } from './window';
 
 /** The share of the stated rate paced: the rest absorbs the network's jitter between our clock and the provider's. */
 export const PACE_SHARE = 0.97;
 /** The burst a bucket holds, in seconds of its rate (at least one request's cost). */
-export const BURST_SECONDS = 0.03;
+export const BURST_SECONDS = 0.1;
+const SECOND_MS = 1000;
 
 interface Level {
   limit: number;
   tokens: number;
   at: number;
+  /** What was taken within the last second, oldest first from `head`, and its sum. */
+  recent: { at: number; amount: number }[];
+  head: number;
+  sum: number;
 }
 
 type Amount = (c: Cost) => number;
@@ -27,6 +34,28 @@ const PACED: [keyof Limits, Amount][] = [
   ['inputTokensPerMinute', (c) => c.input],
   ['outputTokensPerMinute', (c) => c.output],
 ];
+
+/** Forgets what left the last second. */
+function expire(level: Level, now: number): void {
+  while (level.head < level.recent.length && level.recent[level.head]!.at <= now - SECOND_MS) {
+    level.sum -= level.recent[level.head++]!.amount;
+  }
+  if (level.head > 1024 && level.head * 2 > level.recent.length) {
+    level.recent = level.recent.slice(level.head);
+    level.head = 0;
+  }
+}
+
+/** How long until `need` fits the second's guard (0: now). A cost beyond a whole second fits an empty second. */
+function guardWait(level: Level, need: number, perSecond: number, now: number): number {
+  if (level.sum + need <= perSecond || level.sum === 0) return 0;
+  let sum = level.sum;
+  for (let k = level.head; k < level.recent.length; k++) {
+    sum -= level.recent[k]!.amount;
+    if (sum + need <= perSecond || sum <= 0) return Math.max(1, level.recent[k]!.at + SECOND_MS - now);
+  }
+  return 1;
+}
 
 export class Pacer {
   private readonly levels = new Map<keyof Limits, Level>();
@@ -48,25 +77,42 @@ export class Pacer {
       let level = this.levels.get(key);
       // A new limit (or one that changed) starts with only its small burst, never a minute's worth.
       if (!level || level.limit !== limit) {
-        level = { limit, tokens: capacity, at: now };
+        level = { limit, tokens: capacity, at: now, recent: [], head: 0, sum: 0 };
         this.levels.set(key, level);
       }
       const tokens = Math.min(capacity, level.tokens + Math.max(0, now - level.at) * perMs);
       level.tokens = tokens;
       level.at = Math.max(level.at, now);
-      if (tokens < need) wait = Math.max(wait, Math.ceil((need - tokens) / perMs));
+      expire(level, now);
+      const guard = guardWait(level, need, Math.max(1, Math.floor(limit / 60)), now);
+      if (tokens < need) wait = Math.max(wait, Math.ceil((need - tokens) / perMs), guard);
+      else if (guard > 0) wait = Math.max(wait, guard);
       else fills.push([level, need]);
     }
     if (wait > 0) return wait;
-    for (const [level, need] of fills) level.tokens -= need;
+    for (const [level, need] of fills) {
+      level.tokens -= need;
+      level.recent.push({ at: now, amount: need });
+      level.sum += need;
+    }
     return 0;
   }
 
-  /** Gives back what `take` took for a send that never went out (its turn passed while the bucket was paused). */
+  /** Gives back what `take` took for a send that never went out (the window refused it). */
   refund(cost: Cost, limits: Limits): void {
     for (const [key, amount] of PACED) {
       const level = this.levels.get(key);
-      if (level && limits[key] === level.limit) level.tokens += amount(cost);
+      if (!level || limits[key] !== level.limit) continue;
+      const need = amount(cost);
+      level.tokens += need;
+      // The latest entry of this amount is the refused send's.
+      for (let k = level.recent.length - 1; k >= level.head; k--) {
+        if (level.recent[k]!.amount === need) {
+          level.sum -= need;
+          level.recent.splice(k, 1);
+          break;
+        }
+      }
     }
   }
 }
