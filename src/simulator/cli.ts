@@ -9,54 +9,37 @@ import { parseArgs } from 'node:util';
 import { startSimulator } from './server';
 import type { LatencySpec, RateLimitOptions, SimulatorOptions } from './types';
 
-/** The text `--help` prints. */
-export const SIMULATOR_USAGE = `Usage: curator simulator [options]
-
-Runs the OpenAI/Anthropic simulator on 127.0.0.1 until Ctrl-C.
-
-Options:
-  --port N                  TCP port (default: a random free port)
-  --seed TEXT               mixed into every generated answer (default: sim)
-  --keys KEY1,KEY2          accept only these API keys (default: any non-empty key)
-
-Latency (per request, before answering):
-  --latency MS | MIN-MAX    fixed, or uniform between MIN and MAX ms
-  --latency-median MS       log-normal with this median ...
-  --latency-p99 MS          ... and this 99th percentile (default: 5 x the median)
-  --latency-max MS          cut log-normal draws at this many ms
-
-Rate limits (per minute; unset ones are reported but not enforced):
-  --rpm N  --tpm N  --input-tpm N  --output-tpm N
-  --enforcement MODE        sliding-window (default): a sliding window of --window-ms (default 60000);
-                            per-second: OpenAI's quantization, limit/60 in any one second;
-                            token-bucket: Anthropic's bucket refilled at limit/60 per second
-  --window-ms N             window of sliding-window enforcement
-  --burst-seconds N         token-bucket size in seconds of refill (default 1)
-  --omit-rate-limit-headers send no rate-limit headers
-
-Transient errors (sent with budget left, before the rate limiter):
-  --transient-429 RATE      chance per request of a 429 with retry-after and the true remaining headers
-  --overloaded-529 RATE     chance per Anthropic request of a 529 overloaded_error
-  --retry-after S           retry-after of those errors (default 1)
-
-Capacity (a server like vLLM/Ollama without rate-limit headers):
-  --capacity N              serve at most N requests at once ...
-  --queue Q                 ... queue up to Q more (default 0), answer 503 beyond
-
-  -h, --help                print this help
-`;
-
 /** The options, as `curator simulator --help` prints them. */
 export const SIMULATOR_USAGE = `Options:
   --port N                    port on 127.0.0.1 (default: any free port)
-  --latency MS | MIN-MAX      answer latency in milliseconds, fixed or uniform in a range
+  --seed TEXT                 seed of the deterministic answers
+  --keys KEY1,KEY2            accepted API keys (default: any)
+
+Latency (per request, before answering):
+  --latency MS | MIN-MAX      fixed, or uniform in a range, in milliseconds
+  --latency-median MS         log-normal with this median ...
+  --latency-p99 MS            ... and this 99th percentile (default: 5 x the median)
+  --latency-max MS            cut log-normal draws at this many ms
+
+Rate limits (per minute; unset ones are reported in the headers but not enforced):
   --rpm N, --tpm N            requests and tokens per minute the simulator allows (429 beyond)
   --input-tpm N, --output-tpm N
                               Anthropic-style input and output token limits
-  --window-ms N               length of the rate-limit window
-  --seed TEXT                 seed of the deterministic answers
-  --keys KEY1,KEY2            accepted API keys (default: any)
-  --omit-rate-limit-headers   answer without rate-limit headers, as self-hosted servers do`;
+  --enforcement MODE          sliding-window (default): over a window of --window-ms (default 60000);
+                              per-second: OpenAI's quantization, limit/60 in any one second;
+                              token-bucket: Anthropic's bucket, refilled at limit/60 per second
+  --window-ms N               length of the sliding-window rate-limit window
+  --burst-seconds N           token-bucket size, in seconds of refill (default 1)
+  --omit-rate-limit-headers   answer without rate-limit headers, as self-hosted servers do
+
+Transient errors (sent with budget left, before the rate limiter):
+  --transient-429 RATE        chance per request of a 429 with retry-after and the true remaining headers
+  --overloaded-529 RATE       chance per Anthropic request of a 529 overloaded_error
+  --retry-after S             retry-after of those errors, in seconds (default 1)
+
+Capacity (a server like vLLM or Ollama, without rate-limit headers):
+  --capacity N                serve at most N requests at once ...
+  --queue Q                   ... queue up to Q more (default 0), answer 503 beyond`;
 
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -162,7 +145,7 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions {
  */
 export async function runSimulatorCli(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(SIMULATOR_USAGE);
+    process.stdout.write(`Usage: tsx src/simulator/cli.ts [options]\n\n${SIMULATOR_USAGE}\n`);
     return;
   }
   const sim = await startSimulator(optionsFromArgs(argv));
