@@ -1,7 +1,7 @@
 /**
  * Even pacing of a bucket's per-minute limits: a token bucket per limit, refilled continuously at a little under
  * `limit / 60` per second, with a burst of a tenth of a second, under a guard that no sliding second carries more than
- * `limit / 60`. Providers enforce per-minute limits over much shorter intervals (OpenAI quantizes them per second,
+ * `limit / 60` (requests: the same share of it). Providers enforce per-minute limits over much shorter intervals (OpenAI quantizes them per second,
  * Anthropic refills a bucket continuously), so a minute's budget let out at once is mostly refused; spread over the
  * minute it is accepted. The burst gives back what a stalled event loop would otherwise lose; the guard keeps that
  * burst from ever crowding a second. The sliding window (`window.ts`) still guarantees the minute itself; pacing only
@@ -84,7 +84,10 @@ export class Pacer {
       level.tokens = tokens;
       level.at = Math.max(level.at, now);
       expire(level, now);
-      const guard = guardWait(level, need, Math.max(1, Math.floor(limit / 60)), now);
+      // Requests reach the provider a little bunched by our event loop and the network: their guard keeps the pace's
+      // margin. Token budgets are counted in units far smaller than a request, so theirs is the plain second's share.
+      const share = key === 'requestsPerMinute' ? PACE_SHARE : 1;
+      const guard = guardWait(level, need, Math.max(1, Math.floor((limit * share) / 60)), now);
       if (tokens < need) wait = Math.max(wait, Math.ceil((need - tokens) / perMs), guard);
       else if (guard > 0) wait = Math.max(wait, guard);
       else fills.push([level, need]);

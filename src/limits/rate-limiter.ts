@@ -51,6 +51,8 @@ export interface LimiterLoad {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** A used-up budget back within this long does not pause a paced bucket (see `rateLimited`). */
+const PACED_REFUSAL_MS = 1000;
 /** The window's totals (to spot other machines' use in the headers) are read at most this often. */
 export const TOTALS_EVERY_MS = 1000;
 /** This process's load is written for progress displays at most this often. */
@@ -247,6 +249,9 @@ export class RateLimiter {
           if (this.known) this.known.requests -= ref.cost.requests;
           this.observe(headers);
           if (refusalEvidence(429, headers) === 'congestion') return congestion();
+          // A budget out for less than a second, while the pace spreads the minute: the provider counts per second
+          // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal.
+          if (retryAfterMs !== undefined && retryAfterMs <= PACED_REFUSAL_MS && this.rateNow() !== undefined) return;
           this.consecutive429++;
           const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
           this.options.window.pause(this.options.bucket, Date.now() + (retryAfterMs ?? backoff));

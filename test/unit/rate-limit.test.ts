@@ -257,6 +257,20 @@ describe('RateLimiter', () => {
     window.close();
   });
 
+  test('a paced bucket refused for a budget back within a second does not pause: only that request waits', async () => {
+    const window = new SharedWindow(dbPath());
+    const limiter = new RateLimiter({
+      bucket: 'b',
+      configured: { requestsPerMinute: 60_000 },
+      maxConcurrent: 8,
+      window,
+    });
+    const exhausted = { 'x-ratelimit-limit-requests': '60000', 'x-ratelimit-remaining-requests': '0' };
+    (await limiter.acquire(ONE)).rateLimited(120, headers({ ...exhausted, 'x-ratelimit-reset-requests': '120ms' }));
+    assert.equal(window.state('b').pausedUntil, 0);
+    window.close();
+  });
+
   test('slots go to waiters one each, oldest first, and a cancelled waiter gives its turn away', async () => {
     const window = new SharedWindow(dbPath());
     const limiter = new RateLimiter({ bucket: 'b', configured: {}, maxConcurrent: 8, window });
