@@ -6,7 +6,8 @@
  * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
  * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
  */
-import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
@@ -23,7 +24,20 @@ import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/resp
 import type { ActivityDeps } from './deps';
 import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+/** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
+export const DEFAULT_REASONING_TIMEOUT_MS = 600_000;
+/** Time limit of one attempt for other models: a long answer streams out well within it. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
+
+/**
+ * The time limit of one attempt when the curator sets none: a server that never answers then costs minutes, not ten
+ * of them, unless the model is one that may think that long.
+ */
+export function defaultRequestTimeoutMs(model: string): number {
+  return /^(o\d|gpt-5)|reason|think|(^|[-/])r1\b/i.test(model)
+    ? DEFAULT_REASONING_TIMEOUT_MS
+    : DEFAULT_REQUEST_TIMEOUT_MS;
+}
 
 function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
   try {
@@ -39,15 +53,23 @@ function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
 /** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
 async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T) => Promise<void>) {
   let next = 0;
+  // One lane failing (a full disk, a cancel) fails the batch: the others must not go on sending requests meanwhile.
+  let failed = false;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length && !stop()) await work(items[next++]);
+    try {
+      while (next < items.length && !failed && !stop()) await work(items[next++]);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   });
   await Promise.all(lanes);
 }
 
 export function createProcessBatch(deps: ActivityDeps) {
   return async function processBatch(task: BatchTask): Promise<BatchOutcome> {
-    const curator = deps.curator(task.curator);
+    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
+    await deps.checkInput(task.runHash);
     const run = deps.cache.run(task.runHash);
     // The log must be read only once no other activity (of a terminated job) is still appending to it.
     const lease = await BatchLease.acquire(run.lease(task.batch), cancellationSignal(), () =>
@@ -115,10 +137,13 @@ async function callRequests(
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
   const format = resolveResponseFormat(curator.responseFormat);
   const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
-  const timeoutMs = curator.backend?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeoutMs = curator.backend?.requestTimeoutMs ?? defaultRequestTimeoutMs(curator.model);
   const signal = cancellationSignal();
   // Every request in flight listens for cancellation on this one signal.
   setMaxListeners(0, signal);
+  // A stopping worker no longer waits for a permit, but lets requests already sent finish.
+  const waiting = AbortSignal.any([signal, deps.drain]);
+  setMaxListeners(0, waiting);
   const run = deps.cache.run(task.runHash);
 
   // Stage 1, format: a row that cannot be formatted fails alone, with the reason.
@@ -157,7 +182,7 @@ async function callRequests(
       toCall,
       task.concurrency,
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
-      () => fatal !== undefined || signal.aborted,
+      () => fatal !== undefined || signal.aborted || deps.drain.aborted,
       async (i) => {
         const attempt = log.state(i).attempts + 1;
         const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
@@ -167,7 +192,13 @@ async function callRequests(
           record = { ...base, ok: false, error: request };
         } else {
           // Stage 2: wait for the rate limiter, then call the provider.
-          const permit = await bucket.limiter.acquire(bucket.estimate(request), signal);
+          let permit;
+          try {
+            permit = await bucket.limiter.acquire(bucket.estimate(request), waiting);
+          } catch (err) {
+            if (deps.drain.aborted && !signal.aborted) return;
+            throw err;
+          }
           try {
             const answer = await client.call(request, { signal, timeoutMs });
             permit.answered(answer.usage, answer.headers);
@@ -184,7 +215,8 @@ async function callRequests(
             const error = classifyError(err);
             if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
             else permit.failed(headers);
-            if (signal.aborted) throw err;
+            // The SDK's abort error would report a cancelled job as failed.
+            if (signal.aborted) throw new CancelledFailure('cancelled while requests were in flight');
             error.message = deps.providers.redact(error.message);
             // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
             if (
@@ -209,6 +241,15 @@ async function callRequests(
   } finally {
     clearInterval(beat);
     await writer.close();
+  }
+  if (deps.drain.aborted && !fatal && done < toCall.length) {
+    // The answers that came are logged; the rest wait for the job's next worker.
+    throw ApplicationFailure.create({
+      type: 'WorkerStopping',
+      message: `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`,
+      // Expected on every gentle stop: not a warning for the user's screen.
+      category: ApplicationFailureCategory.BENIGN,
+    });
   }
   return fatal;
 }
