@@ -4,7 +4,7 @@
  * own rows, in constant memory, however large the dataset.
  */
 import { createWriteStream } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { DatasetRef } from '../manifests';
 import { readArrowRows, sha256File } from './arrow';
@@ -27,6 +27,8 @@ export interface InputIndex {
   inputSha256?: string;
   /** Where the rows came from, to rebuild a damaged copy from. */
   source?: DatasetRef;
+  /** The source file's size and modification time when it was read: a change means the job is superseded. */
+  sourceStat?: { size: number; mtimeMs: number };
 }
 
 export class DatasetError extends Error {
@@ -160,9 +162,28 @@ export async function materializeInput(
     datasetHash,
     inputSha256: await sha256File(run.input),
     source: ref,
+    ...(ref.kind === 'run'
+      ? {}
+      : { sourceStat: await stat(ref.path).then((st) => ({ size: st.size, mtimeMs: st.mtimeMs })) }),
   };
   await writeFileAtomic(run.inputIndex, JSON.stringify(index));
   return index;
+}
+
+/**
+ * A job whose source file changed since it was planned is superseded (a new start over the new content is another
+ * job): a worker must not go on paying for it. A stat is cheap; the file is hashed only when its size or time moved.
+ */
+async function checkSourceUnchanged(cache: CacheLayout, index: InputIndex): Promise<void> {
+  const source = index.source;
+  if (!source || source.kind === 'run' || index.sourceStat === undefined) return;
+  const now = await stat(source.path).catch(() => undefined);
+  if (now && now.size === index.sourceStat.size && now.mtimeMs === index.sourceStat.mtimeMs) return;
+  if (now && (await hashDataset(source, cache)) === index.datasetHash) return;
+  throw new DatasetError(
+    `the dataset ${source.path} ${now ? 'changed' : 'is gone'} since this job was planned, so the job is superseded ` +
+      'and stops here (its answers stay in its cache). Start the job again to run the current content.'
+  );
 }
 
 /**
@@ -171,7 +192,10 @@ export async function materializeInput(
  */
 export async function repairInput(cache: CacheLayout, run: RunLayout): Promise<void> {
   const found = await intactIndex(run);
-  if (found.index) return;
+  if (found.index) {
+    await checkSourceUnchanged(cache, found.index);
+    return;
+  }
   const recorded = JSON.parse(await readFile(run.inputIndex, 'utf8').catch(() => 'null')) as InputIndex | null;
   if (!recorded?.source) {
     throw new DamagedRunFileError(

@@ -611,8 +611,16 @@ describe('datasets', () => {
     const { cache, source, datasetHash, run } = await setup(sourceLines);
     const index = await materializeInput({ kind: 'jsonl', path: source }, cache, run, datasetHash, 3);
     assert.deepEqual(
-      { ...index, inputSha256: undefined, source: undefined },
-      { rows: 10, batchSize: 3, offsets: index.offsets, datasetHash, inputSha256: undefined, source: undefined }
+      { ...index, inputSha256: undefined, source: undefined, sourceStat: undefined },
+      {
+        rows: 10,
+        batchSize: 3,
+        offsets: index.offsets,
+        datasetHash,
+        inputSha256: undefined,
+        source: undefined,
+        sourceStat: undefined,
+      }
     );
     assert.equal(index.offsets.length, 4);
     assert.equal(index.offsets[0], 0);
