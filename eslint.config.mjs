@@ -80,6 +80,8 @@ export default defineConfig(
       '.tools/**',
       'lib/**',
       'dist/**',
+      // typedoc's output (`npm run docs`), git-ignored.
+      'docs/api/**',
       'bench/results/**',
       'test/histories/**',
       // A user's project, built and run by test/integration/package.test.ts against the installed tarball.

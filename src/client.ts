@@ -16,7 +16,7 @@ import { CuratorName } from './search-attributes';
 import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
-import { sha256, stableStringify } from './storage/fingerprint';
+import { curatorFingerprint, sha256, stableStringify } from './storage/fingerprint';
 import { DEFAULT_TASK_QUEUE } from './temporal/connection';
 import {
   curateWorkflow,
@@ -35,8 +35,17 @@ export interface CurateOptions extends JobOptions {
   taskQueue?: string;
   /** Where in-memory rows are stored for the worker to read: the worker's cache root (default as the worker's). */
   cacheDir?: string;
-  /** Overrides the job's workflow id, which otherwise derives from the curator, the dataset and the options. */
+  /**
+   * Overrides the job's workflow id, which otherwise derives from the curator (its whole definition, when given as a
+   * curator rather than a name), the dataset's content and the options.
+   */
   workflowId?: string;
+  /**
+   * The environment the workers read provider base URLs from, for the job's identity when `curator` is a curator
+   * object (the embedded stack's `env`).
+   * @defaultValue `process.env`
+   */
+  workerEnv?: NodeJS.ProcessEnv;
   /**
    * Index the job with the `Curator*` search attributes (see `search-attributes.ts`). They must be registered on the
    * server: the embedded dev server does it; default false, so an unprepared cluster never refuses a job.
@@ -88,9 +97,35 @@ export async function resolveDataset(
   return { ref, hash: await sha256File(ref.path) };
 }
 
-/** The job's workflow id: the same curator, dataset and options attach to the same job instead of starting another. */
-export function jobWorkflowId(curator: string, datasetHash: string, options: JobOptions = {}): string {
-  return `curate/${curator}/${sha256(stableStringify({ datasetHash, options })).slice(0, 24)}`;
+/** The memo key naming a job's dataset file, by which a newer job of the same curator and file finds it. */
+export const DATASET_PATH_MEMO = 'datasetPath';
+
+/**
+ * The job's workflow id: the same curator, dataset and options attach to the same job instead of starting another.
+ * `definition` (the `curatorFingerprint` of the curator) makes an edited curator a new job.
+ */
+export function jobWorkflowId(
+  curator: string,
+  datasetHash: string,
+  options: JobOptions = {},
+  definition?: string
+): string {
+  const key = definition === undefined ? { datasetHash, options } : { datasetHash, options, definition };
+  return `curate/${curator}/${sha256(stableStringify(key)).slice(0, 24)}`;
+}
+
+/**
+ * Running jobs of the same curator over the same dataset file other than `workflowId`: jobs planned with the file's
+ * earlier content or the curator's earlier definition, which would otherwise go on paying in the background.
+ */
+export async function supersededJobs(client: Client, curator: string, datasetPath: string, workflowId: string) {
+  const found: string[] = [];
+  const query = `WorkflowType = 'curateWorkflow' AND ExecutionStatus = 'Running'`;
+  for await (const job of client.workflow.list({ query })) {
+    if (job.workflowId === workflowId || !job.workflowId.startsWith(`curate/${curator}/`)) continue;
+    if (job.memo?.[DATASET_PATH_MEMO] === datasetPath) found.push(job.workflowId);
+  }
+  return found;
 }
 
 /** Starts the job, or attaches to it when the same job is already running. */
@@ -100,12 +135,19 @@ export async function startCuration(
   options: CurateOptions
 ): Promise<WorkflowHandle<typeof curateWorkflow>> {
   const name = typeof curator === 'string' ? curator : curator.name;
-  const { dataset, taskQueue, cacheDir, workflowId, searchAttributes, ...jobOptions } = options;
+  const { dataset, taskQueue, cacheDir, workflowId, searchAttributes, workerEnv, ...jobOptions } = options;
   const { ref, hash } = await resolveDataset(dataset, cacheDir);
-  const input: CurateJobInput = { curator: name, dataset: ref, options: jobOptions };
+  const input: CurateJobInput = {
+    curator: name,
+    dataset: ref,
+    options: jobOptions,
+    ...(cacheDir !== undefined ? { cacheDir: resolve(cacheDir) } : {}),
+  };
+  const definition = typeof curator === 'string' ? undefined : curatorFingerprint(curator, workerEnv);
   return client.workflow.start(curateWorkflow, {
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId: workflowId ?? jobWorkflowId(name, hash, jobOptions),
+    workflowId: workflowId ?? jobWorkflowId(name, hash, jobOptions, definition),
+    memo: ref.kind === 'run' ? undefined : { [DATASET_PATH_MEMO]: ref.path },
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     staticSummary: `curate ${name}`,

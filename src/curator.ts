@@ -44,7 +44,10 @@ export interface BackendParams {
   baseURL?: string;
   /** How many times one request is retried after its first attempt (default 10, as Curator). */
   maxRetries?: number;
-  /** Time limit of one HTTP attempt, in milliseconds (default 600,000). */
+  /**
+   * Time limit of one HTTP attempt, in milliseconds.
+   * @defaultValue 600,000 for reasoning models (o-series, GPT-5, R1, "thinking" models), else 180,000
+   */
   requestTimeoutMs?: number;
   /** Requests handled by one activity (default 100). 1 works too: one activity per request. */
   batchSize?: number;

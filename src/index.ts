@@ -43,8 +43,12 @@ export {
 export { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from './temporal/connection';
 export {
   EMBEDDED_SIMULATOR_PORT,
+  embeddedTaskQueue,
   endLocalRun,
+  MissingProviderKeyError,
+  signalExitCode,
   startLocalStack,
+  STOP_GRACE_SECONDS,
   type LocalStack,
   type LocalStackOptions,
 } from './embedded';

@@ -36,6 +36,11 @@ export interface CurateJobInput {
   curator: string;
   dataset: DatasetRef;
   options?: JobOptions;
+  /**
+   * The cache root the starter expects the job to use, when it knows it (the embedded default and the CLI do): a
+   * worker with another cache root refuses the job instead of writing it into its own.
+   */
+  cacheDir?: string;
 }
 
 /** Result of the `plan` activity. */

@@ -28,6 +28,12 @@ export interface CuratorWorkerOptions {
   cacheDir?: string;
   /** Where API keys and base URLs are read from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Abort it to stop the worker gently: batch activities take no new request, let those in flight finish and log
+   * their answers (nothing paid is lost), then fail retryably so the job goes on where it stopped. Call
+   * `worker.shutdown()` after aborting it.
+   */
+  drain?: AbortSignal;
   /** Anything else for `Worker.create`, e.g. `maxConcurrentActivityTaskExecutions`. */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -124,7 +130,12 @@ const quietBundlerLogger = {
 };
 
 export async function createWorker(options: CuratorWorkerOptions): Promise<Worker> {
-  const deps = new ActivityDeps({ curators: options.curators, cacheDir: options.cacheDir, env: options.env });
+  const deps = new ActivityDeps({
+    curators: options.curators,
+    cacheDir: options.cacheDir,
+    env: options.env,
+    drain: options.drain,
+  });
   const connection = options.connection ?? (await connectWorker());
   return Worker.create({
     connection,

@@ -5,6 +5,9 @@ import { LimiterPool } from '../limits';
 import { ProviderPool } from '../providers';
 import { CuratorRegistry, UnknownCuratorError } from '../registry';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
+import { DatasetError, readInputIndex, repairInput } from '../storage/dataset';
+import { exists } from '../storage/jsonl';
+import { parseFingerprint, runFingerprint } from '../storage/fingerprint';
 import { MetadataDb } from '../storage/metadata-db';
 
 export interface ActivityDepsOptions {
@@ -14,6 +17,8 @@ export interface ActivityDepsOptions {
   cacheDir?: string;
   /** Where API keys and base URLs are read from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /** When aborted, batch activities take no new request, let those in flight finish and log them, then stop. */
+  drain?: AbortSignal;
 }
 
 export class ActivityDeps {
@@ -21,7 +26,13 @@ export class ActivityDeps {
   readonly cache: CacheLayout;
   readonly providers: ProviderPool;
   readonly limiters: LimiterPool;
+  /** Aborted when the worker is stopping: see {@link ActivityDepsOptions.drain}. */
+  readonly drain: AbortSignal;
   private db?: MetadataDb;
+  /** Runs whose fingerprints this worker's curators were found to match: curators never change in a process. */
+  private readonly matched = new Set<string>();
+  /** Runs whose copy of the dataset this worker checked (and rebuilt if damaged), once per run. */
+  private readonly checkedInputs = new Map<string, Promise<void>>();
 
   constructor(options: ActivityDepsOptions) {
     this.registry =
@@ -29,6 +40,7 @@ export class ActivityDeps {
     this.cache = new CacheLayout(options.cacheDir ?? defaultCacheDir());
     this.providers = new ProviderPool(options.env ?? process.env);
     this.limiters = new LimiterPool(this.cache.limitsDb);
+    this.drain = options.drain ?? new AbortController().signal;
   }
 
   /** Opened on first use, so a worker that never finishes a job never creates the file. */
@@ -47,6 +59,71 @@ export class ActivityDeps {
       }
       throw err;
     }
+  }
+
+  /**
+   * The named curator, checked against the run it is asked to work on: the run's fingerprints must be what this
+   * worker's curator, environment (provider, base URL) and cache directory give. Otherwise the job was planned with
+   * another definition (the prompt, model, schema, params or parse was edited since) or by a worker of another
+   * project, and working on it would write answers of one definition into another's cache: a non-retryable failure.
+   */
+  async curatorForRun(name: string, runHash: string, parseHash: string): Promise<Curator> {
+    const curator = this.curator(name);
+    const key = `${runHash}/${parseHash}`;
+    if (this.matched.has(key)) return curator;
+    let datasetHash: string | undefined;
+    const run = this.cache.run(runHash);
+    try {
+      datasetHash = (await readInputIndex(run)).datasetHash;
+    } catch {
+      // Present but unreadable is damage (rebuilt or reported by checkInput), not another project's job.
+      if (await exists(run.inputIndex)) {
+        await this.checkInput(runHash);
+        datasetHash = (await readInputIndex(run)).datasetHash;
+      }
+    }
+    if (datasetHash === undefined) {
+      throw ApplicationFailure.create({
+        type: 'WrongWorker',
+        message:
+          `run ${runHash} of curator '${name}' is not in this worker's cache directory ${this.cache.root}: the job ` +
+          'was planned by a worker of another project (another cache directory) on the same task queue. Run it ' +
+          'with its own worker, on a task queue of its own.',
+        nonRetryable: true,
+      });
+    }
+    if (
+      runFingerprint(curator, datasetHash, this.providers.env) !== runHash ||
+      parseFingerprint(curator) !== parseHash
+    ) {
+      throw ApplicationFailure.create({
+        type: 'CuratorChanged',
+        message:
+          `curator '${name}' on this worker no longer matches the job's run ${runHash}: its prompt, system prompt, ` +
+          'model, schema, params, parse, provider or base URL changed since the job was planned. This job stops ' +
+          'without writing into that cache; start the job again (the same `curator run` command, or `curate()`) ' +
+          'to run the new definition as a new job.',
+        nonRetryable: true,
+      });
+    }
+    this.matched.add(key);
+    return curator;
+  }
+
+  /** Checks the run's copy of the dataset once per run in this worker, rebuilding it from its source if damaged. */
+  checkInput(runHash: string): Promise<void> {
+    let checked = this.checkedInputs.get(runHash);
+    if (!checked) {
+      checked = repairInput(this.cache, this.cache.run(runHash)).catch((err: unknown) => {
+        this.checkedInputs.delete(runHash);
+        if (err instanceof DatasetError) {
+          throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
+        }
+        throw err;
+      });
+      this.checkedInputs.set(runHash, checked);
+    }
+    return checked;
   }
 
   close(): void {

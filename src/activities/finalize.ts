@@ -28,7 +28,7 @@ export interface FailedRequest {
 
 export function createFinalize(deps: ActivityDeps) {
   return async function finalize(input: FinalizeInput): Promise<CurationManifest> {
-    const curator = deps.curator(input.curator);
+    const curator = await deps.curatorForRun(input.curator, input.runHash, input.parseHash);
     const run = deps.cache.run(input.runHash);
     const index = await readInputIndex(run);
     const batchCount = index.offsets.length;

@@ -5,6 +5,7 @@
  * const activities = createActivities({ curators: [poems], cacheDir: '/data/curator' });
  */
 import { ActivityDeps, type ActivityDepsOptions } from './deps';
+import { failClearlyOnDiskFull } from './disk-full';
 import { createFinalize } from './finalize';
 import { createPlan } from './plan';
 import { createProcessBatch } from './process-batch';
@@ -14,12 +15,18 @@ export type { ActivityDepsOptions } from './deps';
 
 export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
   const deps = options instanceof ActivityDeps ? options : new ActivityDeps(options);
+  const guard = <A extends unknown[], R>(activity: (...args: A) => Promise<R>) =>
+    failClearlyOnDiskFull(deps.cache.root, activity);
+  const batchMode = createProviderBatchActivities(deps);
   return {
-    plan: createPlan(deps),
-    processBatch: createProcessBatch(deps),
-    finalize: createFinalize(deps),
+    plan: guard(createPlan(deps)),
+    processBatch: guard(createProcessBatch(deps)),
+    finalize: guard(createFinalize(deps)),
     // Batch mode: requests through the provider's batch API.
-    ...createProviderBatchActivities(deps),
+    submitProviderBatch: guard(batchMode.submitProviderBatch),
+    pollProviderBatches: guard(batchMode.pollProviderBatches),
+    downloadProviderBatch: guard(batchMode.downloadProviderBatch),
+    cancelProviderBatch: guard(batchMode.cancelProviderBatch),
   };
 }
 

@@ -15,6 +15,8 @@ import { resolveResponseFormat } from '../schema';
 import { DatasetError, hashDataset, materializeInput } from '../storage/dataset';
 import { parseFingerprint, resolveBaseURL, runFingerprint } from '../storage/fingerprint';
 import { exists } from '../storage/jsonl';
+import { apiKeyFor, MissingApiKeyError } from '../providers';
+import { resolve } from 'node:path';
 import type { ActivityDeps } from './deps';
 
 export const DEFAULT_BATCH_SIZE = 100;
@@ -53,8 +55,9 @@ function setLimits(curator: Curator): Limits | undefined {
   return Object.values(limits).some((v) => v !== undefined) ? limits : undefined;
 }
 
-/** Errors of the file system that no retry fixes: the cache directory is not usable as configured. */
-const UNUSABLE_DIR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENOSPC']);
+/** Errors of the file system that no retry fixes: the cache directory is not usable as configured (a full disk: see
+ * `disk-full.ts`). */
+const UNUSABLE_DIR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR']);
 
 export function createPlan(deps: ActivityDeps) {
   return async function plan(input: PlanInput): Promise<RunPlan> {
@@ -74,8 +77,30 @@ export function createPlan(deps: ActivityDeps) {
   };
 }
 
+/** Refuses, before anything is paid or written, a job this worker must not serve. */
+function checkWorkerFits(deps: ActivityDeps, curator: Curator, input: PlanInput): void {
+  if (input.cacheDir !== undefined && resolve(input.cacheDir) !== resolve(deps.cache.root)) {
+    throw ApplicationFailure.create({
+      type: 'WrongWorker',
+      message:
+        `the job expects the cache directory ${resolve(input.cacheDir)} but this worker (on the same task queue) ` +
+        `uses ${deps.cache.root}: run it with a worker of its own project, on a task queue of its own.`,
+      nonRetryable: true,
+    });
+  }
+  try {
+    apiKeyFor(curator, deps.providers.env);
+  } catch (err) {
+    if (err instanceof MissingApiKeyError) {
+      throw ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+}
+
 async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   const curator = deps.curator(input.curator);
+  checkWorkerFits(deps, curator, input);
   const backend = curator.backend ?? {};
   const options = input.options ?? {};
   const batchMode = backend.batch === true;

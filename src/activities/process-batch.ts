@@ -6,7 +6,8 @@
  * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
  * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
  */
-import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
@@ -23,7 +24,21 @@ import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/resp
 import type { ActivityDeps } from './deps';
 import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+/** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
+export const DEFAULT_REASONING_TIMEOUT_MS = 600_000;
+/** Time limit of one attempt for other models: a long answer streams out well within it. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
+
+/**
+ * The time limit of one attempt when the curator sets none: a server that never answers then costs minutes, not ten
+ * of them, unless the model is one that may think that long.
+ */
+export function defaultRequestTimeoutMs(model: string): number {
+  return /^(o\d|gpt-5)|reason|think|(^|[-/])r1\b/i.test(model)
+    ? DEFAULT_REASONING_TIMEOUT_MS
+    : DEFAULT_REQUEST_TIMEOUT_MS;
+}
+
 /**
  * How long a batch's requests may wait for admission (a slot, the pace, the window) before the activity hands the
  * rest back to its workflow, which schedules them again. The workflow keeps enough batches outstanding for the
@@ -45,15 +60,23 @@ function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
 /** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
 async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T) => Promise<void>) {
   let next = 0;
+  // One lane failing (a full disk, a cancel) fails the batch: the others must not go on sending requests meanwhile.
+  let failed = false;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length && !stop()) await work(items[next++]);
+    try {
+      while (next < items.length && !failed && !stop()) await work(items[next++]);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   });
   await Promise.all(lanes);
 }
 
 export function createProcessBatch(deps: ActivityDeps) {
   return async function processBatch(task: BatchTask): Promise<BatchOutcome> {
-    const curator = deps.curator(task.curator);
+    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
+    await deps.checkInput(task.runHash);
     const run = deps.cache.run(task.runHash);
     // The log must be read only once no other activity (of a terminated job) is still appending to it.
     const lease = await BatchLease.acquire(run.lease(task.batch), cancellationSignal(), () =>
@@ -123,11 +146,13 @@ async function callRequests(
   const jobSlots = job.gate;
   const format = resolveResponseFormat(curator.responseFormat);
   const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
-  const timeoutMs = curator.backend?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeoutMs = curator.backend?.requestTimeoutMs ?? defaultRequestTimeoutMs(curator.model);
   const signal = cancellationSignal();
   // Every request in flight listens for cancellation on this one signal.
   setMaxListeners(0, signal);
-  const admission = AbortSignal.any([signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
+  // A stopping worker no longer admits requests but lets those already sent finish; neither does a batch whose
+  // admission budget ran out (its rest goes back to the workflow unsent).
+  const admission = AbortSignal.any([signal, deps.drain, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
   const run = deps.cache.run(task.runHash);
 
@@ -188,6 +213,15 @@ async function callRequests(
     job.done();
     await writer.close();
   }
+  if (deps.drain.aborted && !fatal && done < toCall.length) {
+    // The answers that came are logged; the rest wait for the job's next worker.
+    throw ApplicationFailure.create({
+      type: 'WorkerStopping',
+      message: `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`,
+      // Expected on every gentle stop: not a warning for the user's screen.
+      category: ApplicationFailureCategory.BENIGN,
+    });
+  }
   return fatal;
 
   async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<void> {
@@ -237,7 +271,8 @@ async function callRequests(
           // Sent and maybe paid, but not in the log: its place stays taken until the batch ends, so the other
           // batches of the job, not yet told of the cancellation, cannot add to what a rerun pays twice.
           slot('kept');
-          throw err;
+          // The SDK's abort error would report a cancelled job as failed.
+          throw new CancelledFailure('cancelled while requests were in flight');
         }
         error.message = deps.providers.redact(error.message);
         // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.

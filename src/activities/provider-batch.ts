@@ -153,7 +153,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   }
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
-    const curator = deps.curator(task.curator);
+    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
     const run = deps.cache.run(task.runHash);
     const client = clientFor(curator);
     const path = submissionPath(run, task);
@@ -287,7 +287,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   }
 
   async function downloadProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchOutcome> {
-    const curator = deps.curator(task.curator);
+    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
     const run = deps.cache.run(task.runHash);
     const client = clientFor(curator);
     const submission = await readSubmission(submissionPath(run, task));

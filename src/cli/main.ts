@@ -7,7 +7,8 @@
  *   curator status <job> --watch | cancel <job> | runs | show <run> | export <run> --format jsonl|parquet|arrow
  *   curator simulator --port 8787 --latency 200-800
  *
- * Exit codes: 0 done, 1 the job failed (what was saved is printed), 2 bad usage or set-up.
+ * Exit codes: 0 done, 1 the job failed (what was saved is printed), 2 bad usage or set-up, 3 the Temporal server was
+ * lost mid-job, 130 / 143 interrupted by SIGINT / SIGTERM (the job is kept; see `run-job.ts`).
  *
  * Each command imports what it needs when it runs: `runs` or `show` should not pay for loading the Temporal worker.
  */
@@ -24,7 +25,8 @@ function load<T>(id: string): T {
   return require(id) as T;
 }
 
-export const EXIT = { ok: 0, jobFailed: 1, usage: 2 } as const;
+export { EXIT } from './exit-codes';
+import { EXIT } from './exit-codes';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -32,20 +34,35 @@ const positiveInt = (value: string) => {
   return n;
 };
 
-/** Starts the embedded stack for `run` and `dev`, logging each step to stderr. */
-function localStack(curators: Curator[], opts: { cacheDir?: string; simulator?: boolean; worker?: boolean }) {
-  const { startLocalStack } = load<typeof import('../embedded')>('../embedded');
+/**
+ * Starts the embedded stack for `run` and `dev`, logging each step to stderr. `run` names the curator it runs; without
+ * a worker here the curators are the remote workers' business, but their names still pick the project's task queue.
+ */
+function localStack(
+  curators: Curator[],
+  opts: { cacheDir?: string; simulator?: boolean; worker?: boolean },
+  run?: string
+) {
+  const { startLocalStack, embeddedTaskQueue } = load<typeof import('../embedded')>('../embedded');
+  const { defaultCacheDir } = load<typeof import('../storage/cache-dir')>('../storage/cache-dir');
+  const noWorker = opts.worker === false;
+  const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
   return startLocalStack({
-    curators,
-    cacheDir: opts.cacheDir,
+    curators: noWorker ? [] : curators,
+    run: run === undefined ? undefined : [run],
+    cacheDir,
+    taskQueue:
+      noWorker && !process.env.TEMPORAL_ADDRESS
+        ? embeddedTaskQueue(
+            cacheDir,
+            curators.map((c) => c.name)
+          )
+        : undefined,
     forceSimulator: opts.simulator,
-    noWorker: opts.worker === false,
+    noWorker,
     log: (line) => console.error(line),
   });
 }
-
-const uiLink = (uiUrl: string, workflowId: string) =>
-  `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
 
 export function buildProgram(): Command {
   const program = new Command('curator')
@@ -71,48 +88,16 @@ export function buildProgram(): Command {
     .option('--no-worker', 'start no worker here: the job runs on workers already serving the task queue')
     .option('--no-progress', 'no live progress on stderr')
     .action(async (module: string, opts) => {
-      const [{ loadCurators }, { curationResult, startCuration, CurationError }, { formatSummary }, progress] = [
+      const [{ loadCurators }, { runJob }] = [
         load<typeof import('./load-curators')>('./load-curators'),
-        load<typeof import('../client')>('../client'),
-        load<typeof import('./summary')>('./summary'),
-        load<typeof import('./progress')>('./progress'),
+        load<typeof import('./run-job')>('./run-job'),
       ];
-      // Without a worker here the curators are the remote workers' business: only their names travel.
-      const stack = await localStack(opts.worker === false ? [] : await loadCurators(module), opts);
-      const started = Date.now();
-      const watching = new AbortController();
-      try {
-        const handle = await startCuration(stack.client, opts.curator, {
-          dataset: resolve(opts.input),
-          taskQueue: stack.taskQueue,
-          cacheDir: stack.cacheDir,
-          batchSize: opts.batchSize,
-          maxConcurrentRequests: opts.maxConcurrent,
-          searchAttributes: stack.searchAttributes,
-        });
-        console.error(`Job: ${handle.workflowId}${stack.uiUrl ? ` (${uiLink(stack.uiUrl, handle.workflowId)})` : ''}`);
-        const shown = opts.progress
-          ? progress.watchProgress(stack.client, handle.workflowId, { signal: watching.signal })
-          : Promise.resolve();
-        const result = await curationResult(handle).finally(() => watching.abort());
-        await shown;
-        if (opts.output) {
-          const { copyFile } = await import('node:fs/promises');
-          await copyFile(result.datasetPath, resolve(opts.output));
-        }
-        console.log(formatSummary(result, Date.now() - started));
-        if (stack.uiUrl) console.log(`Temporal UI: ${uiLink(stack.uiUrl, result.workflowId)}`);
-      } catch (err) {
-        if (err instanceof CurationError) {
-          console.error(`curation failed (${err.type}): ${err.message}`);
-          process.exitCode = EXIT.jobFailed;
-        } else {
-          throw err;
-        }
-      } finally {
-        watching.abort();
-        await stack.close();
-      }
+      const curators = await loadCurators(module);
+      const stack = await localStack(curators, opts, opts.curator);
+      // The curator itself when this process runs it: its whole definition is then part of the job's identity.
+      const curator = curators.find((c) => c.name === opts.curator);
+      // Exits when the job ends, even if a request abandoned on the way (a full disk, a stop) still holds a socket.
+      process.exit(await runJob(stack, curator && opts.worker !== false ? curator : opts.curator, opts));
     });
 
   program

@@ -141,8 +141,13 @@ export class SharedWindow {
   private readonly flushAfterMs: number;
   private flushTimer?: NodeJS.Timeout;
   private lastPrune = 0;
+  /** Whether a failed background flush was already reported (once until one succeeds again). */
+  private flushFailed = false;
 
-  constructor(path: string, options: SharedWindowOptions = {}) {
+  constructor(
+    private readonly path: string,
+    options: SharedWindowOptions = {}
+  ) {
     this.clock = options.clock ?? Date.now;
     this.flushAfterMs = options.flushAfterMs ?? GRANT_MS;
     mkdirSync(dirname(path), { recursive: true });
@@ -214,7 +219,7 @@ export class SharedWindow {
     }
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
-      this.flush();
+      this.flushInBackground();
     }, this.flushAfterMs).unref();
   }
 
@@ -234,6 +239,29 @@ export class SharedWindow {
   private writePending(bucket: string, m: BucketMemory): void {
     for (const [at, delta] of m.pending) this.add(bucket, at, delta);
     m.pending.clear();
+  }
+
+  /**
+   * A flush from a timer has no caller to throw to: a failure (a full disk) would crash the worker. It is reported
+   * once, the corrections that could not be written stay queued, and the next flush tries again.
+   */
+  private flushInBackground(): void {
+    try {
+      this.flush();
+      this.flushFailed = false;
+    } catch (err) {
+      if (!this.flushFailed) {
+        console.error(
+          `temporal-curator: cannot write the rate limiter's window ${this.path}: ${(err as Error).message}. ` +
+            'Free space on that disk; the limiter keeps its corrections in memory until then.'
+        );
+      }
+      this.flushFailed = true;
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        this.flushInBackground();
+      }, this.flushAfterMs).unref();
+    }
   }
 
   /** Writes every queued correction, returning the unused part of grants that can no longer be drawn on. */
@@ -258,7 +286,7 @@ export class SharedWindow {
       this.flushTimer = setTimeout(
         () => {
           this.flushTimer = undefined;
-          this.flush();
+          this.flushInBackground();
         },
         Math.max(1, Math.min(...open) - now)
       ).unref();
@@ -333,7 +361,7 @@ export class SharedWindow {
           this.flushTimer = setTimeout(
             () => {
               this.flushTimer = undefined;
-              this.flush();
+              this.flushInBackground();
             },
             Math.max(1, at - now)
           ).unref();

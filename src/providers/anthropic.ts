@@ -1,6 +1,7 @@
 /** Anthropic messages through the official SDK, with its retries off; structured output through a forced tool. */
 import Anthropic from '@anthropic-ai/sdk';
 import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+import { checkAnswerBody } from './outcome';
 
 const TOOL_NAME = 'output_schema';
 /** Anthropic requires max_tokens; this applies when the curator's generation params do not set it. */
@@ -34,7 +35,7 @@ export class AnthropicProvider implements ProviderClient {
         timeout: options.timeoutMs,
       })
       .withResponse();
-    return { ...anthropicAnswer(data), requestId: request_id ?? undefined, headers: response.headers };
+    return { ...anthropicAnswer(checkAnswerBody(data)), requestId: request_id ?? undefined, headers: response.headers };
   }
 }
 

@@ -1,6 +1,7 @@
 /** OpenAI chat completions (and any OpenAI-compatible server) through the official SDK, with its retries off. */
 import OpenAI from 'openai';
 import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+import { checkAnswerBody } from './outcome';
 
 export class OpenAIProvider implements ProviderClient {
   readonly provider = 'openai' as const;
@@ -22,7 +23,7 @@ export class OpenAIProvider implements ProviderClient {
         timeout: options.timeoutMs,
       })
       .withResponse();
-    return { ...openaiAnswer(data), requestId: request_id ?? undefined, headers: response.headers };
+    return { ...openaiAnswer(checkAnswerBody(data)), requestId: request_id ?? undefined, headers: response.headers };
   }
 }
 

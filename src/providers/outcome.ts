@@ -156,3 +156,16 @@ export function classifyError(err: unknown): RequestError {
   if (shouldRetry === 'true') return { type: 'ProviderError', message, status, retryable: true, retryAfterMs };
   return { type: 'BadRequest', message, status, retryable: false };
 }
+
+/**
+ * A 200 whose body is empty or not a JSON object (cut short, or mangled by a proxy) is a transient fault: thrown as a
+ * `SyntaxError`, {@link classifyError} makes it a retryable `MalformedResponse` rather than a bug in our code.
+ */
+export function checkAnswerBody<T>(data: T): T {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    throw new SyntaxError(
+      `the provider answered 200 with ${typeof data === 'string' && data.length === 0 ? 'an empty body' : 'a body that is not a JSON object'}`
+    );
+  }
+  return data;
+}

@@ -4,13 +4,14 @@
  * own rows, in constant memory, however large the dataset.
  */
 import { createWriteStream } from 'node:fs';
-import { readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { DatasetRef } from '../manifests';
 import { readArrowRows, sha256File } from './arrow';
 import type { CacheLayout, RunLayout } from './cache-dir';
 import { ensureDir, exists, readJsonLines, writeFileAtomic } from './jsonl';
 import { sha256 } from './fingerprint';
+import { parseInputLine } from './input-json';
 import type { Row } from '../curator';
 
 /** Marks an input line that is not a JSON object; the request for it fails with this message, no other row is lost. */
@@ -22,10 +23,21 @@ export interface InputIndex {
   /** Byte offset of the first line of each batch. */
   offsets: number[];
   datasetHash: string;
+  /** SHA-256 of the run's `input.jsonl` as written: a torn or edited copy is detected and rebuilt. */
+  inputSha256?: string;
+  /** Where the rows came from, to rebuild a damaged copy from. */
+  source?: DatasetRef;
+  /** The source file's size and modification time when it was read: a change means the job is superseded. */
+  sourceStat?: { size: number; mtimeMs: number };
 }
 
 export class DatasetError extends Error {
   override name = 'DatasetError';
+}
+
+/** A file the plan wrote into the run folder was torn or edited afterwards. */
+export class DamagedRunFileError extends Error {
+  override name = 'DamagedRunFile';
 }
 
 function describe(ref: DatasetRef): string {
@@ -48,7 +60,7 @@ export async function hashDataset(ref: DatasetRef, cache: CacheLayout): Promise<
 
 async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<Row> {
   if (ref.kind === 'jsonl') {
-    for await (const entry of readJsonLines(ref.path)) {
+    for await (const entry of readJsonLines(ref.path, 0, parseInputLine)) {
       const value = entry.value;
       if (entry.error !== undefined) {
         yield {
@@ -65,7 +77,49 @@ async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<
     return;
   }
   const path = ref.kind === 'arrow' ? ref.path : cache.run(ref.runHash).dataset(ref.parseHash);
-  yield* readArrowRows(path);
+  try {
+    yield* readArrowRows(path);
+  } catch (err) {
+    // No retry reads a file that is not Arrow: the user must be told at once which file it is.
+    throw new DatasetError(`${path} cannot be read as an Arrow IPC file or stream: ${(err as Error).message}`);
+  }
+}
+
+let copies = 0;
+
+/** Copies written before their hash was recorded: at least a torn last line is seen. */
+async function endsWithNewline(path: string): Promise<boolean> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size === 0) return true;
+      const last = Buffer.alloc(1);
+      await fh.read(last, 0, 1, size - 1);
+      return last[0] === 0x0a;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** The run's copy of the dataset as it was written, or undefined when it is missing, torn or changed since. */
+async function intactIndex(run: RunLayout): Promise<{ index?: InputIndex; batchSize?: number }> {
+  let index: InputIndex;
+  try {
+    index = JSON.parse(await readFile(run.inputIndex, 'utf8')) as InputIndex;
+    if (!Array.isArray(index.offsets) || typeof index.rows !== 'number') return {};
+  } catch {
+    return {};
+  }
+  const intact =
+    index.inputSha256 !== undefined
+      ? (await exists(run.input)) && (await sha256File(run.input)) === index.inputSha256
+      : await endsWithNewline(run.input);
+  if (!intact) return { batchSize: index.batchSize };
+  return { index, batchSize: index.batchSize };
 }
 
 /**
@@ -79,11 +133,14 @@ export async function materializeInput(
   datasetHash: string,
   batchSize: number
 ): Promise<InputIndex> {
-  if (await exists(run.inputIndex)) {
-    return JSON.parse(await readFile(run.inputIndex, 'utf8')) as InputIndex;
-  }
+  const found = await intactIndex(run);
+  if (found.index) return found.index;
+  // A torn or edited copy is rebuilt from the source (whose hash is the run's): the same rows in the same batches,
+  // so the answers already logged per batch still match their rows.
+  if (found.batchSize !== undefined) batchSize = found.batchSize;
+  await rm(run.inputIndex, { force: true });
   await ensureDir(run.dir);
-  const tmp = `${run.input}.${process.pid}.tmp`;
+  const tmp = `${run.input}.${process.pid}.${++copies}.tmp`;
   const out = createWriteStream(tmp);
   const offsets: number[] = [];
   let bytes = 0;
@@ -98,9 +155,61 @@ export async function materializeInput(
   out.end();
   await once(out, 'finish');
   await rename(tmp, run.input);
-  const index: InputIndex = { rows, batchSize, offsets, datasetHash };
+  const index: InputIndex = {
+    rows,
+    batchSize,
+    offsets,
+    datasetHash,
+    inputSha256: await sha256File(run.input),
+    source: ref,
+    ...(ref.kind === 'run'
+      ? {}
+      : { sourceStat: await stat(ref.path).then((st) => ({ size: st.size, mtimeMs: st.mtimeMs })) }),
+  };
   await writeFileAtomic(run.inputIndex, JSON.stringify(index));
   return index;
+}
+
+/**
+ * A job whose source file changed since it was planned is superseded (a new start over the new content is another
+ * job): a worker must not go on paying for it. A stat is cheap; the file is hashed only when its size or time moved.
+ */
+async function checkSourceUnchanged(cache: CacheLayout, index: InputIndex): Promise<void> {
+  const source = index.source;
+  if (!source || source.kind === 'run' || index.sourceStat === undefined) return;
+  const now = await stat(source.path).catch(() => undefined);
+  if (now && now.size === index.sourceStat.size && now.mtimeMs === index.sourceStat.mtimeMs) return;
+  if (now && (await hashDataset(source, cache)) === index.datasetHash) return;
+  throw new DatasetError(
+    `the dataset ${source.path} ${now ? 'changed' : 'is gone'} since this job was planned, so the job is superseded ` +
+      'and stops here (its answers stay in its cache). Start the job again to run the current content.'
+  );
+}
+
+/**
+ * Checks the run's copy of the dataset against its recorded hash, and rebuilds a torn or edited copy from its source
+ * when the source still has the run's content; `DatasetError` when it has not.
+ */
+export async function repairInput(cache: CacheLayout, run: RunLayout): Promise<void> {
+  const found = await intactIndex(run);
+  if (found.index) {
+    await checkSourceUnchanged(cache, found.index);
+    return;
+  }
+  const recorded = JSON.parse(await readFile(run.inputIndex, 'utf8').catch(() => 'null')) as InputIndex | null;
+  if (!recorded?.source) {
+    throw new DamagedRunFileError(
+      `the run's copy of the dataset ${run.input} is damaged and its source is not recorded: run the job again to ` +
+        'rebuild it from the dataset.'
+    );
+  }
+  if ((await hashDataset(recorded.source, cache)) !== recorded.datasetHash) {
+    throw new DatasetError(
+      `the run's copy of the dataset ${run.input} is damaged and its source ${describe(recorded.source)} has ` +
+        'changed since the job was planned: run the job again, as a new job over the new content.'
+    );
+  }
+  await materializeInput(recorded.source, cache, run, recorded.datasetHash, recorded.batchSize);
 }
 
 export async function readInputIndex(run: RunLayout): Promise<InputIndex> {
@@ -114,7 +223,13 @@ export async function readBatchRows(run: RunLayout, index: InputIndex, batch: nu
   const rows: Row[] = [];
   if (count <= 0) return rows;
   for await (const entry of readJsonLines<Row>(run.input, index.offsets[batch])) {
-    rows.push(entry.value as Row);
+    if (entry.value === undefined) {
+      throw new DamagedRunFileError(
+        `the run's copy of the dataset ${run.input} is damaged at line ${entry.line} of batch ${batch} (it changed ` +
+          'after the job was planned). Run the job again: the copy is checked and rebuilt from the dataset.'
+      );
+    }
+    rows.push(entry.value);
     if (rows.length === count) break;
   }
   return rows;

@@ -54,3 +54,12 @@ export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJ
 export function parseFingerprint(curator: Curator): string {
   return sha256(curator.parse ? curator.parse.toString() : 'default-parse').slice(0, 16);
 }
+
+/**
+ * Identifies a curator's definition as a worker with environment `env` would run it: everything the run and parse
+ * fingerprints cover except the dataset. Part of a job's workflow id, so an edited curator starts a new job instead
+ * of attaching to the job planned with the old one.
+ */
+export function curatorFingerprint(curator: Curator, env: NodeJS.ProcessEnv = process.env): string {
+  return sha256(`${runFingerprint(curator, '', env)}/${parseFingerprint(curator)}`).slice(0, 16);
+}

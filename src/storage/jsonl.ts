@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { stripBom } from './input-json';
 
 export async function ensureDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -88,8 +89,15 @@ export interface JsonLine<T> {
   text?: string;
 }
 
-/** Streams the lines of a file with their parse results; a missing file yields nothing. */
-export async function* readJsonLines<T = unknown>(path: string, start = 0): AsyncGenerator<JsonLine<T>> {
+/**
+ * Streams the lines of a file with their parse results; a missing file yields nothing. `parse` reads each line
+ * (default `JSON.parse`; user datasets use `parseInputLine`).
+ */
+export async function* readJsonLines<T = unknown>(
+  path: string,
+  start = 0,
+  parse: (text: string) => unknown = JSON.parse
+): AsyncGenerator<JsonLine<T>> {
   if (!(await exists(path))) return;
   const input = createReadStream(path, { encoding: 'utf8', start });
   const lines = createInterface({ input, crlfDelay: Infinity });
@@ -98,7 +106,7 @@ export async function* readJsonLines<T = unknown>(path: string, start = 0): Asyn
     line++;
     if (text.trim() === '') continue;
     try {
-      yield { line, value: JSON.parse(text) as T };
+      yield { line, value: parse(line === 1 && start === 0 ? stripBom(text) : text) as T };
     } catch (err) {
       yield { line, error: (err as Error).message, text: text.length > 200 ? text.slice(0, 200) + '…' : text };
     }

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CURATOR_SEARCH_ATTRIBUTES, searchAttributeArgs } from '../search-attributes';
 import { findTemporalCli } from './cli-path';
+import { useServer, withStartLock } from './dev-server-lease';
 
 export interface DevServerOptions {
   /** SQLite file that keeps workflow histories across restarts. */
@@ -26,6 +27,7 @@ export interface DevServer {
   uiUrl: string;
   /** False when an already running server was reused: stop() then leaves it alone. */
   owned: boolean;
+  /** Stops the server if this process started it and no other live process still uses it. */
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,22 @@ async function waitUntilReachable(address: string, child: ChildProcess, deadline
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? 7233;
+  const server = await withStartLock(port, () => startOrReuse(options, port));
+  const release = useServer(port);
+  let released = false;
+  return {
+    ...server,
+    async stop() {
+      if (released) return;
+      released = true;
+      if (release() === 0) await server.stop();
+      // Others still use it: it outlives this process.
+      else server.leave?.();
+    },
+  };
+}
+
+async function startOrReuse(options: DevServerOptions, port: number): Promise<DevServer & { leave?: () => void }> {
   const uiPort = options.uiPort ?? port + 1000;
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
@@ -79,7 +97,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...searchAttributeArgs(),
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Its own process group: a Ctrl-C meant for the run must not kill the server under the run's graceful stop.
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const kill = () => child.kill('SIGTERM');
   process.once('exit', kill);
   await waitUntilReachable(address, child, 60_000);
@@ -87,6 +106,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     address,
     uiUrl,
     owned: true,
+    leave() {
+      process.removeListener('exit', kill);
+      child.unref();
+    },
     async stop() {
       process.removeListener('exit', kill);
       if (child.exitCode !== null) return;

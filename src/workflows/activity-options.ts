@@ -13,6 +13,10 @@ export const NON_RETRYABLE_TYPES = [
   'PermissionDenied',
   'NotFound',
   'InsufficientQuota',
+  'WrongWorker',
+  'CuratorChanged',
+  'DamagedRunFile',
+  'DiskFull',
 ];
 
 /** Retries for infrastructure failures (a worker lost, a network blip), not for answers: those are per request. */

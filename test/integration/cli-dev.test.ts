@@ -74,7 +74,7 @@ describe('curator dev', () => {
     let runOut = '';
     run.stdout!.on('data', (chunk: Buffer) => (runOut += chunk.toString()));
     const started = await waitFor(run, 'stderr', /Job: (\S+)/);
-    assert.match(started, /reusing the local dev server/);
+    assert.match(started, /reusing the dev server already running/);
     assert.match(started, /Worker: none in this process/);
     const jobId = /Job: (\S+)/.exec(started)![1];
 
