@@ -5,12 +5,21 @@
  * Anthropic refills a bucket continuously), so a minute's budget let out at once is mostly refused; spread over the
  * minute it is accepted. The burst gives back what a stalled event loop would otherwise lose; the guard keeps that
  * burst from ever crowding a second. The sliding window (`window.ts`) still guarantees the minute itself; pacing only
- * decides when within it. Pure: time is passed in.
+ * decides when within it. Refusals of a used-up second, which only requests that reached the provider bunched can
+ * cause, widen the margin for a while (`Pacer.bunched`). Pure: time is passed in.
  */
 import type { Cost, Limits } from './window';
 
 /** The share of the stated rate paced: the rest absorbs the network's jitter between our clock and the provider's. */
 export const PACE_SHARE = 0.97;
+/** The least share a pace is trimmed to when our requests reach the provider bunched (see `Pacer.bunched`). */
+export const MIN_PACE_SHARE = 0.9;
+/** Each trim keeps this much of the share. */
+export const SHARE_TRIM = 0.99;
+/** Share given back per second once a second went by without a trim. */
+export const SHARE_RECOVERY_PER_SECOND = 0.001;
+/** The refusals of one bunched second come together: they trim once. */
+const TRIM_EVERY_MS = 1000;
 /** The burst a bucket holds, in seconds of its rate (at least one request's cost). */
 export const BURST_SECONDS = 0.1;
 const SECOND_MS = 1000;
@@ -59,6 +68,30 @@ function guardWait(level: Level, need: number, perSecond: number, now: number): 
 
 export class Pacer {
   private readonly levels = new Map<keyof Limits, Level>();
+  /** The share of the stated rate paced at the last trim, and when. */
+  private trimmed = { share: PACE_SHARE, at: -Infinity };
+
+  /** The share of the stated rate paced now: the last trim's, given back slowly up to `PACE_SHARE`. */
+  share(now: number): number {
+    const { share, at } = this.trimmed;
+    if (share >= PACE_SHARE) return PACE_SHARE;
+    return Math.min(
+      PACE_SHARE,
+      share + (Math.max(0, now - at - TRIM_EVERY_MS) / SECOND_MS) * SHARE_RECOVERY_PER_SECOND
+    );
+  }
+
+  /**
+   * The provider refused a request because a second's budget was used up, though the pace kept every second under
+   * it: our requests reach the provider less evenly than they left (a busy event loop sends several at once, the
+   * network and the provider's own clock add jitter). The margin is too thin for this path, so the pace is trimmed
+   * (once per second of refusals, down to `MIN_PACE_SHARE`) and given back slowly while no refusal comes: each
+   * refusal costs a turn of the pace and a retry, far more than the small share that avoids it.
+   */
+  bunched(now: number): void {
+    if (now - this.trimmed.at < TRIM_EVERY_MS) return;
+    this.trimmed = { share: Math.max(MIN_PACE_SHARE, this.share(now) * SHARE_TRIM), at: now };
+  }
 
   /**
    * Takes `cost` from every paced limit and returns 0, or returns how many milliseconds to wait before it fits (and
@@ -68,12 +101,13 @@ export class Pacer {
   take(cost: Cost, limits: Limits, now: number): number {
     let wait = 0;
     const fills: [Level, number][] = [];
+    const paced = this.share(now);
     for (const [key, amount] of PACED) {
       const limit = limits[key];
       const need = amount(cost);
       if (!limit || limit <= 0 || need <= 0) continue;
-      const perMs = (limit * PACE_SHARE) / 60_000;
-      const capacity = Math.max(need, limit * PACE_SHARE * (BURST_SECONDS / 60));
+      const perMs = (limit * paced) / 60_000;
+      const capacity = Math.max(need, limit * paced * (BURST_SECONDS / 60));
       let level = this.levels.get(key);
       // A new limit (or one that changed) starts with only its small burst, never a minute's worth.
       if (!level || level.limit !== limit) {
@@ -86,7 +120,7 @@ export class Pacer {
       expire(level, now);
       // Requests reach the provider a little bunched by our event loop and the network: their guard keeps the pace's
       // margin. Token budgets are counted in units far smaller than a request, so theirs is the plain second's share.
-      const share = key === 'requestsPerMinute' ? PACE_SHARE : 1;
+      const share = key === 'requestsPerMinute' ? paced : 1;
       const guard = guardWait(level, need, Math.max(1, Math.floor((limit * share) / 60)), now);
       if (tokens < need) wait = Math.max(wait, Math.ceil((need - tokens) / perMs), guard);
       else if (guard > 0) wait = Math.max(wait, guard);

@@ -250,8 +250,12 @@ export class RateLimiter {
           this.observe(headers);
           if (refusalEvidence(429, headers) === 'congestion') return congestion();
           // A budget out for less than a second, while the pace spreads the minute: the provider counts per second
-          // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal.
-          if (retryAfterMs !== undefined && retryAfterMs <= PACED_REFUSAL_MS && this.rateNow() !== undefined) return;
+          // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal;
+          // a little more margin in the pace avoids the next ones.
+          if (retryAfterMs !== undefined && retryAfterMs <= PACED_REFUSAL_MS && this.rateNow() !== undefined) {
+            this.pacer.bunched(Date.now());
+            return;
+          }
           this.consecutive429++;
           const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
           this.options.window.pause(this.options.bucket, Date.now() + (retryAfterMs ?? backoff));

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pacer, PACE_SHARE } from '../../src/limits/pacing';
+import { MIN_PACE_SHARE, Pacer, PACE_SHARE, SHARE_RECOVERY_PER_SECOND, SHARE_TRIM } from '../../src/limits/pacing';
 
 const ONE = { requests: 1, input: 100, output: 50 };
 const T0 = 1_700_000_000_000;
@@ -90,5 +90,29 @@ describe('Pacer', () => {
       worst = Math.max(worst, b - a + 1);
     }
     assert.ok(worst <= 100, `busiest second: ${worst}`);
+  });
+  test('refusals of a bunched second trim the pace once per second, down to a floor', () => {
+    const pacer = new Pacer();
+    pacer.bunched(T0);
+    pacer.bunched(T0 + 500);
+    assert.equal(pacer.share(T0 + 500), PACE_SHARE * SHARE_TRIM, 'one trim for the refusals of one second');
+    for (let k = 1; k < 100; k++) pacer.bunched(T0 + k * 1000);
+    assert.equal(pacer.share(T0 + 99_000), MIN_PACE_SHARE);
+  });
+
+  test('a trimmed pace sends less, and is given back while no refusal comes', () => {
+    const limits = { requestsPerMinute: 6000 };
+    const trimmed = new Pacer();
+    for (let k = 0; k < 5; k++) trimmed.bunched(T0 - 5000 + k * 1000);
+    const share = trimmed.share(T0);
+    assert.ok(share < PACE_SHARE * 0.96, `trimmed to ${share}`);
+    const sent = drive(trimmed, limits, 10_000);
+    const full = drive(new Pacer(), limits, 10_000);
+    assert.ok(sent.length < full.length, `trimmed ${sent.length} < untrimmed ${full.length}`);
+    // The last trim was at T0 - 1000: the share comes back from a second after it, ten seconds by `later`.
+    const later = T0 + 10_000;
+    assert.ok(trimmed.share(later) > share, 'recovering');
+    assert.ok(Math.abs(trimmed.share(later) - Math.min(PACE_SHARE, share + 10 * SHARE_RECOVERY_PER_SECOND)) < 1e-9);
+    assert.equal(trimmed.share(later + 600_000), PACE_SHARE, 'never above the untrimmed share');
   });
 });
