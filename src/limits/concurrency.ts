@@ -72,6 +72,8 @@ export class ConcurrencyController {
   /** The lowest round mean seen: the latency of an unloaded server, drifting up slowly so it can follow a change. */
   private baseLatencyMs?: number;
   private round: Round = { answered: 0, congested: 0, latencySum: 0 };
+  /** Counts the cuts made on a refusal without headers; a request carries the count of when it was sent. */
+  private cuts = 0;
 
   /** @param ceiling - the most requests in flight ever (the default, or a job's larger `maxConcurrentRequests`). */
   constructor(private ceiling: number) {
@@ -105,10 +107,36 @@ export class ConcurrencyController {
     this.maybeEndRound(requestsPerSecond);
   }
 
-  /** A request was refused with no evidence of a used-up budget: a 429 with budget left, a 503 or a 529. */
-  congested(requestsPerSecond: number | undefined): void {
+  /** Tag a request with this when it is sent, and pass it back to `congested` (see there). */
+  get epoch(): number {
+    return this.cuts;
+  }
+
+  /**
+   * A request was refused with no evidence of a used-up budget: a 429 with budget left, a 503 or a 529. `sentAt` is
+   * the `epoch` when it was sent.
+   *
+   * Without headers the target is cut at the first refusal, not at the end of the round: a refusal comes back at
+   * once and frees its place, which the next request takes and is refused too, so a target above the server's
+   * capacity keeps drawing refusals until it comes down. Refusals of requests sent before that cut were caused by the
+   * old target: they cut nothing more (one decrease per round trip, as TCP does).
+   */
+  congested(requestsPerSecond: number | undefined, sentAt = this.cuts): void {
+    if (requestsPerSecond === undefined) {
+      // A stale refusal says nothing of the target since the cut: it does not count in the new round either.
+      if (sentAt === this.cuts) this.cut(requestsPerSecond);
+      return;
+    }
     this.round.congested++;
     this.maybeEndRound(requestsPerSecond);
+  }
+
+  /** Multiplicative decrease now, and a new round to see its effect. */
+  private cut(requestsPerSecond: number | undefined): void {
+    this.probing = false;
+    this.window = Math.max(MIN_TARGET, Math.floor(this.target(requestsPerSecond) * DECREASE));
+    this.cuts++;
+    this.round = { answered: 0, congested: 0, latencySum: 0 };
   }
 
   snapshot(requestsPerSecond: number | undefined): ConcurrencySnapshot {
@@ -132,7 +160,8 @@ export class ConcurrencyController {
     const current = this.target(requestsPerSecond);
     // A known limit tolerates a trickle of refusals (its pacing holds the rate); a server without limits is told
     // apart from a full one only by its refusals and its queueing, so every sign counts there.
-    const overloaded = headerless ? r.congested > 0 || queueing > QUEUEING_DECREASE : share > TOLERATED_SHARE;
+    // (Without headers a refusal has cut already, in `congested`.)
+    const overloaded = headerless ? queueing > QUEUEING_DECREASE : share > TOLERATED_SHARE;
     if (overloaded) {
       this.probing = false;
       this.window = Math.max(MIN_TARGET, Math.floor(current * DECREASE));

@@ -217,6 +217,7 @@ export class RateLimiter {
 
   private permit(ref: SendRef): Permit {
     const sentAt = Date.now();
+    const epoch = this.controller.epoch;
     let done = false;
     // Each outcome is reported once; the slot is freed after the outcome is learned from, so the next admission
     // already sees a new target or pause.
@@ -231,7 +232,7 @@ export class RateLimiter {
     };
     /** The refused request did not count with the provider; only this one waits, and the controller hears of it. */
     const congestion = () => {
-      this.controller.congested(this.rateNow());
+      this.controller.congested(this.rateNow(), epoch);
     };
     return {
       answered: (usage, headers) =>

@@ -50,11 +50,12 @@ describe('ConcurrencyController', () => {
     for (let r = 0; r < rounds; r++) {
       if (r === 20) probeRefused = refused;
       const inFlight = c.target(undefined);
+      const sent = c.epoch;
       targets.push(inFlight);
       const accepted = Math.min(inFlight, capacity + queue);
       const latency = 1000 * (accepted > capacity ? accepted / capacity : 1);
       for (let k = 0; k < accepted; k++) c.answered(latency, undefined);
-      for (let k = accepted; k < inFlight; k++) c.congested(undefined);
+      for (let k = accepted; k < inFlight; k++) c.congested(undefined, sent);
       refused += inFlight - accepted;
       served += accepted;
     }
@@ -78,11 +79,53 @@ describe('ConcurrencyController', () => {
       for (let k = 0; k < n; k++) c.answered(100, undefined);
     }
     const before = c.target(undefined);
-    for (let k = 0; k < before; k++) c.congested(undefined);
+    const sent = c.epoch;
+    for (let k = 0; k < before; k++) c.congested(undefined, sent);
     const after = c.target(undefined);
     assert.ok(after < before && after >= Math.floor(before * 0.8) - 1, `${before} -> ${after}`);
     for (let k = 0; k < after; k++) c.answered(100, undefined);
     const grown = c.target(undefined);
     assert.ok(grown > after && grown < after * 1.5, `additive growth ${after} -> ${grown}`);
+  });
+  test('without headers, a refusal cuts at once, and refusals of requests sent before the cut cut nothing more', () => {
+    const c = new ConcurrencyController(1000);
+    for (let round = 0; round < 5; round++) {
+      const n = c.target(undefined);
+      for (let k = 0; k < n; k++) c.answered(100, undefined);
+    }
+    const before = c.target(undefined);
+    const sent = c.epoch;
+    c.congested(undefined, sent);
+    const cut = c.target(undefined);
+    assert.equal(cut, Math.floor(before * 0.8), 'cut at the first refusal');
+    for (let k = 0; k < 50; k++) c.congested(undefined, sent);
+    assert.equal(c.target(undefined), cut, 'stale refusals cut nothing more');
+    c.congested(undefined, c.epoch);
+    assert.equal(c.target(undefined), Math.floor(cut * 0.8), 'a refusal sent after the cut cuts again');
+  });
+
+  test('without headers, a refused place taken again at once (refusals come back fast) keeps refusals few', () => {
+    // A server of 256 places and a queue of 64; a refusal frees its place at once and the next request takes it.
+    const c = new ConcurrencyController(8192);
+    const capacity = 320;
+    let refused = 0;
+    let answered = 0;
+    const inFlight: number[] = [];
+    for (let step = 0; step < 20_000; step++) {
+      while (inFlight.length < c.target(undefined)) {
+        if (inFlight.length >= capacity) {
+          refused++;
+          c.congested(undefined, c.epoch);
+          continue;
+        }
+        inFlight.push(c.epoch);
+      }
+      // One answer per step, oldest first.
+      inFlight.shift();
+      c.answered(1000, undefined);
+      answered++;
+    }
+    assert.ok(refused <= 0.01 * answered, `${refused} refused for ${answered} answered`);
+    assert.ok(c.target(undefined) >= 0.8 * 256, `target ${c.target(undefined)}`);
   });
 });
