@@ -781,6 +781,7 @@ async function main() {
               cases: args.cases?.split(','),
               contenders: args.contenders?.split(',') as FieldContender[] | undefined,
               maxRunSeconds: Number(args['max-run-seconds']),
+              worker: { nodeArgs: EXPERIMENT_ARGS, env: WORKER_ENV },
             })
           : await { throughput, scale, cache, resume, sweep }[scenario](sim, rounds);
       const report = {

@@ -244,9 +244,19 @@ function series(perSecond: [number, number][]): number[] {
   return out;
 }
 
-async function runOurs(sim: SimHandle, c: FieldCase, maxSeconds: number): Promise<FieldRun> {
+async function runOurs(
+  sim: SimHandle,
+  c: FieldCase,
+  maxSeconds: number,
+  worker?: { nodeArgs: string[]; env: Record<string, string> }
+): Promise<FieldRun> {
   const engine = engineState();
-  const stack = await OurStack.start({ openaiBaseURL: sim.openaiBaseURL, anthropicBaseURL: sim.url });
+  const stack = await OurStack.start({
+    openaiBaseURL: sim.openaiBaseURL,
+    anthropicBaseURL: sim.url,
+    workerNodeArgs: worker?.nodeArgs,
+    workerEnv: worker?.env,
+  });
   try {
     await sim.reset();
     const loadBefore = load();
@@ -340,6 +350,8 @@ export async function field(options: {
   cases?: string[];
   contenders?: FieldContender[];
   maxRunSeconds: number;
+  /** Node flags and environment of our worker (`--worker-node-args`, `--worker-env`), e.g. `--cpu-prof`. */
+  worker?: { nodeArgs: string[]; env: Record<string, string> };
 }): Promise<FieldOutput> {
   const all = fieldCases(options.rows);
   const cases = options.cases ? all.filter((c) => options.cases!.includes(c.name)) : all;
@@ -360,7 +372,7 @@ export async function field(options: {
         }
         const run =
           contender === 'ours'
-            ? await runOurs(sim, c, options.maxRunSeconds)
+            ? await runOurs(sim, c, options.maxRunSeconds, options.worker)
             : await runPythonCurator(sim, c, options.maxRunSeconds);
         console.error(describe(run));
         runs.push(run);
