@@ -71,13 +71,18 @@ describe('ConcurrencyController', () => {
     assert.ok(refused <= 0.01 * served, `refused in steady state ${refused} of ${served}`);
   });
 
-  test('without headers, refusals shrink the target by a factor, and it grows back slowly', () => {
+  /** A controller without headers after five whole probing rounds (one target's worth of answers each). */
+  function probed(): ConcurrencyController {
     const c = new ConcurrencyController(1000);
-    // Whole probing rounds (one target's worth of answers each), so the next round starts afresh.
     for (let round = 0; round < 5; round++) {
       const n = c.target(undefined);
       for (let k = 0; k < n; k++) c.answered(100, undefined);
     }
+    return c;
+  }
+
+  test('without headers, refusals shrink the target by a factor, and it grows back slowly', () => {
+    const c = probed();
     const before = c.target(undefined);
     const sent = c.epoch;
     for (let k = 0; k < before; k++) c.congested(undefined, sent);
@@ -87,12 +92,9 @@ describe('ConcurrencyController', () => {
     const grown = c.target(undefined);
     assert.ok(grown > after && grown < after * 1.5, `additive growth ${after} -> ${grown}`);
   });
+
   test('without headers, a refusal cuts at once, and refusals of requests sent before the cut cut nothing more', () => {
-    const c = new ConcurrencyController(1000);
-    for (let round = 0; round < 5; round++) {
-      const n = c.target(undefined);
-      for (let k = 0; k < n; k++) c.answered(100, undefined);
-    }
+    const c = probed();
     const before = c.target(undefined);
     const sent = c.epoch;
     c.congested(undefined, sent);
