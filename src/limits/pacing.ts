@@ -17,9 +17,14 @@ export const MIN_PACE_SHARE = 0.9;
 /** Each trim keeps this much of the share. */
 export const SHARE_TRIM = 0.99;
 /** Share given back per second once a second went by without a trim. */
-export const SHARE_RECOVERY_PER_SECOND = 0.001;
+export const SHARE_RECOVERY_PER_SECOND = 0.002;
 /** The refusals of one bunched second come together: they trim once. */
 const TRIM_EVERY_MS = 1000;
+/**
+ * Refusals within a second, as a share of the second's requests, that trim: a stray one costs less than the share a
+ * trim gives up for a minute.
+ */
+export const TOLERATED_REFUSALS = 0.01;
 /** The burst a bucket holds, in seconds of its rate (at least one request's cost). */
 export const BURST_SECONDS = 0.1;
 const SECOND_MS = 1000;
@@ -70,6 +75,8 @@ export class Pacer {
   private readonly levels = new Map<keyof Limits, Level>();
   /** The share of the stated rate paced at the last trim, and when. */
   private trimmed = { share: PACE_SHARE, at: -Infinity };
+  /** Refusals of a used-up second since `at`. */
+  private refusals = { count: 0, at: -Infinity };
 
   /** The share of the stated rate paced now: the last trim's, given back slowly up to `PACE_SHARE`. */
   share(now: number): number {
@@ -84,11 +91,15 @@ export class Pacer {
   /**
    * The provider refused a request because a second's budget was used up, though the pace kept every second under
    * it: our requests reach the provider less evenly than they left (a busy event loop sends several at once, the
-   * network and the provider's own clock add jitter). The margin is too thin for this path, so the pace is trimmed
-   * (once per second of refusals, down to `MIN_PACE_SHARE`) and given back slowly while no refusal comes: each
-   * refusal costs a turn of the pace and a retry, far more than the small share that avoids it.
+   * network and the provider's own clock add jitter). When more than `TOLERATED_REFUSALS` of a second's requests
+   * (`requestsPerSecond`) are refused so, the margin is too thin for this path: the pace is trimmed (once per second
+   * of refusals, down to `MIN_PACE_SHARE`) and given back slowly while no trim comes. Each refusal costs a turn of the
+   * pace and a retry that waits for its batch; a stray one costs less than the margin that would avoid it.
    */
-  bunched(now: number): void {
+  bunched(now: number, requestsPerSecond: number): void {
+    if (now - this.refusals.at >= TRIM_EVERY_MS) this.refusals = { count: 0, at: now };
+    this.refusals.count++;
+    if (this.refusals.count <= requestsPerSecond * TOLERATED_REFUSALS) return;
     if (now - this.trimmed.at < TRIM_EVERY_MS) return;
     this.trimmed = { share: Math.max(MIN_PACE_SHARE, this.share(now) * SHARE_TRIM), at: now };
   }

@@ -253,8 +253,9 @@ export class RateLimiter {
           // A budget out for less than a second, while the pace spreads the minute: the provider counts per second
           // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal;
           // a little more margin in the pace avoids the next ones.
-          if (retryAfterMs !== undefined && retryAfterMs <= PACED_REFUSAL_MS && this.rateNow() !== undefined) {
-            this.pacer.bunched(Date.now());
+          const rate = this.rateNow();
+          if (retryAfterMs !== undefined && retryAfterMs <= PACED_REFUSAL_MS && rate !== undefined) {
+            this.pacer.bunched(Date.now(), rate);
             return;
           }
           this.consecutive429++;

@@ -91,19 +91,28 @@ describe('Pacer', () => {
     }
     assert.ok(worst <= 100, `busiest second: ${worst}`);
   });
-  test('refusals of a bunched second trim the pace once per second, down to a floor', () => {
+
+  /** Refusals of a used-up second at a 100 requests/s limit: two in a second are more than the tolerated 1%. */
+  const refuse = (pacer: Pacer, at: number, n = 2) => {
+    for (let k = 0; k < n; k++) pacer.bunched(at, 100);
+  };
+
+  test('a stray refusal does not trim the pace; more do, once per second, down to a floor', () => {
     const pacer = new Pacer();
-    pacer.bunched(T0);
-    pacer.bunched(T0 + 500);
-    assert.equal(pacer.share(T0 + 500), PACE_SHARE * SHARE_TRIM, 'one trim for the refusals of one second');
-    for (let k = 1; k < 100; k++) pacer.bunched(T0 + k * 1000);
+    refuse(pacer, T0, 1);
+    assert.equal(pacer.share(T0), PACE_SHARE, 'one refusal of 100 a second is tolerated');
+    refuse(pacer, T0 + 100, 1);
+    assert.equal(pacer.share(T0 + 100), PACE_SHARE * SHARE_TRIM, 'the second refusal within the second trims');
+    refuse(pacer, T0 + 500, 5);
+    assert.equal(pacer.share(T0 + 500), PACE_SHARE * SHARE_TRIM, 'once for the refusals of one second');
+    for (let k = 1; k < 100; k++) refuse(pacer, T0 + k * 1000);
     assert.equal(pacer.share(T0 + 99_000), MIN_PACE_SHARE);
   });
 
   test('a trimmed pace sends less, and is given back while no refusal comes', () => {
     const limits = { requestsPerMinute: 6000 };
     const trimmed = new Pacer();
-    for (let k = 0; k < 5; k++) trimmed.bunched(T0 - 5000 + k * 1000);
+    for (let k = 0; k < 5; k++) refuse(trimmed, T0 - 5000 + k * 1000);
     const share = trimmed.share(T0);
     assert.ok(share < PACE_SHARE * 0.96, `trimmed to ${share}`);
     const sent = drive(trimmed, limits, 10_000);
