@@ -190,6 +190,33 @@ describe('projects do not share workers by accident', () => {
     }
   });
 
+  test('two projects running the same curator over the same file at one endpoint: two jobs, each on its own key', async () => {
+    const server = await startFaultServer();
+    const [dirA, dirB, shared] = [tempDir('same-a'), tempDir('same-b'), tempDir('same-data')];
+    try {
+      const input = join(shared, 'rows.jsonl');
+      writeRows(input, 0, 6, ' [[slow=200]]');
+      const module = writeModule(shared, 'same', 'S');
+      const args = ['run', module, '-c', 'same', '-i', input, '--max-concurrent', '1', '--no-progress'];
+      const runA = startCli(args, cliEnv(dirA, { OPENAI_API_KEY: 'sk-same-a', OPENAI_BASE_URL: server.baseURL }));
+      await runA.waitFor(/Job:/);
+      const runB = startCli(args, cliEnv(dirB, { OPENAI_API_KEY: 'sk-same-b', OPENAI_BASE_URL: server.baseURL }));
+      const [codeA, codeB] = await Promise.all([runA.exited, runB.exited]);
+      assert.equal(codeA, 0, runA.stderr());
+      assert.equal(codeB, 0, runB.stderr());
+      assert.notEqual(/Job: (\S+)/.exec(runA.stderr())![1], /Job: (\S+)/.exec(runB.stderr())![1]);
+      assert.doesNotMatch(runB.stderr(), /Stopped /, "the other project's job is not superseded");
+      assert.deepEqual([...server.keys].sort(), ['sk-same-a', 'sk-same-b']);
+      assert.ok(answers(runA.stdout()).path.startsWith(dirA));
+      assert.ok(answers(runB.stdout()).path.startsWith(dirB), runB.stdout());
+      assert.equal(answers(runB.stdout()).rows.length, 6);
+    } finally {
+      stopDevServersOf(dirA);
+      stopDevServersOf(dirB);
+      await server.close();
+    }
+  });
+
   test('#13: the same command started twice at the same instant attaches to one job, paid once', async () => {
     const server = await startFaultServer();
     const dir = tempDir('twins');
