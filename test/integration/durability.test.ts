@@ -132,7 +132,9 @@ describe('durability, bad input and secrets', () => {
       batchSize: 20,
       maxConcurrentRequests: 8,
     });
-    await waitForResponses(40);
+    // The simulator counts a request when it arrives and answers it 300 ms later: with at most 8 in flight, 48
+    // arrivals mean at least 40 answers sent.
+    await waitForResponses(48);
     await cancelCuration(env.client, handle.workflowId);
     let cancelled: CurationError | undefined;
     try {
