@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Curator } from '../curator';
 import { LimiterPool } from '../limits';
 import { ProviderPool } from '../providers';
+import { WaitingRequests } from '../providers/waiting-requests';
 import { CuratorRegistry, UnknownCuratorError } from '../registry';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { DatasetError, readInputIndex, repairInput } from '../storage/dataset';
@@ -26,6 +27,8 @@ export class ActivityDeps {
   readonly cache: CacheLayout;
   readonly providers: ProviderPool;
   readonly limiters: LimiterPool;
+  /** Requests in flight, reported under the cache for progress displays when they wait long. */
+  readonly waiting: WaitingRequests;
   /** Aborted when the worker is stopping: see {@link ActivityDepsOptions.drain}. */
   readonly drain: AbortSignal;
   private db?: MetadataDb;
@@ -38,7 +41,8 @@ export class ActivityDeps {
     this.registry =
       options.curators instanceof CuratorRegistry ? options.curators : new CuratorRegistry(options.curators);
     this.cache = new CacheLayout(options.cacheDir ?? defaultCacheDir());
-    this.providers = new ProviderPool(options.env ?? process.env);
+    this.waiting = new WaitingRequests(this.cache.root);
+    this.providers = new ProviderPool(options.env ?? process.env, this.waiting);
     this.limiters = new LimiterPool(this.cache.limitsDb);
     this.drain = options.drain ?? new AbortController().signal;
   }
@@ -129,5 +133,6 @@ export class ActivityDeps {
   close(): void {
     this.db?.close();
     this.limiters.close();
+    this.waiting.close();
   }
 }
