@@ -101,31 +101,46 @@ export async function resolveDataset(
 
 /** The memo key naming a job's dataset file, by which a newer job of the same curator and file finds it. */
 export const DATASET_PATH_MEMO = 'datasetPath';
+/** The memo key naming a job's cache root: a job of another project over the same file is not superseded. */
+export const CACHE_DIR_MEMO = 'cacheDir';
 
 /**
  * The job's workflow id: the same curator, dataset and options attach to the same job instead of starting another.
- * `definition` (the `curatorFingerprint` of the curator) makes an edited curator a new job.
+ * `definition` (the `curatorFingerprint` of the curator) makes an edited curator a new job; `cacheDir` (the job's
+ * cache root, resolved) keeps two projects that run the same curator over the same data on one Temporal server from
+ * attaching to each other's job, which runs on the other project's worker, key and cache.
  */
 export function jobWorkflowId(
   curator: string,
   datasetHash: string,
   options: JobOptions = {},
-  definition?: string
+  definition?: string,
+  cacheDir?: string
 ): string {
-  const key = definition === undefined ? { datasetHash, options } : { datasetHash, options, definition };
+  const key: Record<string, unknown> = { datasetHash, options };
+  if (definition !== undefined) key.definition = definition;
+  if (cacheDir !== undefined) key.cacheDir = cacheDir;
   return `curate/${curator}/${sha256(stableStringify(key)).slice(0, 24)}`;
 }
 
 /**
- * Running jobs of the same curator over the same dataset file other than `workflowId`: jobs planned with the file's
- * earlier content or the curator's earlier definition, which would otherwise go on paying in the background.
+ * Running jobs of the same curator over the same dataset file and cache root other than `workflowId`: jobs planned
+ * with the file's earlier content or the curator's earlier definition, which would otherwise go on paying in the
+ * background.
  */
-export async function supersededJobs(client: Client, curator: string, datasetPath: string, workflowId: string) {
+export async function supersededJobs(
+  client: Client,
+  curator: string,
+  datasetPath: string,
+  workflowId: string,
+  cacheDir?: string
+) {
   const found: string[] = [];
   const query = `WorkflowType = 'curateWorkflow' AND ExecutionStatus = 'Running'`;
   for await (const job of client.workflow.list({ query })) {
     if (job.workflowId === workflowId || !job.workflowId.startsWith(`curate/${curator}/`)) continue;
-    if (job.memo?.[DATASET_PATH_MEMO] === datasetPath) found.push(job.workflowId);
+    const sameCache = job.memo?.[CACHE_DIR_MEMO] === (cacheDir === undefined ? undefined : resolve(cacheDir));
+    if (job.memo?.[DATASET_PATH_MEMO] === datasetPath && sameCache) found.push(job.workflowId);
   }
   return found;
 }
@@ -151,8 +166,11 @@ export async function startCuration(
   const definition = typeof curator === 'string' ? undefined : curatorFingerprint(curator, workerEnv);
   return client.workflow.start(curateWorkflow, {
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId: workflowId ?? jobWorkflowId(name, hash, jobOptions, definition),
-    memo: ref.kind === 'run' ? undefined : { [DATASET_PATH_MEMO]: ref.path },
+    workflowId: workflowId ?? jobWorkflowId(name, hash, jobOptions, definition, input.cacheDir),
+    memo:
+      ref.kind === 'run'
+        ? undefined
+        : { [DATASET_PATH_MEMO]: ref.path, ...(input.cacheDir ? { [CACHE_DIR_MEMO]: input.cacheDir } : {}) },
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     staticSummary: `curate ${name}`,

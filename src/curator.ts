@@ -10,6 +10,29 @@ import { resolveResponseFormat, type JsonSchema } from './schema';
 /** One row of a dataset: a plain JSON object. */
 export type Row = Record<string, unknown>;
 
+/**
+ * A curator's row types may be any object type, an `interface` included: an interface has no index signature, so it
+ * is not a {@link Row}. Arrays and functions, which `object` would let through, are refused by {@link RowTypes}.
+ */
+export type RowType = object;
+
+/** An array or a function: an `object`, but never a dataset row. */
+type NotARow = readonly unknown[] | ((...args: never[]) => unknown);
+
+/** Whether `T` is an array or a function type (`any`, which stands for every type, is not). */
+type IsNotARow<T> = [T] extends [NotARow] ? ([NotARow] extends [T] ? false : true) : false;
+
+/**
+ * Refuses, where a curator is defined, row types that are arrays or functions, which {@link RowType} lets through.
+ * (A type parameter cannot be constrained by a conditional type of itself, so the check sits on the definition.)
+ */
+export type RowTypes<In, Out> =
+  IsNotARow<In> extends true
+    ? { 'a row type must be a plain object type, not an array or a function': In }
+    : IsNotARow<Out> extends true
+      ? { 'a row type must be a plain object type, not an array or a function': Out }
+      : unknown;
+
 export type ChatRole = 'system' | 'user' | 'assistant';
 
 export interface ChatMessage {
@@ -104,7 +127,7 @@ export interface BackendParams {
 export type ParsedResponse<S> = S extends ZodLike<infer T> ? T : S extends JsonSchema ? unknown : string;
 
 /** A user's curator definition. */
-export interface CuratorDefinition<In extends Row = Row, Out extends Row = Row, R = unknown> {
+export interface CuratorDefinition<In extends RowType = Row, Out extends RowType = Row, R = unknown> {
   /** Unique name: the worker registers the curator under it and clients run it by it. */
   name: string;
   /** The model name sent to the provider. */
@@ -130,7 +153,7 @@ export interface CuratorDefinition<In extends Row = Row, Out extends Row = Row, 
 }
 
 /** A registered curator: the definition with its defaults resolved. */
-export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknown> extends CuratorDefinition<
+export interface Curator<In extends RowType = Row, Out extends RowType = Row, R = unknown> extends CuratorDefinition<
   In,
   Out,
   R
@@ -152,8 +175,8 @@ export interface Curator<In extends Row = Row, Out extends Row = Row, R = unknow
  *   parse: (row, poem: string) => ({ topic: row.topic, poem }),
  * });
  */
-export function defineCurator<In extends Row = Row, Out extends Row = Row, R = any>(
-  definition: CuratorDefinition<In, Out, R>
+export function defineCurator<In extends RowType = Row, Out extends RowType = Row, R = any>(
+  definition: CuratorDefinition<In, Out, R> & RowTypes<In, Out>
 ): Curator<In, Out, R> {
   if (!definition || typeof definition !== 'object') throw new TypeError('defineCurator expects an object');
   const { name, model, prompt } = definition;

@@ -15,6 +15,8 @@ export type {
   Prompt,
   Provider,
   Row,
+  RowType,
+  RowTypes,
   ZodLike,
 } from './curator';
 export { costUsd, pricesFor, type Prices } from './cost';

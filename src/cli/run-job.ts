@@ -110,7 +110,7 @@ export async function runJob(stack: LocalStack, curator: Curator | string, opts:
     // paying in the background for answers no one will read.
     // Terminated, not cancelled: a cancel waits for a worker (and for the heartbeat timeout of batches whose worker
     // was killed), while their answers are already logged in their own run folder either way.
-    for (const old of await supersededJobs(stack.client, name, dataset, workflowId).catch(() => [])) {
+    for (const old of await supersededJobs(stack.client, name, dataset, workflowId, stack.cacheDir).catch(() => [])) {
       await stack.client.workflow.getHandle(old).terminate(`superseded by ${workflowId}`);
       console.error(
         `Stopped ${old}: an earlier job of '${name}' over ${dataset} whose file content or curator has changed ` +

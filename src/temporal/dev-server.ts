@@ -6,8 +6,8 @@
  */
 import { Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CURATOR_SEARCH_ATTRIBUTES, searchAttributeArgs } from '../search-attributes';
 import { findTemporalCli } from './cli-path';
 import { useServer, withStartLock } from './dev-server-lease';
@@ -41,10 +41,27 @@ async function reachable(address: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-async function waitUntilReachable(address: string, child: ChildProcess, deadlineMs: number): Promise<void> {
+/** The last lines of the server's log: why it did not start. */
+function logTail(logPath: string): string {
+  try {
+    const lines = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-10);
+    return lines.length > 0 && lines[0] !== '' ? `:\n${lines.join('\n')}` : '';
+  } catch {
+    return '';
+  }
+}
+
+async function waitUntilReachable(
+  address: string,
+  child: ChildProcess,
+  deadlineMs: number,
+  logPath: string
+): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) {
+      throw new Error(`temporal dev server exited with code ${child.exitCode} (log: ${logPath})${logTail(logPath)}`);
+    }
     if (await reachable(address, 1000)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -98,10 +115,15 @@ async function startOrReuse(options: DevServerOptions, port: number): Promise<De
     ...(options.extraArgs ?? []),
   ];
   // Its own process group: a Ctrl-C meant for the run must not kill the server under the run's graceful stop.
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  // Its log goes to a file, not the user's terminal: what it reports while workers stop (a Ctrl-C) is noise there,
+  // and a server that outlives this process would write into the user's shell. A failed start quotes the file.
+  const logPath = join(dirname(options.dbFilename), 'dev-server.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', logFd], detached: true });
+  closeSync(logFd);
   const kill = () => child.kill('SIGTERM');
   process.once('exit', kill);
-  await waitUntilReachable(address, child, 60_000);
+  await waitUntilReachable(address, child, 60_000, logPath);
   return {
     address,
     uiUrl,

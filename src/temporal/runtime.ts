@@ -1,7 +1,43 @@
 /** The SDK runtime's log level: worker state changes at INFO would drown what the user should read. */
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
 let installed = false;
+
+interface FailureLike {
+  nonRetryable?: unknown;
+  type?: unknown;
+  message?: unknown;
+  cause?: unknown;
+}
+
+/** The library's own error at the root of `error` (a workflow fails with its activity's failure as the cause). */
+function ownFailure(error: unknown): FailureLike | undefined {
+  for (let e = error as FailureLike | undefined, depth = 0; e && depth < 5; e = e.cause as FailureLike, depth++) {
+    if (e.nonRetryable === true && typeof e.type === 'string') return e;
+  }
+  return undefined;
+}
+
+/**
+ * The SDK's logger, with one change: an activity or workflow that failed for good with an error of this library's
+ * own (an `ApplicationFailure` marked non-retryable: a changed curator, a damaged file, a missing key) is one line
+ * naming what failed and the error, not the error's stack and every field of the task. Its job reports it in full.
+ */
+export class CuratorLogger extends DefaultLogger {
+  override log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const own = message === 'Activity failed' || message === 'Workflow failed' ? ownFailure(meta?.error) : undefined;
+    if (own) {
+      const what = meta?.activityType ?? meta?.workflowType;
+      super.log(
+        level,
+        `${message.split(' ')[0]} ${String(what)} of ${String(meta?.workflowId)} failed (${String(own.type)}): ` +
+          String(own.message)
+      );
+      return;
+    }
+    super.log(level, message, meta);
+  }
+}
 
 /**
  * Installs a runtime logging at `level` (default WARN, or `CURATOR_LOG_LEVEL`); only the first call counts.
@@ -15,7 +51,7 @@ export function installQuietRuntime(
   if (installed) return;
   installed = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level), ...(ownSignals ? { shutdownSignals: [] } : {}) });
+    Runtime.install({ logger: new CuratorLogger(level), ...(ownSignals ? { shutdownSignals: [] } : {}) });
   } catch {
     // A runtime exists already (the user installed theirs): keep it.
   }

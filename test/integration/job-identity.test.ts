@@ -15,14 +15,14 @@ import { startFaultServer, type FaultServer } from '../helpers/fault-server';
 import { startTemporal, tempDir } from '../helpers/temporal';
 import { createWorker, curate, CurationError, defineCurator } from '../../src';
 
-/** A module with one text curator whose prompt starts with `tag`. */
-function writeModule(dir: string, name: string, tag: string): string {
+/** A module with one text curator whose prompt starts with `tag` (and whose `parse` is the source given, if any). */
+function writeModule(dir: string, name: string, tag: string, parse?: string): string {
   const path = join(dir, `${name}.ts`);
   writeFileSync(
     path,
     `import { defineCurator } from ${JSON.stringify(join(ROOT, 'src'))};\n` +
       `export const c = defineCurator({ name: ${JSON.stringify(name)}, model: 'gpt-4o-mini', ` +
-      `prompt: (row: { topic: string }) => \`${tag} \${row.topic}\` });\n`
+      `prompt: (row: { topic: string }) => \`${tag} \${row.topic}\`${parse ? `, parse: ${parse}` : ''} });\n`
   );
   return path;
 }
@@ -71,7 +71,7 @@ describe('a job is what it was planned as', () => {
   }
 
   /** A project whose run of curator `name` (prompts starting with `tag`) over `rows` slow rows was killed mid-job. */
-  async function crashedProject(name: string, tag: string, rows: number) {
+  async function crashedProject(name: string, tag: string, rows: number, paidAtCrash = 3) {
     const server = await startFaultServer();
     servers.push(server);
     const dir = tempDir(`identity-${name}`);
@@ -81,7 +81,7 @@ describe('a job is what it was planned as', () => {
     const input = join(dir, 'rows.jsonl');
     writeRows(input, 0, rows, ' [[slow=300]]');
     const args = ['run', module, '-c', name, '-i', input, '--batch-size', '2', '--max-concurrent', '2'];
-    const oldJob = await crashMidJob(args, env, server, 3);
+    const oldJob = await crashMidJob(args, env, server, paidAtCrash);
     return { server, dir, env, input, args, oldJob };
   }
 
@@ -108,6 +108,32 @@ describe('a job is what it was planned as', () => {
     const oldPaid = server.total() - 12;
     assert.ok(oldPaid <= 12, `old prompts paid ${oldPaid}`);
     for (const [prompt, n] of server.counts) assert.equal(n, 1, `${prompt} paid ${n} times`);
+  });
+
+  test('only parse edited between a crash and the rerun: the new job re-parses the answers paid, never pays them again', async () => {
+    const { server, dir, env, args, oldJob } = await crashedProject('reparse', 'R', 12, 6);
+
+    writeModule(
+      dir,
+      'reparse',
+      'R',
+      '(row: { topic: string }, r: string) => ({ topic: row.topic, shout: r.toUpperCase() })'
+    );
+    const rerun = await runCli([...args, '--no-progress'], env);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.notEqual(/Job: (\S+)/.exec(rerun.stderr)![1], oldJob, 'an edited parse is a new job');
+    assert.match(rerun.stderr, new RegExp(`Stopped ${oldJob.replace(/\//g, '\\/')}`));
+    assert.doesNotMatch(rerun.stderr, /failed \{/, 'no stack dump of the superseded job on screen');
+    const path = /Dataset\s+(\S+)/.exec(rerun.stdout)![1];
+    const rows = tableFromIPC(readFileSync(path)).toArray() as { topic: string; shout: string }[];
+    assert.equal(rows.length, 12);
+    for (const row of rows) assert.equal(row.shout, `FAULT-SERVER: R ${row.topic}`.toUpperCase());
+    // The answers logged before the crash are re-parsed: only requests in flight at the kill (2 at most) are paid
+    // twice. A new job that did not find them would pay the 6 or more paid before the crash again.
+    const twice = [...server.counts].filter(([, n]) => n > 1);
+    assert.ok(twice.length <= 2, `paid twice: ${twice.map(([p]) => p).join(', ')}`);
+    for (const [prompt, n] of server.counts) assert.ok(n <= 2, `${prompt} paid ${n} times`);
+    assert.ok(server.total() <= 12 + 2, `paid ${server.total()}`);
   });
 
   test('#5: rows appended between a crash and the rerun: the superseded job is stopped, never left paying', async () => {
@@ -162,6 +188,33 @@ describe('projects do not share workers by accident', () => {
       stopDevServersOf(dirB);
       await a.close();
       await b.close();
+    }
+  });
+
+  test('two projects running the same curator over the same file at one endpoint: two jobs, each on its own key', async () => {
+    const server = await startFaultServer();
+    const [dirA, dirB, shared] = [tempDir('same-a'), tempDir('same-b'), tempDir('same-data')];
+    try {
+      const input = join(shared, 'rows.jsonl');
+      writeRows(input, 0, 6, ' [[slow=200]]');
+      const module = writeModule(shared, 'same', 'S');
+      const args = ['run', module, '-c', 'same', '-i', input, '--max-concurrent', '1', '--no-progress'];
+      const runA = startCli(args, cliEnv(dirA, { OPENAI_API_KEY: 'sk-same-a', OPENAI_BASE_URL: server.baseURL }));
+      await runA.waitFor(/Job:/);
+      const runB = startCli(args, cliEnv(dirB, { OPENAI_API_KEY: 'sk-same-b', OPENAI_BASE_URL: server.baseURL }));
+      const [codeA, codeB] = await Promise.all([runA.exited, runB.exited]);
+      assert.equal(codeA, 0, runA.stderr());
+      assert.equal(codeB, 0, runB.stderr());
+      assert.notEqual(/Job: (\S+)/.exec(runA.stderr())![1], /Job: (\S+)/.exec(runB.stderr())![1]);
+      assert.doesNotMatch(runB.stderr(), /Stopped /, "the other project's job is not superseded");
+      assert.deepEqual([...server.keys].sort(), ['sk-same-a', 'sk-same-b']);
+      assert.ok(answers(runA.stdout()).path.startsWith(dirA));
+      assert.ok(answers(runB.stdout()).path.startsWith(dirB), runB.stdout());
+      assert.equal(answers(runB.stdout()).rows.length, 6);
+    } finally {
+      stopDevServersOf(dirA);
+      stopDevServersOf(dirB);
+      await server.close();
     }
   });
 

@@ -56,3 +56,11 @@ test('an empty or non-object 200 body is a retryable malformed response', () => 
   }
   assert.deepEqual(checkAnswerBody({ choices: [] }), { choices: [] });
 });
+
+test('two projects (cache roots) running the same curator over the same data are two jobs', () => {
+  const definition = curatorFingerprint(defineCurator(base) as Curator, {});
+  const a = jobWorkflowId('c', 'd1', {}, definition, '/projects/a/.cache');
+  assert.notEqual(a, jobWorkflowId('c', 'd1', {}, definition, '/projects/b/.cache'));
+  assert.equal(a, jobWorkflowId('c', 'd1', {}, definition, '/projects/a/.cache'), 'one project: one job');
+  assert.notEqual(a, jobWorkflowId('c', 'd1', {}, definition), 'a job started without a cache root keeps its id');
+});
