@@ -29,7 +29,7 @@ export class ActivityDeps {
   readonly providers: ProviderPool;
   readonly limiters: LimiterPool;
   /** Requests in flight, reported under the cache for progress displays when they wait long. */
-  readonly waiting: WaitingRequests;
+  private readonly waiting: WaitingRequests;
   /** Aborted when the worker is stopping: see {@link ActivityDepsOptions.drain}. */
   readonly drain: AbortSignal;
   private db?: MetadataDb;
