@@ -30,6 +30,20 @@ function writeModule(dir: string): string {
 
 const dataset = (stdout: string) => /Dataset\s+(\S+)/.exec(stdout)![1];
 
+/** Whether this process may make mount namespaces (root), for tests that put a disk on a small tmpfs. */
+const canMount = () => spawnSync('unshare', ['-m', 'true']).status === 0;
+
+/**
+ * Runs `script` in a mount namespace of its own, so its tmpfs mounts go with it, and returns a reader of the files it
+ * wrote under `dir`. Not spawnSync: the fault server answering the runs lives in this process.
+ */
+async function inMountNamespace(script: string[], env: NodeJS.ProcessEnv, dir: string) {
+  const shell = spawn('unshare', ['-m', 'sh', '-c', script.join('\n')], { env, cwd: ROOT, stdio: 'inherit' });
+  const [status] = (await once(shell, 'exit')) as [number];
+  assert.equal(status, 0);
+  return (name: string) => readFileSync(join(dir, name), 'utf8');
+}
+
 describe('damaged or odd inputs', () => {
   let server: FaultServer;
   const dirs: string[] = [];
@@ -148,8 +162,7 @@ describe('damaged or odd inputs', () => {
 
   test('#8: a full disk under the cache: one clear error naming it; after freeing space the rerun finishes', async (t) => {
     // The cache on a 4 MB tmpfs in a mount namespace of its own (root only); the dev server's database elsewhere.
-    const probe = spawnSync('unshare', ['-m', 'true']);
-    if (probe.status !== 0) return t.skip('needs unshare -m (root)');
+    if (!canMount()) return t.skip('needs unshare -m (root)');
     const { dir, module } = project('disk-full');
     const server7233 = await startDevServer({ dbFilename: join(dir, 'temporal', 'dev-server.db') });
     try {
@@ -169,13 +182,9 @@ describe('damaged or odd inputs', () => {
         run(join(dir, 'first')),
         `rm ${cache}/filler`,
         run(join(dir, 'second')),
-      ].join('\n');
+      ];
       const env = cliEnv(cache, { OPENAI_API_KEY: 'sk-b', OPENAI_BASE_URL: server.baseURL });
-      // Not spawnSync: the fault server answering the runs lives in this process.
-      const shell = spawn('unshare', ['-m', 'sh', '-c', script], { env, cwd: ROOT, stdio: 'inherit' });
-      const [status] = (await once(shell, 'exit')) as [number];
-      assert.equal(status, 0);
-      const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+      const read = await inMountNamespace(script, env, dir);
       assert.equal(read('first.code').trim(), '1', read('first.err'));
       assert.match(read('first.err'), new RegExp(`DiskFull.*the disk holding the cache directory ${cache} is full`));
       assert.equal(read('second.code').trim(), '0', read('second.err'));
@@ -187,8 +196,7 @@ describe('damaged or odd inputs', () => {
   });
 
   test('#8: limits.db or metadata.db full on a disk of its own: the error names that file; the rerun finishes', async (t) => {
-    const probe = spawnSync('unshare', ['-m', 'true']);
-    if (probe.status !== 0) return t.skip('needs unshare -m (root)');
+    if (!canMount()) return t.skip('needs unshare -m (root)');
     const { dir, module } = project('db-full');
     const server7233 = await startDevServer({ dbFilename: join(dir, 'temporal', 'dev-server.db') });
     try {
@@ -210,12 +218,10 @@ describe('damaged or odd inputs', () => {
           run(join(dir, `${db}-first`)),
           `rm ${small}/filler`,
           run(join(dir, `${db}-second`)),
-        ].join('\n');
+        ];
         const env = cliEnv(cache, { OPENAI_API_KEY: 'sk-b', OPENAI_BASE_URL: server.baseURL });
-        const shell = spawn('unshare', ['-m', 'sh', '-c', script], { env, cwd: ROOT, stdio: 'inherit' });
-        const [status] = (await once(shell, 'exit')) as [number];
-        assert.equal(status, 0);
-        const read = (name: string) => readFileSync(join(dir, `${db}-${name}`), 'utf8');
+        const files = await inMountNamespace(script, env, dir);
+        const read = (name: string) => files(`${db}-${name}`);
         assert.equal(read('first.code').trim(), '1', read('first.err'));
         assert.match(read('first.err'), new RegExp(`DiskFull.*the disk holding ${name} ${cache}/${db}.db is full`));
         assert.equal(read('second.code').trim(), '0', read('second.err'));
@@ -232,8 +238,7 @@ describe('damaged or odd inputs', () => {
   });
 
   test("#8: the dev server's database disk full: one line naming it, exit 3; after freeing space the rerun finishes", async (t) => {
-    const probe = spawnSync('unshare', ['-m', 'true']);
-    if (probe.status !== 0) return t.skip('needs unshare -m (root)');
+    if (!canMount()) return t.skip('needs unshare -m (root)');
     const { dir, module } = project('dev-full');
     const cache = join(dir, 'cache');
     const input = join(dir, 'rows.jsonl');
@@ -252,12 +257,9 @@ describe('damaged or odd inputs', () => {
       `wait $pid; echo $? > ${first}.code`,
       `rm ${cache}/temporal/filler`,
       `${run} > ${dir}/second.out 2> ${dir}/second.err; echo $? > ${dir}/second.code`,
-    ].join('\n');
+    ];
     const env = cliEnv(cache, { OPENAI_API_KEY: 'sk-b', OPENAI_BASE_URL: server.baseURL });
-    const shell = spawn('unshare', ['-m', 'sh', '-c', script], { env, cwd: ROOT, stdio: 'inherit' });
-    const [status] = (await once(shell, 'exit')) as [number];
-    assert.equal(status, 0);
-    const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+    const read = await inMountNamespace(script, env, dir);
     assert.equal(read('first.code').trim(), '3', read('first.err'));
     assert.match(
       read('first.err'),
