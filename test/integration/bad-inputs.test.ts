@@ -251,8 +251,9 @@ describe('damaged or odd inputs', () => {
     const script = [
       `mkdir -p ${cache}/temporal && mount -t tmpfs -o size=32m tmpfs ${cache}/temporal`,
       `${run} > ${first}.out 2> ${first}.err & pid=$!`,
-      // Fill the server's disk once the job runs.
-      `while ! grep -q '^Job:' ${first}.err; do sleep 0.1; done`,
+      // Fill the server's disk once answers come in. Not earlier: a run that dies during `plan` leaves its attempt
+      // to the plan activity's start-to-close timeout (an hour), and the rerun waits for it.
+      `while ! ls ${cache}/*/responses/*.jsonl > /dev/null 2>&1; do sleep 0.1; done`,
       `head -c 64m /dev/zero > ${cache}/temporal/filler 2>/dev/null`,
       `wait $pid; echo $? > ${first}.code`,
       `rm ${cache}/temporal/filler`,
