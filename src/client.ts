@@ -11,6 +11,7 @@ import { tableFromIPC, type Table } from 'apache-arrow';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Curator } from './curator';
+import { apiKeyIdFor } from './providers/key-id';
 import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './manifests';
 import { CuratorName } from './search-attributes';
 import { sha256File } from './storage/arrow';
@@ -41,8 +42,9 @@ export interface CurateOptions extends JobOptions {
    */
   workflowId?: string;
   /**
-   * The environment the workers read provider base URLs from, for the job's identity when `curator` is a curator
-   * object (the embedded stack's `env`).
+   * The environment the workers read provider base URLs and keys from, for the job's identity when `curator` is a
+   * curator object (the embedded stack's `env`). When it holds the curator's provider key, the job carries the key's
+   * short salted name (never the key) and a worker holding another key refuses it before paying anything.
    * @defaultValue `process.env`
    */
   workerEnv?: NodeJS.ProcessEnv;
@@ -158,6 +160,9 @@ export async function startCuration(
     options: jobOptions,
     ...(cacheDir !== undefined ? { cacheDir: resolve(cacheDir) } : {}),
   };
+  // Only a starter that knows the curator's provider and holds its key can say which key the job is for.
+  const keyId = typeof curator === 'string' ? undefined : apiKeyIdFor(curator, workerEnv);
+  if (keyId) input.apiKeyId = keyId;
   const definition = typeof curator === 'string' ? undefined : curatorFingerprint(curator, workerEnv);
   return client.workflow.start(curateWorkflow, {
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,

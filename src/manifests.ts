@@ -41,6 +41,11 @@ export interface CurateJobInput {
    * worker with another cache root refuses the job instead of writing it into its own.
    */
   cacheDir?: string;
+  /**
+   * The short, salted name of the provider key the starter holds for the curator (see `apiKeyId`), when it holds
+   * one: a worker whose key differs refuses the job before paying anything. Never the key itself.
+   */
+  apiKeyId?: string;
 }
 
 /** Result of the `plan` activity. */
@@ -93,6 +98,8 @@ export interface ProviderBatchTask {
    * tens of thousands of requests, and payloads stay small.
    */
   retryAttempts?: number[];
+  /** The job's `apiKeyId`, checked by every worker that runs the batch. */
+  apiKeyId?: string;
 }
 
 /** Requests of a batch that failed retryably, grouped by their attempts so far. */
@@ -153,6 +160,8 @@ export interface BatchTask {
    * covers the whole batch. An attempt the log shows beyond that count happened before a crash and is not repeated.
    */
   retry?: { index: number; attempts: number }[];
+  /** The job's `apiKeyId`, checked by every worker that runs the batch. */
+  apiKeyId?: string;
 }
 
 /** A request that failed this round and may be tried again. */
@@ -215,6 +224,8 @@ export interface PartitionInput {
   rows?: { batchSize: number; total: number };
   /** Present in batch mode: the batches go through the provider's batch API. */
   batchMode?: BatchModeSettings;
+  /** The job's `apiKeyId`, passed on to its batches. */
+  apiKeyId?: string;
   /** Carried across continue-as-new. */
   nextBatch?: number;
   stats?: CurationStats;

@@ -2,7 +2,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Curator } from '../curator';
 import { LimiterPool } from '../limits';
-import { ProviderPool } from '../providers';
+import { API_KEY_ENV, ProviderPool } from '../providers';
+import { apiKeyIdFor } from '../providers/key-id';
+import { WaitingRequests } from '../providers/waiting-requests';
 import { CuratorRegistry, UnknownCuratorError } from '../registry';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { DatasetError, readInputIndex, repairInput } from '../storage/dataset';
@@ -26,6 +28,8 @@ export class ActivityDeps {
   readonly cache: CacheLayout;
   readonly providers: ProviderPool;
   readonly limiters: LimiterPool;
+  /** Requests in flight, reported under the cache for progress displays when they wait long. */
+  private readonly waiting: WaitingRequests;
   /** Aborted when the worker is stopping: see {@link ActivityDepsOptions.drain}. */
   readonly drain: AbortSignal;
   private db?: MetadataDb;
@@ -38,7 +42,8 @@ export class ActivityDeps {
     this.registry =
       options.curators instanceof CuratorRegistry ? options.curators : new CuratorRegistry(options.curators);
     this.cache = new CacheLayout(options.cacheDir ?? defaultCacheDir());
-    this.providers = new ProviderPool(options.env ?? process.env);
+    this.waiting = new WaitingRequests(this.cache.root);
+    this.providers = new ProviderPool(options.env ?? process.env, this.waiting);
     this.limiters = new LimiterPool(this.cache.limitsDb);
     this.drain = options.drain ?? new AbortController().signal;
   }
@@ -110,6 +115,29 @@ export class ActivityDeps {
     return curator;
   }
 
+  /**
+   * Refuses a job whose starter holds another provider key than this worker (by their short salted names, see
+   * `apiKeyId`): the job would run, and be billed, on a key its user did not give it. Non-retryable, before any
+   * request. A job started without a key name (a client that holds no key) is not checked; a worker without a key
+   * fails with `MissingApiKey` where it needs one.
+   */
+  checkApiKey(curatorName: string, apiKeyId: string | undefined): void {
+    if (apiKeyId === undefined) return;
+    const curator = this.curator(curatorName);
+    const own = apiKeyIdFor(curator, this.providers.env);
+    if (own === undefined || own === apiKeyId) return;
+    const name = API_KEY_ENV[curator.provider];
+    throw ApplicationFailure.create({
+      type: 'WrongApiKey',
+      message:
+        `the job of curator '${curatorName}' was started with another ${name} (key id ${apiKeyId}) than this ` +
+        `worker's (key id ${own}, cache ${this.cache.root}): it stops before sending anything rather than pay with ` +
+        `a key its user did not give it. Set the same ${name} for the worker and the command that starts the job, ` +
+        'or run each key on its own task queue.',
+      nonRetryable: true,
+    });
+  }
+
   /** Checks the run's copy of the dataset once per run in this worker, rebuilding it from its source if damaged. */
   checkInput(runHash: string): Promise<void> {
     let checked = this.checkedInputs.get(runHash);
@@ -129,5 +157,6 @@ export class ActivityDeps {
   close(): void {
     this.db?.close();
     this.limiters.close();
+    this.waiting.close();
   }
 }

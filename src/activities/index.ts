@@ -15,8 +15,9 @@ export type { ActivityDepsOptions } from './deps';
 
 export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
   const deps = options instanceof ActivityDeps ? options : new ActivityDeps(options);
-  const guard = <A extends unknown[], R>(activity: (...args: A) => Promise<R>) =>
-    failClearlyOnDiskFull(deps.cache.root, activity);
+  const guard = <A extends [{ curator: string; apiKeyId?: string }, ...unknown[]], R>(
+    activity: (...args: A) => Promise<R>
+  ) => failClearlyOnDiskFull(deps.cache.root, keyChecked(deps, activity));
   const batchMode = createProviderBatchActivities(deps);
   return {
     plan: guard(createPlan(deps)),
@@ -28,6 +29,20 @@ export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
     downloadProviderBatch: guard(batchMode.downloadProviderBatch),
     cancelProviderBatch: guard(batchMode.cancelProviderBatch),
   };
+}
+
+/** Runs `activity` only for jobs started with this worker's provider key, or with no key name (`checkApiKey`). */
+function keyChecked<A extends [{ curator: string; apiKeyId?: string }, ...unknown[]], R>(
+  deps: ActivityDeps,
+  activity: (...args: A) => Promise<R>
+): (...args: A) => Promise<R> {
+  const checked = async (...args: A) => {
+    deps.checkApiKey(args[0].curator, args[0].apiKeyId);
+    return activity(...args);
+  };
+  // Temporal registers activities by their function names.
+  Object.defineProperty(checked, 'name', { value: activity.name });
+  return checked;
 }
 
 export type CuratorActivities = ReturnType<typeof createActivities>;

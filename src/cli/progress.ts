@@ -10,6 +10,7 @@ import { curationProgress, type CurationProgress } from '../client';
 import type { LimiterLoad } from '../limits/rate-limiter';
 import { readLoad } from '../limits/shared-window';
 import type { Limits } from '../limits/window';
+import { readOldestWaiting, type OldestWaiting } from '../providers/waiting-requests';
 
 /** One look at a job, reduced to the counters that rates are computed from. */
 interface Sample {
@@ -112,6 +113,33 @@ export function workerLoad(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>, n
   return fromLimitsDb(p, (db, bucket) => readLoad(db, bucket, now));
 }
 
+/**
+ * The oldest request in flight of the run's bucket over the worker processes of this machine, when one has waited
+ * long (see `WaitingRequests`); undefined otherwise.
+ */
+export function oldestWaiting(
+  p: Pick<CurationProgress, 'runDir' | 'rateBucket'>,
+  now: number
+): OldestWaiting | undefined {
+  if (!p.runDir || !p.rateBucket) return undefined;
+  return readOldestWaiting(dirname(p.runDir), p.rateBucket, now);
+}
+
+/** A wait as people read it: `47 s`, `3 min`, `2 min 5 s`. */
+export function formatWait(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const rest = s % 60;
+  return `${Math.floor(s / 60)} min${rest ? ` ${rest} s` : ''}`;
+}
+
+/** Says how long the oldest request has waited and when it times out, so a silent server does not look stuck. */
+function waitingNote(waiting: OldestWaiting | undefined, now: number): string {
+  if (!waiting) return '';
+  const timeout = waiting.timeoutMs > 0 ? ` (times out after ${formatWait(waiting.timeoutMs)})` : '';
+  return `  |  oldest request waiting ${formatWait(now - waiting.since)}${timeout}`;
+}
+
 /** A limit as shown: the user's setting wins; a limit learned from headers says so. */
 function limit(set: number | undefined, learned: number | undefined, unit: string): string {
   if (set) return ` (limit ${int(set)} ${unit})`;
@@ -136,7 +164,8 @@ export function renderPanel(
   rates: Rates,
   now: number,
   learned: Limits = {},
-  load?: LimiterLoad
+  load?: LimiterLoad,
+  waiting?: OldestWaiting
 ): string[] {
   const s = p.stats;
   const share = p.totalRequests > 0 ? p.settled / p.totalRequests : 1;
@@ -155,7 +184,8 @@ export function renderPanel(
     `Requests  succeeded ${int(s.succeeded)}  failed ${int(s.failed)}  cached ${int(s.cached)}  ` +
       `in progress ${int(p.inProgress)}  retries ${int(s.retries)}  |  ` +
       `${int(rates.requestsPerMinute)} req/min${limit(l.requestsPerMinute, learned.requestsPerMinute, 'RPM')}` +
-      (load ? `  |  in flight ${int(load.inFlight)} (target ${int(load.target)})` : ''),
+      (load ? `  |  in flight ${int(load.inFlight)} (target ${int(load.target)})` : '') +
+      waitingNote(waiting, now),
     `Tokens    in ${int(s.tokens.input)}${avg(s.tokens.input)}  out ${int(s.tokens.output)}${avg(s.tokens.output)}  |  ` +
       `${int(rates.inputTokensPerMinute + rates.outputTokensPerMinute)} TPM${limit(l.tokensPerMinute, learned.tokensPerMinute, 'TPM')}, ` +
       `input ${int(rates.inputTokensPerMinute)}${limit(l.inputTokensPerMinute, learned.inputTokensPerMinute, 'ITPM')}, ` +
@@ -172,14 +202,15 @@ export function renderPanel(
 }
 
 /** One line for logs, where a redrawn panel would be noise. */
-export function renderLine(p: CurationProgress, rates: Rates): string {
+export function renderLine(p: CurationProgress, rates: Rates, now = Date.now(), waiting?: OldestWaiting): string {
   const s = p.stats;
   const share = p.totalRequests > 0 ? (100 * p.settled) / p.totalRequests : 100;
   return (
     `${p.curator}: ${p.settled}/${p.totalRequests} requests (${share.toFixed(1)}%), ok ${s.succeeded}, ` +
     `failed ${s.failed}, cached ${s.cached}, in progress ${p.inProgress}, ${Math.round(rates.requestsPerMinute)} req/min, ` +
     `tokens ${s.tokens.input} in ${s.tokens.output} out` +
-    (p.prices ? `, ${money(spent(p))} so far` : '')
+    (p.prices ? `, ${money(spent(p))} so far` : '') +
+    waitingNote(waiting, now).replace('  |  ', ', ')
   );
 }
 
@@ -227,7 +258,14 @@ export async function watchProgress(client: Client, workflowId: string, options:
       if (tty || options.once) {
         // Learned limits change rarely: read them every ten looks at most.
         if (looks++ % 10 === 0) learned = learnedLimits(progress) ?? {};
-        const lines = renderPanel(progress, rates, now, learned, workerLoad(progress, now));
+        const lines = renderPanel(
+          progress,
+          rates,
+          now,
+          learned,
+          workerLoad(progress, now),
+          oldestWaiting(progress, now)
+        );
         if (tty) {
           // Move up over the previous panel and clear each line, so the panel stays in one place.
           if (drawn) stream.write(`\x1b[${drawn}A`);
@@ -237,7 +275,7 @@ export async function watchProgress(client: Client, workflowId: string, options:
           stream.write(lines.join('\n') + '\n');
         }
       } else {
-        stream.write(renderLine(progress, rates) + '\n');
+        stream.write(renderLine(progress, rates, now, oldestWaiting(progress, now)) + '\n');
       }
       if (options.once) return;
     }

@@ -4,7 +4,8 @@
  * went away (the job is kept in the server's database: one line says to run the command again).
  */
 import { copyFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { nearlyFull } from '../activities/disk-full';
 import type { Curator } from '../curator';
 import type { LocalStack } from '../embedded';
 import { signalExitCode } from '../embedded';
@@ -35,14 +36,25 @@ const serverLostLine = (workflowId: string) =>
 const SERVER_CHECK_MS = 2000;
 const SERVER_CHECKS = 3;
 
+const devServerFullLine = (workflowId: string, db: string) =>
+  `The disk holding the Temporal dev server's database ${db} is full: the server can no longer record job ` +
+  `${workflowId}, which is kept with every answer received. Free space there, then run \`${sameCommand()}\` again ` +
+  'to resume it.';
+
 /**
  * Calls `gone` once the Temporal server has not answered a few checks in a row: the SDK's own calls would retry for
- * minutes, then end the process without a word.
+ * minutes, then end the process without a word. Calls `full` when the disk of the local dev server's database has no
+ * space left: the server then fails every write and the job would wait forever, under pages of the server's errors.
  */
-function watchServer(stack: LocalStack, gone: () => void): NodeJS.Timeout {
+function watchServer(stack: LocalStack, gone: () => void, full: (db: string) => void): NodeJS.Timeout {
   let misses = 0;
   let checking = false;
+  const db = stack.devServer ? join(stack.cacheDir, 'temporal', 'dev-server.db') : undefined;
   const timer = setInterval(() => {
+    if (db && nearlyFull(dirname(db))) {
+      clearInterval(timer);
+      return full(db);
+    }
     if (checking) return;
     checking = true;
     stack.client.connection
@@ -112,11 +124,19 @@ export async function runJob(stack: LocalStack, curator: Curator | string, opts:
     // Settled either way, so that a rejection after an interrupt is not reported as unhandled.
     result.catch(() => undefined);
     process.once('beforeExit', lost);
-    const watchdog = watchServer(stack, () => {
-      lost();
-      // The worker cannot report anything any more; what it logged is on disk, and the rerun reads it from there.
-      process.exit(EXIT.serverLost);
-    });
+    const watchdog = watchServer(
+      stack,
+      () => {
+        lost();
+        // The worker cannot report anything any more; what it logged is on disk, and the rerun reads it from there.
+        process.exit(EXIT.serverLost);
+      },
+      (db) => {
+        process.removeListener('beforeExit', lost);
+        console.error(devServerFullLine(workflowId!, db));
+        process.exit(EXIT.serverLost);
+      }
+    );
     const ended = await Promise.race([
       result.then((r): { result: CurationResult } => ({ result: r })),
       stack.interrupted.then((signal) => ({ signal })),

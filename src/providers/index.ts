@@ -5,6 +5,8 @@ import { AnthropicProvider } from './anthropic';
 import { providerFetch } from './http-transport';
 import { OpenAIProvider } from './openai';
 import type { ProviderClient } from './types';
+import type { WaitingRequests } from './waiting-requests';
+import { rateBucket } from '../limits/bucket';
 
 export class MissingApiKeyError extends Error {
   override name = 'MissingApiKeyError';
@@ -27,9 +29,14 @@ export function apiKeyFor(curator: Curator, env: NodeJS.ProcessEnv = process.env
 /** One client per provider, key and base URL, shared by all activities of the worker. */
 export class ProviderPool {
   private readonly clients = new Map<string, ProviderClient>();
+  private readonly tracked = new Map<string, ProviderClient>();
   private readonly fetch: typeof globalThis.fetch | undefined;
 
-  constructor(readonly env: NodeJS.ProcessEnv = process.env) {
+  /** `waiting`, when given, learns of every call, so progress displays can show requests that wait long. */
+  constructor(
+    readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly waiting?: WaitingRequests
+  ) {
     this.fetch = providerFetch(env);
   }
 
@@ -45,7 +52,12 @@ export class ProviderPool {
           : new OpenAIProvider(baseURL, apiKey, this.fetch);
       this.clients.set(id, client);
     }
-    return client;
+    if (!this.waiting) return client;
+    // Tracked per rate bucket (the model too), which is how progress displays name what they show.
+    const bucket = rateBucket(curator, baseURL);
+    let tracked = this.tracked.get(`${id} ${curator.model}`);
+    if (!tracked) this.tracked.set(`${id} ${curator.model}`, (tracked = this.waiting.track(bucket, client)));
+    return tracked;
   }
 
   /** Removes every configured key from a text, so error messages and files never carry one. */

@@ -152,6 +152,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
           activityTaskQueue: input.options?.activityTaskQueue,
           rows: { batchSize: plan.batchSize, total: plan.totalRequests },
           ...(plan.batchMode ? { batchMode: plan.batchMode } : {}),
+          ...(input.apiKeyId ? { apiKeyId: input.apiKeyId } : {}),
         },
       ],
     });

@@ -64,6 +64,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
             concurrency: input.requestConcurrency,
             maxConcurrentRequests: input.maxConcurrentRequests,
             retry,
+            ...(input.apiKeyId ? { apiKeyId: input.apiKeyId } : {}),
           },
         ]
       );

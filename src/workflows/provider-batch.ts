@@ -128,6 +128,7 @@ export async function runProviderBatch(
       batch,
       round,
       ...(retryAttempts ? { retryAttempts } : {}),
+      ...(input.apiKeyId ? { apiKeyId: input.apiKeyId } : {}),
     };
     const label = retryAttempts ? `${name}, resubmit ${retrying} requests (round ${round})` : name;
     let outcome: ProviderBatchOutcome;

@@ -30,6 +30,20 @@ function writeModule(dir: string): string {
 
 const dataset = (stdout: string) => /Dataset\s+(\S+)/.exec(stdout)![1];
 
+/** Whether this process may make mount namespaces (root), for tests that put a disk on a small tmpfs. */
+const canMount = () => spawnSync('unshare', ['-m', 'true']).status === 0;
+
+/**
+ * Runs `script` in a mount namespace of its own, so its tmpfs mounts go with it, and returns a reader of the files it
+ * wrote under `dir`. Not spawnSync: the fault server answering the runs lives in this process.
+ */
+async function inMountNamespace(script: string[], env: NodeJS.ProcessEnv, dir: string) {
+  const shell = spawn('unshare', ['-m', 'sh', '-c', script.join('\n')], { env, cwd: ROOT, stdio: 'inherit' });
+  const [status] = (await once(shell, 'exit')) as [number];
+  assert.equal(status, 0);
+  return (name: string) => readFileSync(join(dir, name), 'utf8');
+}
+
 describe('damaged or odd inputs', () => {
   let server: FaultServer;
   const dirs: string[] = [];
@@ -148,8 +162,7 @@ describe('damaged or odd inputs', () => {
 
   test('#8: a full disk under the cache: one clear error naming it; after freeing space the rerun finishes', async (t) => {
     // The cache on a 4 MB tmpfs in a mount namespace of its own (root only); the dev server's database elsewhere.
-    const probe = spawnSync('unshare', ['-m', 'true']);
-    if (probe.status !== 0) return t.skip('needs unshare -m (root)');
+    if (!canMount()) return t.skip('needs unshare -m (root)');
     const { dir, module } = project('disk-full');
     const server7233 = await startDevServer({ dbFilename: join(dir, 'temporal', 'dev-server.db') });
     try {
@@ -169,13 +182,9 @@ describe('damaged or odd inputs', () => {
         run(join(dir, 'first')),
         `rm ${cache}/filler`,
         run(join(dir, 'second')),
-      ].join('\n');
+      ];
       const env = cliEnv(cache, { OPENAI_API_KEY: 'sk-b', OPENAI_BASE_URL: server.baseURL });
-      // Not spawnSync: the fault server answering the runs lives in this process.
-      const shell = spawn('unshare', ['-m', 'sh', '-c', script], { env, cwd: ROOT, stdio: 'inherit' });
-      const [status] = (await once(shell, 'exit')) as [number];
-      assert.equal(status, 0);
-      const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+      const read = await inMountNamespace(script, env, dir);
       assert.equal(read('first.code').trim(), '1', read('first.err'));
       assert.match(read('first.err'), new RegExp(`DiskFull.*the disk holding the cache directory ${cache} is full`));
       assert.equal(read('second.code').trim(), '0', read('second.err'));
@@ -184,5 +193,83 @@ describe('damaged or odd inputs', () => {
     } finally {
       await server7233.stop();
     }
+  });
+
+  test('#8: limits.db or metadata.db full on a disk of its own: the error names that file; the rerun finishes', async (t) => {
+    if (!canMount()) return t.skip('needs unshare -m (root)');
+    const { dir, module } = project('db-full');
+    const server7233 = await startDevServer({ dbFilename: join(dir, 'temporal', 'dev-server.db') });
+    try {
+      for (const [db, name, tag] of [
+        ['limits', "the rate limiter's window", 'lim'],
+        ['metadata', 'the job index', 'meta'],
+      ] as const) {
+        const cache = join(dir, `cache-${db}`);
+        const small = join(dir, `small-${db}`);
+        const input = join(dir, `${db}.jsonl`);
+        writeFileSync(input, Array.from({ length: 12 }, (_, i) => JSON.stringify({ topic: `${tag} ${i}` })).join('\n'));
+        const run = (out: string) =>
+          `node ${CLI} run ${module} -c odd -i ${input} --batch-size 3 --no-progress > ${out}.out 2> ${out}.err; echo $? > ${out}.code`;
+        // Only the database lies on the small disk (a symlink: SQLite keeps its WAL beside the real file).
+        const script = [
+          `mkdir -p ${cache} ${small} && mount -t tmpfs -o size=256k tmpfs ${small}`,
+          `ln -s ${small}/${db}.db ${cache}/${db}.db`,
+          `head -c 250k /dev/zero > ${small}/filler 2>/dev/null; true`,
+          run(join(dir, `${db}-first`)),
+          `rm ${small}/filler`,
+          run(join(dir, `${db}-second`)),
+        ];
+        const env = cliEnv(cache, { OPENAI_API_KEY: 'sk-b', OPENAI_BASE_URL: server.baseURL });
+        const files = await inMountNamespace(script, env, dir);
+        const read = (name: string) => files(`${db}-${name}`);
+        assert.equal(read('first.code').trim(), '1', read('first.err'));
+        assert.match(read('first.err'), new RegExp(`DiskFull.*the disk holding ${name} ${cache}/${db}.db is full`));
+        assert.equal(read('second.code').trim(), '0', read('second.err'));
+        assert.match(read('second.out'), /Requests\s+12 total, 12 succeeded/);
+        assert.deepEqual(
+          paid(`${tag} `).map(([, n]) => n),
+          Array(12).fill(1),
+          'every row paid once across both runs'
+        );
+      }
+    } finally {
+      await server7233.stop();
+    }
+  });
+
+  test("#8: the dev server's database disk full: one line naming it, exit 3; after freeing space the rerun finishes", async (t) => {
+    if (!canMount()) return t.skip('needs unshare -m (root)');
+    const { dir, module } = project('dev-full');
+    const cache = join(dir, 'cache');
+    const input = join(dir, 'rows.jsonl');
+    writeFileSync(
+      input,
+      Array.from({ length: 60 }, (_, i) => JSON.stringify({ topic: `dev ${i} [[slow=200]]` })).join('\n') + '\n'
+    );
+    const run = `node ${CLI} run ${module} -c odd -i ${input} --batch-size 2 --max-concurrent 4 --no-progress`;
+    const first = join(dir, 'first');
+    const script = [
+      `mkdir -p ${cache}/temporal && mount -t tmpfs -o size=32m tmpfs ${cache}/temporal`,
+      `${run} > ${first}.out 2> ${first}.err & pid=$!`,
+      // Fill the server's disk once answers come in. Not earlier: a run that dies during `plan` leaves its attempt
+      // to the plan activity's start-to-close timeout (an hour), and the rerun waits for it.
+      `while ! ls ${cache}/*/responses/*.jsonl > /dev/null 2>&1; do sleep 0.1; done`,
+      `head -c 64m /dev/zero > ${cache}/temporal/filler 2>/dev/null`,
+      `wait $pid; echo $? > ${first}.code`,
+      `rm ${cache}/temporal/filler`,
+      `${run} > ${dir}/second.out 2> ${dir}/second.err; echo $? > ${dir}/second.code`,
+    ];
+    const env = cliEnv(cache, { OPENAI_API_KEY: 'sk-b', OPENAI_BASE_URL: server.baseURL });
+    const read = await inMountNamespace(script, env, dir);
+    assert.equal(read('first.code').trim(), '3', read('first.err'));
+    assert.match(
+      read('first.err'),
+      new RegExp(`The disk holding the Temporal dev server's database ${cache}/temporal/dev-server.db is full`)
+    );
+    assert.equal(read('second.code').trim(), '0', read('second.err'));
+    assert.match(read('second.out'), /Requests\s+60 total, 60 succeeded/);
+    // Only the requests in flight when the run stopped can be paid twice.
+    for (const [prompt, n] of paid('dev ')) assert.ok(n <= 2, `${prompt} paid ${n} times`);
+    assert.equal(paid('dev ').length, 60);
   });
 });

@@ -12,7 +12,8 @@ import { Connection, Client } from '@temporalio/client';
 import { tableFromIPC } from 'apache-arrow';
 import { cliEnv, ROOT, runCli, startCli, stopDevServersOf } from '../helpers/cli-process';
 import { startFaultServer, type FaultServer } from '../helpers/fault-server';
-import { tempDir } from '../helpers/temporal';
+import { startTemporal, tempDir } from '../helpers/temporal';
+import { createWorker, curate, CurationError, defineCurator } from '../../src';
 
 /** A module with one text curator whose prompt starts with `tag` (and whose `parse` is the source given, if any). */
 function writeModule(dir: string, name: string, tag: string, parse?: string): string {
@@ -233,6 +234,58 @@ describe('projects do not share workers by accident', () => {
       assert.equal(server.total(), 8);
     } finally {
       stopDevServersOf(dir);
+      await server.close();
+    }
+  });
+});
+
+describe('a worker never pays with a key its job was not started with', () => {
+  test('#3: a client holding another OPENAI_API_KEY than the worker (same cache, same queue): refused, nothing paid', async () => {
+    const server = await startFaultServer();
+    const env = await startTemporal();
+    const cacheDir = tempDir('keys');
+    const keyed = defineCurator({ name: 'keyed', model: 'gpt-4o-mini', prompt: (row: { topic: string }) => row.topic });
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      taskQueue: 'keys',
+      cacheDir,
+      curators: [keyed],
+      env: { OPENAI_API_KEY: 'sk-worker-a', OPENAI_BASE_URL: server.baseURL },
+    });
+    const running = worker.run();
+    const job = (workerEnv: NodeJS.ProcessEnv) =>
+      curate(env.client, keyed, {
+        dataset: [{ topic: 'k1' }, { topic: 'k2' }],
+        taskQueue: 'keys',
+        cacheDir,
+        workerEnv: { OPENAI_BASE_URL: server.baseURL, ...workerEnv },
+      });
+    try {
+      const refused = await job({ OPENAI_API_KEY: 'sk-client-b' }).then(
+        () => assert.fail('a job started with another key ran'),
+        (err: unknown) => err as CurationError
+      );
+      assert.ok(refused instanceof CurationError);
+      assert.equal(refused.type, 'WrongApiKey');
+      assert.match(refused.message, /started with another OPENAI_API_KEY \(key id [0-9a-f]{8}\) than this worker's/);
+      assert.doesNotMatch(refused.message, /sk-client-b|sk-worker-a/);
+      assert.equal(server.total(), 0, 'nothing paid');
+      // Only the key's short salted name travels: neither key is anywhere in the job's history.
+      const jobs = env.client.workflow.list({ query: `WorkflowType = 'curateWorkflow'` });
+      for await (const j of jobs) {
+        const history = JSON.stringify(await env.client.workflow.getHandle(j.workflowId).fetchHistory());
+        assert.doesNotMatch(history, /sk-client-b|sk-worker-a/);
+      }
+
+      // The same key runs; a client that holds no key (it cannot tell) is not checked.
+      assert.equal((await job({ OPENAI_API_KEY: 'sk-worker-a' })).stats.succeeded, 2);
+      assert.equal((await job({})).stats.total, 2);
+      assert.deepEqual([...server.keys], ['sk-worker-a']);
+      assert.equal(server.total(), 2);
+    } finally {
+      worker.shutdown();
+      await running;
+      await env.teardown();
       await server.close();
     }
   });

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   formatDuration,
+  formatWait,
   learnedLimits,
+  oldestWaiting,
   RateMeter,
   renderLine,
   renderPanel,
@@ -14,6 +16,8 @@ import {
   workerLoad,
 } from '../../src/cli/progress';
 import { SharedWindow } from '../../src/limits/shared-window';
+import { WaitingRequests } from '../../src/providers/waiting-requests';
+import type { ProviderAnswer, ProviderClient } from '../../src/providers/types';
 
 function progress(overrides: Partial<CurationProgress> = {}): CurationProgress {
   return {
@@ -145,5 +149,42 @@ describe('live progress', () => {
     const text = renderPanel(progress({}), rates, 1000, {}, workerLoad(where, 52_000)).join('\n');
     assert.match(text, /in flight 1,200 \(target 1,516\)/);
     assert.doesNotMatch(renderPanel(progress({}), rates, 1000).join('\n'), /in flight \d/);
+  });
+
+  test('a request waiting long shows in the panel with its time limit, from the workers reports, no sooner', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'progress-'));
+    const bucket = 'openai http://sim/v1 gpt-4o-mini';
+    const where = { runDir: join(root, 'abc123'), rateBucket: bucket };
+    let now = 100_000;
+    const waiting = new WaitingRequests(root, () => now);
+    // A server that answers only when told: the request stays in flight meanwhile.
+    let answer!: () => void;
+    const server: ProviderClient = {
+      provider: 'openai',
+      baseURL: 'http://sim/v1',
+      call: () => new Promise<ProviderAnswer>((resolve) => (answer = () => resolve({} as ProviderAnswer))),
+    };
+    const client = waiting.track(bucket, server);
+    const call = client.call({ model: 'gpt-4o-mini', messages: [] } as never, { timeoutMs: 180_000 });
+    now += 5_000;
+    waiting.report();
+    assert.equal(oldestWaiting(where, now), undefined, 'a request answered within seconds is not news');
+    now += 42_000;
+    waiting.report();
+    assert.deepEqual(oldestWaiting(where, now), { since: 100_000, timeoutMs: 180_000 });
+    assert.equal(oldestWaiting({ ...where, rateBucket: 'other' }, now), undefined);
+    assert.equal(oldestWaiting(where, now + 10_000), undefined, 'a report not renewed is from a stopped worker');
+    const rates = { requestsPerMinute: 0, inputTokensPerMinute: 0, outputTokensPerMinute: 0, costPerMinute: 0 };
+    const text = renderPanel(progress({}), rates, now, {}, undefined, oldestWaiting(where, now)).join('\n');
+    assert.match(text, /oldest request waiting 47 s \(times out after 3 min\)/);
+    assert.match(renderLine(progress({}), rates, now, oldestWaiting(where, now)), /, oldest request waiting 47 s/);
+    answer();
+    await call;
+    waiting.report();
+    assert.equal(oldestWaiting(where, now), undefined, 'answered: the report is removed');
+    assert.doesNotMatch(renderPanel(progress({}), rates, now).join('\n'), /oldest request/);
+    assert.equal(formatWait(125_000), '2 min 5 s');
+    assert.equal(formatWait(600_000), '10 min');
+    waiting.close();
   });
 });
