@@ -123,9 +123,6 @@ export interface BackendParams {
   batchMaxBytes?: number;
 }
 
-/** The answer handed to `parse`: the parsed object with a response format, the text without one. */
-export type ParsedResponse<S> = S extends ZodLike<infer T> ? T : S extends JsonSchema ? unknown : string;
-
 /** A user's curator definition. */
 export interface CuratorDefinition<In extends RowType = Row, Out extends RowType = Row, R = unknown> {
   /** Unique name: the worker registers the curator under it and clients run it by it. */
@@ -159,6 +156,13 @@ export interface Curator<In extends RowType = Row, Out extends RowType = Row, R 
   R
 > {
   provider: Provider;
+}
+
+/** The generation params as sent: null and undefined mean "not set" and are dropped, as Curator does. */
+export function requestParams(curator: Curator): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(curator.generationParams ?? {}).filter(([, v]) => v !== undefined && v !== null)
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ import { readBatchRows, readInputIndex } from '../storage/dataset';
 import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
 import { BatchLog } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
-import type { ParsedLine } from './parse-stage';
+import type { ParsedLine } from '../requests/parse';
 
 /** One line of the failed requests file. */
 export interface FailedRequest {

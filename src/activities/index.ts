@@ -7,11 +7,13 @@
 import { ActivityDeps, type ActivityDepsOptions } from './deps';
 import { failClearlyOnDiskFull } from './disk-full';
 import { createFinalize } from './finalize';
+import { ACTIVITY_NAMES, LEGACY_ACTIVITY_NAMES } from '../activity-names';
 import { createPlan } from './plan';
-import { createProcessBatch } from './process-batch';
+import { createProcessShard } from './process-shard';
 import { createProviderBatchActivities } from './provider-batch';
 
 export type { ActivityDepsOptions } from './deps';
+export { ACTIVITY_NAMES, LEGACY_ACTIVITY_NAMES, type ActivityNames } from '../activity-names';
 
 export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
   const deps = options instanceof ActivityDeps ? options : new ActivityDeps(options);
@@ -19,15 +21,30 @@ export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
     activity: (...args: A) => Promise<R>
   ) => failClearlyOnDiskFull(deps.cache.root, keyChecked(deps, activity));
   const batchMode = createProviderBatchActivities(deps);
+  const plan = guard(createPlan(deps));
+  const processShard = guard(createProcessShard(deps));
+  const finalize = guard(createFinalize(deps));
+  // Batch mode: requests through the provider's batch API.
+  const submitProviderBatch = guard(batchMode.submitProviderBatch);
+  const pollProviderBatches = guard(batchMode.pollProviderBatches);
+  const downloadProviderBatch = guard(batchMode.downloadProviderBatch);
+  const cancelProviderBatch = guard(batchMode.cancelProviderBatch);
   return {
-    plan: guard(createPlan(deps)),
-    processBatch: guard(createProcessBatch(deps)),
-    finalize: guard(createFinalize(deps)),
-    // Batch mode: requests through the provider's batch API.
-    submitProviderBatch: guard(batchMode.submitProviderBatch),
-    pollProviderBatches: guard(batchMode.pollProviderBatches),
-    downloadProviderBatch: guard(batchMode.downloadProviderBatch),
-    cancelProviderBatch: guard(batchMode.cancelProviderBatch),
+    [ACTIVITY_NAMES.plan]: plan,
+    [ACTIVITY_NAMES.processShard]: processShard,
+    [ACTIVITY_NAMES.finalize]: finalize,
+    [ACTIVITY_NAMES.submitProviderBatch]: submitProviderBatch,
+    [ACTIVITY_NAMES.pollProviderBatches]: pollProviderBatches,
+    [ACTIVITY_NAMES.downloadProviderBatch]: downloadProviderBatch,
+    [ACTIVITY_NAMES.cancelProviderBatch]: cancelProviderBatch,
+    // The same activities under the names of version 0.1 (see `../activity-names`).
+    [LEGACY_ACTIVITY_NAMES.plan]: plan,
+    [LEGACY_ACTIVITY_NAMES.processShard]: processShard,
+    [LEGACY_ACTIVITY_NAMES.finalize]: finalize,
+    [LEGACY_ACTIVITY_NAMES.submitProviderBatch]: submitProviderBatch,
+    [LEGACY_ACTIVITY_NAMES.pollProviderBatches]: pollProviderBatches,
+    [LEGACY_ACTIVITY_NAMES.downloadProviderBatch]: downloadProviderBatch,
+    [LEGACY_ACTIVITY_NAMES.cancelProviderBatch]: cancelProviderBatch,
   };
 }
 

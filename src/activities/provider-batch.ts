@@ -1,9 +1,11 @@
 /**
- * Batch mode: the activities that move one batch of rows through the provider's batch API.
+ * The provider Batch-API transport: the activities that move one shard of rows through the request pipeline
+ * (`src/requests`) with its requests travelling in provider batches instead of calls of their own.
  *
  *   submitProviderBatch  format the requests, split them within the provider's limits, create the provider batches
  *   pollProviderBatches  one short status check of the batches a partition waits for
- *   downloadProviderBatch  every result into the batch's response log, exactly as a synchronous answer, then parse
+ *   downloadProviderBatch  every result accepted and recorded in the shard's response log exactly as a synchronous
+ *                        answer, then parsed
  *   cancelProviderBatch  cancel the provider batches of a round (job cancelled)
  *
  * What was submitted is recorded in the run folder (`provider-batches/`) before and after each creation: a retried or
@@ -19,7 +21,6 @@ import type {
   ProviderBatchPollResult,
   ProviderBatchSubmission,
   ProviderBatchTask,
-  RetryGroup,
 } from '../manifests';
 import { MissingApiKeyError } from '../providers';
 import {
@@ -31,17 +32,18 @@ import {
   type ProviderBatchClient,
 } from '../providers/batch';
 import { classifyError, type RequestError } from '../providers/outcome';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
-import { buildRequest, PromptError } from '../requests/format';
-import { resolveResponseFormat } from '../schema';
+import { answerAcceptor } from '../requests/accept';
+import { formatRequests } from '../requests/format';
+import { writeParsedShard } from '../requests/parse';
+import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
+import { summarizeGrouped } from '../requests/shard-outcome';
 import { BatchLease } from '../storage/batch-lease';
-import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
+import { readBatchRows, readInputIndex } from '../storage/dataset';
 import { sha256 } from '../storage/fingerprint';
 import { exists, writeFileAtomic } from '../storage/jsonl';
-import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
+import { BatchLog, type AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { ActivityDeps } from './deps';
-import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
 /** One provider batch of a round: its requests with the attempt each counts as, and the provider's id once known. */
 export interface SubmissionPart {
@@ -167,42 +169,34 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       if (!submission) {
         const log = await BatchLog.load(run.responses(task.batch), task.jobId);
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
-        const formatted = formatRequests(curator, rows, first, toSend);
+        const formatted = formatShard(curator, rows, first, toSend);
         lines = formatted.lines;
-        if (formatted.errors.length > 0) {
+        if (formatted.errors.size > 0) {
           // Rows that cannot become a request fail alone, recorded as a synchronous attempt would be.
-          const writer = await ResponseLogWriter.open(run.responses(task.batch));
+          const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
           try {
             for (const [i, error] of formatted.errors) {
-              const record: AttemptRecord = {
-                i,
-                job: task.jobId,
-                attempt: log.state(i).attempts + 1,
-                at: new Date().toISOString(),
-                ok: false,
-                error,
-              };
-              await writer.append(record);
-              log.apply(record, task.jobId);
+              await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
             }
           } finally {
-            await writer.close();
+            await recorder.close();
           }
         }
         if (lines.size === 0) {
-          const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
+          const parsed = await writeParsedShard(run, curator, task, rows, first, log);
           return {
             batch: task.batch,
             round: task.round,
             submitted: 0,
             parts: 0,
-            outcome: summarize(task, rows, first, log, parsed),
+            outcome: summarizeGrouped(task, rows, first, log, parsed),
           };
         }
-        if (!task.retryAttempts && !(await exists(run.requests(task.batch)))) {
-          const text = [...lines].map(([i, l]) => JSON.stringify({ i, request: l.body })).join('\n') + '\n';
-          await writeFileAtomic(run.requests(task.batch), text);
-        }
+        await writeRequestShard(
+          run.requests(task.batch),
+          !task.retryAttempts,
+          [...lines].map(([i, l]) => [i, l.body])
+        );
         const entries = [...lines.keys()].map((i): [number, number] => [i, log.state(i).attempts + 1]);
         const parts = splitBatches(entries, ([i]) => client.lineBytes(lines!.get(i)!), client.limits);
         submission = {
@@ -230,7 +224,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             continue;
           }
         }
-        lines ??= formatRequests(
+        lines ??= formatShard(
           curator,
           rows,
           first,
@@ -292,14 +286,13 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     const client = clientFor(curator);
     const submission = await readSubmission(submissionPath(run, task));
     if (!submission) throw new Error(`batch ${task.batch} round ${task.round} has no submission record`);
-    const format = resolveResponseFormat(curator.responseFormat);
-    const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
+    const accept = answerAcceptor(curator);
     return leased(run, task.batch, async () => {
       const index = await readInputIndex(run);
       const rows = await readBatchRows(run, index, task.batch);
       const first = task.batch * index.batchSize;
       const log = await BatchLog.load(run.responses(task.batch), task.jobId);
-      const writer = await ResponseLogWriter.open(run.responses(task.batch));
+      const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
       try {
         for (const part of submission.parts) {
           const attempts = new Map(part.items);
@@ -307,9 +300,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             const attempt = attempts.get(i);
             // Recorded already (a retried download), or not part of this round.
             if (attempt === undefined || log.state(i).attempts >= attempt) return;
-            const entry: AttemptRecord = { i, job: task.jobId, attempt, at: new Date().toISOString(), ...fields };
-            await writer.append(entry);
-            log.apply(entry, task.jobId);
+            await recorder.record({ ...attemptBase(i, task.jobId, attempt), ...fields });
           };
           if (!part.id) throw new Error(`batch ${task.batch} round ${task.round} has a provider batch without an id`);
           try {
@@ -319,15 +310,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
               const i = indexOfCustomId(result.customId);
               if (i === undefined) continue;
               if (result.answer) {
-                const answer = result.answer;
-                const accepted = acceptAnswer(answer, format, invalidFinishReasons);
-                const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
-                await record(
-                  i,
-                  accepted.ok
-                    ? { ...shared, ok: true, value: accepted.value }
-                    : { ...shared, ok: false, error: accepted.error }
-                );
+                await record(i, accept(result.answer));
               } else {
                 await record(i, { ok: false, error: result.error! });
               }
@@ -344,10 +327,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           }
         }
       } finally {
-        await writer.close();
+        await recorder.close();
       }
-      const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
-      return summarize(task, rows, first, log, parsed);
+      const parsed = await writeParsedShard(run, curator, task, rows, first, log);
+      return summarizeGrouped(task, rows, first, log, parsed);
     });
   }
 
@@ -376,45 +359,15 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   return { submitProviderBatch, pollProviderBatches, downloadProviderBatch, cancelProviderBatch };
 }
 
-/** Stage 1 for a batch: the provider body of each request, or why its row cannot become one. */
-function formatRequests(
+/** The "format" stage for a provider batch: each request as a line of the batch, or why its row cannot become one. */
+function formatShard(
   curator: Curator,
   rows: Row[],
   first: number,
   indices: number[]
-): { lines: Map<number, BatchLine>; errors: [number, RequestError][] } {
+): { lines: Map<number, BatchLine>; errors: Map<number, RequestError> } {
+  const { requests, errors } = formatRequests(curator, rows, first, indices);
   const lines = new Map<number, BatchLine>();
-  const errors: [number, RequestError][] = [];
-  for (const i of indices) {
-    const row = rows[i - first];
-    if (!row) continue;
-    if (typeof row[INVALID_ROW_KEY] === 'string') {
-      errors.push([i, { type: 'InvalidRow', message: row[INVALID_ROW_KEY], retryable: false }]);
-      continue;
-    }
-    try {
-      lines.set(i, batchLine(curator.provider, i, buildRequest(curator, row)));
-    } catch (err) {
-      if (!(err instanceof PromptError)) throw err;
-      errors.push([i, { type: 'PromptError', message: `row ${i}: ${err.message}`, retryable: false }]);
-    }
-  }
+  for (const [i, request] of requests) lines.set(i, batchLine(curator.provider, i, request));
   return { lines, errors };
-}
-
-/** The batch's totals after this round, as the synchronous path reports them, with retryable requests as counts. */
-export function summarize(
-  task: { batch: number; jobId: string },
-  rows: Row[],
-  first: number,
-  log: BatchLog,
-  parsed: ParsedLine[]
-): ProviderBatchOutcome {
-  const groups = new Map<number, RetryGroup>();
-  const tally = tallyBatch(task, rows, first, log, parsed, ({ attempts, type }) => {
-    const group = groups.get(attempts);
-    if (group) group.count++;
-    else groups.set(attempts, { attempts, count: 1, type });
-  });
-  return { ...tally, retryable: [...groups.values()].sort((a, b) => a.attempts - b.attempts) };
 }

@@ -1,7 +1,7 @@
 /** Anthropic messages through the official SDK, with its retries off; structured output through a forced tool. */
 import Anthropic from '@anthropic-ai/sdk';
 import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
-import { checkAnswerBody } from './outcome';
+import { checkAnswerBody, classifyError, type RequestError } from './outcome';
 
 const TOOL_NAME = 'output_schema';
 /** Anthropic requires max_tokens; this applies when the curator's generation params do not set it. */
@@ -26,6 +26,10 @@ export class AnthropicProvider implements ProviderClient {
     fetch?: typeof globalThis.fetch
   ) {
     this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0, fetch });
+  }
+
+  classify(err: unknown): RequestError {
+    return classifyError(err);
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

@@ -1,7 +1,7 @@
 /** OpenAI chat completions (and any OpenAI-compatible server) through the official SDK, with its retries off. */
 import OpenAI from 'openai';
 import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
-import { checkAnswerBody } from './outcome';
+import { checkAnswerBody, classifyError, type RequestError } from './outcome';
 
 export class OpenAIProvider implements ProviderClient {
   readonly provider = 'openai' as const;
@@ -14,6 +14,10 @@ export class OpenAIProvider implements ProviderClient {
   ) {
     // Every retry belongs to Temporal, where it is durable and visible; an SDK retry would be neither.
     this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch });
+  }
+
+  classify(err: unknown): RequestError {
+    return classifyError(err);
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

@@ -1,6 +1,7 @@
 /** The provider-neutral shape of one request and its answer, between formatting and parsing. */
 import type { ChatMessage } from '../curator';
 import type { JsonSchema } from '../schema';
+import type { RequestError } from './outcome';
 
 export interface ProviderRequest {
   model: string;
@@ -39,4 +40,9 @@ export interface ProviderClient {
   readonly provider: 'openai' | 'anthropic';
   readonly baseURL: string;
   call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer>;
+  /**
+   * What a failed call means: retry later, fail the request, or stop the job.
+   * @defaultValue `classifyError`, for errors shaped as the `openai` and `@anthropic-ai/sdk` SDKs throw them
+   */
+  classify?(err: unknown): RequestError;
 }

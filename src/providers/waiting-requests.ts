@@ -46,6 +46,7 @@ export class WaitingRequests {
     return {
       provider: client.provider,
       baseURL: client.baseURL,
+      ...(client.classify ? { classify: (err: unknown) => client.classify!(err) } : {}),
       call: async (request, options) => {
         const done = this.sent(bucket, options.timeoutMs);
         try {

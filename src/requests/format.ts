@@ -1,6 +1,8 @@
-/** Stage 1 of a request's life: a dataset row becomes a provider request. Pure, so it is easy to test. */
-import type { ChatMessage, Curator, Row } from '../curator';
+/** Stage "format" of a request's life: a dataset row becomes a provider request. Pure, so it is easy to test. */
+import { requestParams, type ChatMessage, type Curator, type Row } from '../curator';
+import type { RequestError } from '../providers/outcome';
 import type { ProviderRequest } from '../providers/types';
+import { INVALID_ROW_KEY } from '../storage/dataset';
 import { resolveResponseFormat } from '../schema';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
@@ -66,12 +68,6 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   return messages;
 }
 
-/** The generation params as sent: null and undefined mean "not set" and are dropped, as Curator does. */
-export function requestParams(curator: Curator): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(curator.generationParams ?? {}).filter(([, v]) => v !== undefined && v !== null)
-  );
-}
 
 export function buildRequest(curator: Curator, row: Row): ProviderRequest {
   const params = requestParams(curator);
@@ -81,4 +77,31 @@ export function buildRequest(curator: Curator, row: Row): ProviderRequest {
     params,
     schema: resolveResponseFormat(curator.responseFormat)?.jsonSchema,
   };
+}
+
+/** The requests of a shard's rows, and the rows that cannot become one, each with why (they fail alone). */
+export interface FormattedShard {
+  requests: Map<number, ProviderRequest>;
+  errors: Map<number, RequestError>;
+}
+
+/** Formats the rows `indices` of a shard whose first row is `first`: a row unreadable in the input or refused by `prompt` fails alone. */
+export function formatRequests(curator: Curator, rows: readonly Row[], first: number, indices: readonly number[]): FormattedShard {
+  const requests = new Map<number, ProviderRequest>();
+  const errors = new Map<number, RequestError>();
+  for (const i of indices) {
+    const row = rows[i - first];
+    if (!row) continue;
+    if (typeof row[INVALID_ROW_KEY] === 'string') {
+      errors.set(i, { type: 'InvalidRow', message: row[INVALID_ROW_KEY], retryable: false });
+      continue;
+    }
+    try {
+      requests.set(i, buildRequest(curator, row));
+    } catch (err) {
+      if (!(err instanceof PromptError)) throw err;
+      errors.set(i, { type: 'PromptError', message: `row ${i}: ${err.message}`, retryable: false });
+    }
+  }
+  return { requests, errors };
 }

@@ -1,5 +1,12 @@
-/** Stage 4 of a request's life: an accepted answer becomes 0..n output rows through the curator's `parse`. */
+/**
+ * Stage "parse" of a request's life: an accepted answer becomes 0..n output rows through the curator's `parse`. Every
+ * answered request of a shard, cached or new, goes through the curator's current parse into the shard's parsed file,
+ * whichever way it travelled.
+ */
 import type { Curator, Row } from '../curator';
+import type { RunLayout } from '../storage/cache-dir';
+import { writeFileAtomic } from '../storage/jsonl';
+import type { BatchLog } from '../storage/response-log';
 
 export class ParseError extends Error {
   override name = 'ParseError';
@@ -42,3 +49,36 @@ export function parseRows(curator: Curator, row: Row, value: unknown): Row[] {
   });
   return rows as Row[];
 }
+
+/** Output rows of one request, or why its answer could not be parsed: one line of a parsed shard. */
+export interface ParsedLine {
+  i: number;
+  rows?: Row[];
+  error?: string;
+}
+
+export async function writeParsedShard(
+  run: RunLayout,
+  curator: Curator,
+  task: { parseHash: string; batch: number },
+  rows: Row[],
+  first: number,
+  log: BatchLog
+): Promise<ParsedLine[]> {
+  const lines: ParsedLine[] = [];
+  rows.forEach((row, k) => {
+    const i = first + k;
+    const success = log.requests.get(i)?.success;
+    if (!success) return;
+    try {
+      lines.push({ i, rows: parseRows(curator, row, success.value) });
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      lines.push({ i, error: err.message });
+    }
+  });
+  const path = run.parsed(task.parseHash, task.batch);
+  await writeFileAtomic(path, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
+  return lines;
+}
+

@@ -7,8 +7,7 @@
  * output, not the run, so changing it re-parses cached responses.
  */
 import { createHash } from 'node:crypto';
-import type { Curator } from '../curator';
-import { requestParams } from '../requests/format';
+import { requestParams, type Curator } from '../curator';
 import { resolveResponseFormat } from '../schema';
 
 export function sha256(text: string | Buffer): string {

@@ -65,20 +65,6 @@ export async function repairTornTail(path: string): Promise<number> {
   return size - end;
 }
 
-/** Appends records as lines, after cutting any torn tail so the new lines start on a line boundary. */
-export async function appendJsonLines(path: string, records: readonly unknown[]): Promise<void> {
-  if (records.length === 0) return;
-  await ensureDir(dirname(path));
-  await repairTornTail(path);
-  const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-  const fh = await open(path, 'a');
-  try {
-    await fh.write(text);
-  } finally {
-    await fh.close();
-  }
-}
-
 export interface JsonLine<T> {
   /** 1-based line number in the file. */
   line: number;

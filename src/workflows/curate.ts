@@ -15,7 +15,6 @@ import {
   ChildWorkflowFailure,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -24,7 +23,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { CuratorActivities } from '../activities';
 import {
   CuratorModel,
   CuratorName,
@@ -36,6 +34,7 @@ import {
 import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '../manifests';
 import { planActivityOptions } from './activity-options';
 import { partitionWorkflow } from './partition';
+import { curatorActivities } from './curator-activities';
 import { addStats, emptyStats } from './request-state';
 import { jobProgressQuery } from './queries';
 
@@ -96,7 +95,7 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
   const info = workflowInfo();
   // Stable across continue-as-new, distinct for each new job: attempts are counted per job.
   const jobId = `${info.workflowId}@${info.firstExecutionRunId}`;
-  const { plan: planActivity, finalize } = proxyActivities<CuratorActivities>(planActivityOptions);
+  const { plan: planActivity, finalize } = curatorActivities(planActivityOptions);
 
   const plan = state?.plan ?? (await planActivity({ ...input, workflowId: info.workflowId }));
   indexJob([

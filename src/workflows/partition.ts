@@ -9,20 +9,19 @@ import {
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setHandler,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CuratorActivities } from '../activities';
-import type { BatchOutcome, PartitionInput, PartitionResult } from '../manifests';
+import type { PartitionInput, PartitionResult, RetryableFailure, RetryGroup } from '../manifests';
+import { curatorActivities } from './curator-activities';
 import { batchActivityOptions } from './activity-options';
-import { addStats, decideRetries, emptyStats } from './request-state';
-import { BatchPoller, runProviderBatch } from './provider-batch';
+import { addStats, emptyStats } from './request-state';
+import { BatchPoller, providerBatchRound } from './provider-batch';
 import { partitionProgressQuery } from './queries';
+import { settleShard } from './shard-rounds';
 
 export async function partitionWorkflow(input: PartitionInput): Promise<PartitionResult> {
-  const { processBatch } = proxyActivities<CuratorActivities>(batchActivityOptions(input.activityTaskQueue));
+  const { processShard } = curatorActivities(batchActivityOptions(input.activityTaskQueue));
   const stats = input.stats ?? emptyStats();
   let next = input.nextBatch ?? input.fromBatch;
   let active = 0;
@@ -30,6 +29,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
   let failure: unknown;
   // Batch mode: the batches go through the provider's batch API, polled together.
   const poller = input.batchMode ? new BatchPoller(input, input.batchMode.pollIntervalMs) : undefined;
+  const providerBatchRounds = poller && providerBatchRound(input, poller);
   setHandler(partitionProgressQuery, () => ({
     fromBatch: input.fromBatch,
     toBatch: input.toBatch,
@@ -45,14 +45,18 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     return `batch ${batch}: rows ${first}-${Math.min(input.rows.total, first + input.rows.batchSize) - 1}`;
   }
 
-  /** Runs one round of a batch in a slot; the first round's slot is taken by the launcher, synchronously. */
-  async function attempt(batch: number, retry?: { index: number; attempts: number }[], round = 1) {
+  /**
+   * The synchronous transport: one round of a shard in a slot, each request a call of its own. The first round's slot
+   * is taken by the launcher, synchronously; a retry round waits for one, so a shard on a retry timer holds none.
+   */
+  async function callRound(batch: number, round: number, failures?: RetryableFailure[]) {
+    const retry = failures?.map((f) => ({ index: f.index, attempts: f.attempts }));
     if (retry) {
       await condition(() => active < input.batchesInFlight);
       active++;
     }
     try {
-      return await processBatch.executeWithOptions(
+      return await processShard.executeWithOptions(
         { summary: retry ? `${batchName(batch)}, retry ${retry.length} requests (round ${round})` : batchName(batch) },
         [
           {
@@ -74,46 +78,24 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
   }
 
   async function runBatch(batch: number): Promise<void> {
-    if (poller) {
-      let run;
+    if (providerBatchRounds) {
+      // The provider Batch-API transport: the shard holds its slot through all its rounds.
       try {
-        run = await runProviderBatch(input, batch, batchName(batch), poller);
+        addStats(
+          stats,
+          await settleShard<RetryGroup>(batch, input.maxRetries, (round, retry) =>
+            providerBatchRounds(batch, batchName(batch), round, retry)
+          )
+        );
       } finally {
         active--;
       }
-      addStats(stats, {
-        total: run.outcome.requests,
-        succeeded: run.outcome.succeeded,
-        failed: run.outcome.failed + run.exhausted,
-        cached: run.outcome.cached,
-        outputRows: run.outcome.outputRows,
-        tokens: run.outcome.tokens,
-        retries: run.retried,
-      });
       return;
     }
-    let outcome: BatchOutcome = await attempt(batch);
-    let exhausted = 0;
-    let retried = 0;
-    for (let round = 2; ; round++) {
-      const decision = decideRetries(outcome.retryable, input.maxRetries, Math.random);
-      exhausted += decision.exhausted.length;
-      if (decision.retry.length === 0) break;
-      retried += decision.retry.length;
-      await sleep(decision.delayMs, {
-        summary: `batch ${batch}: ${decision.retry.length} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
-      });
-      outcome = await attempt(batch, decision.retry, round);
-    }
-    addStats(stats, {
-      total: outcome.requests,
-      succeeded: outcome.succeeded,
-      failed: outcome.failed + exhausted,
-      cached: outcome.cached,
-      outputRows: outcome.outputRows,
-      tokens: outcome.tokens,
-      retries: retried,
-    });
+    addStats(
+      stats,
+      await settleShard<RetryableFailure>(batch, input.maxRetries, (round, retry) => callRound(batch, round, retry))
+    );
   }
 
   try {

@@ -1,48 +1,19 @@
 /**
- * Batch mode in the partition workflow: each batch of rows goes through the provider's batch API, round by round.
+ * The provider Batch-API transport in the partition workflow: one round of a shard travels in provider batches.
  *
  *   submit (format, split within the provider's limits, create) -> wait on durable timers, polling -> download
- *     -> retryable failures resubmitted in a new provider batch, after the usual backoff, up to maxRetries
+ *
+ * The rounds are driven by the one retry loop (`shard-rounds.ts`): retryable failures are resubmitted in a new
+ * provider batch, after the usual backoff, up to maxRetries.
  *
  * One poller per partition checks all its waiting batches with one short activity per interval, so the history
  * grows with the number of intervals, not with intervals times batches. Cancelling the job cancels the provider
  * batches. Deterministic: no I/O here, only activities, timers and conditions.
  */
-import { CancellationScope, condition, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
-import type { CuratorActivities } from '../activities';
+import { CancellationScope, condition, isCancellation, sleep } from '@temporalio/workflow';
 import type { PartitionInput, ProviderBatchOutcome, ProviderBatchTask, RetryGroup } from '../manifests';
+import { curatorActivities } from './curator-activities';
 import { pollActivityOptions, providerBatchActivityOptions } from './activity-options';
-import { backoffMs, DEFAULT_BACKOFF } from './request-state';
-
-export interface BatchRetryDecision {
-  /** The attempt counts whose requests are resubmitted. */
-  retryAttempts: number[];
-  /** Requests resubmitted. */
-  retry: number;
-  /** Requests out of retries: they fail for good. */
-  exhausted: number;
-  delayMs: number;
-}
-
-/** The retry decision of a batch-mode round, on groups of requests: as `decideRetries`, with counts. */
-export function decideBatchRetries(
-  groups: readonly RetryGroup[],
-  maxRetries: number,
-  random: () => number
-): BatchRetryDecision {
-  const decision: BatchRetryDecision = { retryAttempts: [], retry: 0, exhausted: 0, delayMs: 0 };
-  for (const g of groups) {
-    // attempts counts every try; maxRetries counts tries after the first.
-    if (g.attempts > maxRetries) {
-      decision.exhausted += g.count;
-      continue;
-    }
-    decision.retryAttempts.push(g.attempts);
-    decision.retry += g.count;
-    decision.delayMs = Math.max(decision.delayMs, backoffMs(g.attempts, DEFAULT_BACKOFF, random));
-  }
-  return decision;
-}
 
 /** Checks a partition's waiting batches every `intervalMs`, with one activity for all of them. */
 export class BatchPoller {
@@ -58,7 +29,7 @@ export class BatchPoller {
     private readonly input: PartitionInput,
     private readonly intervalMs: number
   ) {
-    this.poll = proxyActivities<CuratorActivities>(pollActivityOptions(input.activityTaskQueue)).pollProviderBatches;
+    this.poll = curatorActivities(pollActivityOptions(input.activityTaskQueue)).pollProviderBatches;
   }
 
   /** Resolves once every provider batch of this round of `batch` has ended. */
@@ -99,27 +70,16 @@ export class BatchPoller {
   }
 }
 
-export interface ProviderBatchRun {
-  outcome: ProviderBatchOutcome;
-  /** Requests out of retries. */
-  exhausted: number;
-  /** Requests resubmitted, summed over rounds. */
-  retried: number;
-}
-
-/** All rounds of one batch in batch mode, until every request has an answer or has failed for good. */
-export async function runProviderBatch(
-  input: PartitionInput,
-  batch: number,
-  name: string,
-  poller: BatchPoller
-): Promise<ProviderBatchRun> {
-  const acts = proxyActivities<CuratorActivities>(providerBatchActivityOptions(input.activityTaskQueue));
-  let retryAttempts: number[] | undefined;
-  let retrying = 0;
-  let exhausted = 0;
-  let retried = 0;
-  for (let round = 1; ; round++) {
+/** The rounds of the partition's shards through provider batches, for the retry loop to drive. */
+export function providerBatchRound(input: PartitionInput, poller: BatchPoller) {
+  const acts = curatorActivities(providerBatchActivityOptions(input.activityTaskQueue));
+  return async function round(
+    batch: number,
+    name: string,
+    round: number,
+    retry?: RetryGroup[]
+  ): Promise<ProviderBatchOutcome> {
+    const retryAttempts = retry?.map((g) => g.attempts);
     const task: ProviderBatchTask = {
       curator: input.curator,
       runHash: input.runHash,
@@ -130,16 +90,13 @@ export async function runProviderBatch(
       ...(retryAttempts ? { retryAttempts } : {}),
       ...(input.apiKeyId ? { apiKeyId: input.apiKeyId } : {}),
     };
-    const label = retryAttempts ? `${name}, resubmit ${retrying} requests (round ${round})` : name;
-    let outcome: ProviderBatchOutcome;
+    const retrying = retry?.reduce((n, g) => n + g.count, 0);
+    const label = retry ? `${name}, resubmit ${retrying} requests (round ${round})` : name;
     try {
       const submitted = await acts.submitProviderBatch.executeWithOptions({ summary: `submit ${label}` }, [task]);
-      if (submitted.outcome) {
-        outcome = submitted.outcome;
-      } else {
-        await poller.ended(batch, round);
-        outcome = await acts.downloadProviderBatch.executeWithOptions({ summary: `download ${label}` }, [task]);
-      }
+      if (submitted.outcome) return submitted.outcome;
+      await poller.ended(batch, round);
+      return await acts.downloadProviderBatch.executeWithOptions({ summary: `download ${label}` }, [task]);
     } catch (err) {
       if (isCancellation(err)) {
         // The job is cancelled: so are its provider batches, which would otherwise run on and be billed.
@@ -149,14 +106,5 @@ export async function runProviderBatch(
       }
       throw err;
     }
-    const decision = decideBatchRetries(outcome.retryable, input.maxRetries, Math.random);
-    exhausted += decision.exhausted;
-    if (decision.retry === 0) return { outcome, exhausted, retried };
-    retried += decision.retry;
-    await sleep(decision.delayMs, {
-      summary: `batch ${batch}: ${decision.retry} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
-    });
-    retryAttempts = decision.retryAttempts;
-    retrying = decision.retry;
-  }
+  };
 }

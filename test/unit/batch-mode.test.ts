@@ -30,7 +30,7 @@ import {
   splitBatches,
 } from '../../src/providers/batch';
 import { storeRows } from '../../src/storage/dataset';
-import { decideBatchRetries } from '../../src/workflows/provider-batch';
+import { decideBatchRetries } from '../../src/workflows/request-state';
 import { runFingerprint } from '../../src/storage/fingerprint';
 import { writeFileAtomic } from '../../src/storage/jsonl';
 import { BatchLog } from '../../src/storage/response-log';

@@ -18,6 +18,13 @@ const plugin = () => new CuratorPlugin({ curators: [echo], cacheDir: join(tmpdir
 
 const OUR_ACTIVITIES = [
   'cancelProviderBatch',
+  'curatorCancelProviderBatch',
+  'curatorDownloadProviderBatch',
+  'curatorFinalize',
+  'curatorPlan',
+  'curatorPollProviderBatches',
+  'curatorProcessShard',
+  'curatorSubmitProviderBatch',
   'downloadProviderBatch',
   'finalize',
   'plan',

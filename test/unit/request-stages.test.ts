@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineCurator, type CuratorDefinition, type Row } from '../../src/curator';
 import type { ProviderAnswer } from '../../src/providers/types';
 import { buildMessages, buildRequest, PromptError } from '../../src/requests/format';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../../src/requests/answer';
+import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../../src/requests/accept';
 import { parseRows, ParseError } from '../../src/requests/parse';
 import { resolveResponseFormat, type JsonSchema } from '../../src/schema';
 

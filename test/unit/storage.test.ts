@@ -25,7 +25,6 @@ import {
   stableStringify,
 } from '../../src/storage/fingerprint';
 import {
-  appendJsonLines,
   readJsonLines,
   readRecords,
   repairTornTail,
@@ -118,27 +117,6 @@ describe('repairTornTail', () => {
 });
 
 describe('JSON Lines', () => {
-  test('appendJsonLines after a torn tail yields only whole lines', async () => {
-    const path = fresh('append.jsonl');
-    await writeFile(path, '{"a":1}\n{"b":');
-    await appendJsonLines(path, [{ c: 3 }, { d: 'x\ny' }]);
-    assert.equal(await readFile(path, 'utf8'), '{"a":1}\n{"c":3}\n{"d":"x\\ny"}\n');
-    const lines = await collect(readJsonLines(path));
-    assert.deepEqual(lines, [
-      { line: 1, value: { a: 1 } },
-      { line: 2, value: { c: 3 } },
-      { line: 3, value: { d: 'x\ny' } },
-    ]);
-  });
-
-  test('appendJsonLines creates missing folders and files, and appends', async () => {
-    const path = join(fresh('nested'), 'deeper', 'log.jsonl');
-    await appendJsonLines(path, [1, 'two']);
-    await appendJsonLines(path, []);
-    await appendJsonLines(path, [{ three: 3 }]);
-    assert.equal(await readFile(path, 'utf8'), '1\n"two"\n{"three":3}\n');
-  });
-
   test('readJsonLines reports invalid lines with their 1-based line numbers', async () => {
     const path = fresh('mixed.jsonl');
     const long = '{' + 'z'.repeat(500);

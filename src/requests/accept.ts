@@ -1,17 +1,19 @@
 /**
- * Stage 3 of a request's life: a provider answer is accepted or rejected. Truncated, filtered or refused answers and
+ * Stage "accept" of a request's life: a provider answer is accepted or rejected. Truncated, filtered or refused answers and
  * output that breaks the response schema are rejected as retryable, as in Curator.
  */
 import type { RequestError } from '../providers/outcome';
 import type { ProviderAnswer } from '../providers/types';
-import type { ResponseFormat } from '../schema';
+import { resolveResponseFormat, type ResponseFormat } from '../schema';
+import type { Curator } from '../curator';
+import type { AttemptRecord } from '../storage/response-log';
 
 export const DEFAULT_INVALID_FINISH_REASONS = ['length', 'content_filter'];
 
 export type Accepted = { ok: true; value: unknown };
 
 export function acceptAnswer(
-  answer: ProviderAnswer,
+  answer: Omit<ProviderAnswer, 'headers'>,
   format: ResponseFormat | undefined,
   invalidFinishReasons: readonly string[]
 ): Accepted | { ok: false; error: RequestError } {
@@ -62,4 +64,21 @@ export function acceptAnswer(
     };
   }
   return { ok: true, value: checked.value };
+}
+
+/** The fields of an attempt record for an answer, accepted or rejected. */
+export type AnswerFields = Pick<AttemptRecord, 'ok' | 'value' | 'error' | 'finish' | 'usage' | 'requestId'>;
+
+/**
+ * The curator's acceptance test, ready to apply to each answer of a shard: the same for an answer of a call of its
+ * own and for a result of a provider batch.
+ */
+export function answerAcceptor(curator: Curator): (answer: Omit<ProviderAnswer, 'headers'>) => AnswerFields {
+  const format = resolveResponseFormat(curator.responseFormat);
+  const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
+  return (answer) => {
+    const accepted = acceptAnswer(answer, format, invalidFinishReasons);
+    const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
+    return accepted.ok ? { ...shared, ok: true, value: accepted.value } : { ...shared, ok: false, error: accepted.error };
+  };
 }

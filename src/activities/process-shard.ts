@@ -1,5 +1,6 @@
 /**
- * One batch of requests through stages 1 to 4: format, call, accept, parse. Every attempt is appended to the batch's
+ * The synchronous transport: one shard of rows through the request pipeline (`src/requests`: format, admit, send,
+ * accept, record, parse), each request travelling in a call of its own. Every attempt is recorded in the shard's
  * response log before anything else happens, so a crash, a retry of this activity or a rerun of the job resumes
  * from the log: requests with an answer are never sent again, and cached answers are simply parsed again.
  *
@@ -10,19 +11,21 @@ import { ApplicationFailure, CancelledFailure, cancellationSignal, heartbeat } f
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
-import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
-import { classifyError, type RequestError } from '../providers/outcome';
+import type { BatchOutcome, BatchTask } from '../manifests';
+import type { RequestError } from '../providers/outcome';
 import { MissingApiKeyError } from '../providers';
-import type { ProviderClient, ProviderRequest } from '../providers/types';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
-import { buildRequest, PromptError } from '../requests/format';
-import { resolveResponseFormat } from '../schema';
-import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
-import { exists, writeFileAtomic } from '../storage/jsonl';
+import type { ProviderClient } from '../providers/types';
+import { answerAcceptor } from '../requests/accept';
+import { admit } from '../requests/admit';
+import { formatRequests } from '../requests/format';
+import { writeParsedShard } from '../requests/parse';
+import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
+import { send } from '../requests/send';
+import { summarize } from '../requests/shard-outcome';
+import { readBatchRows, readInputIndex } from '../storage/dataset';
 import { BatchLease } from '../storage/batch-lease';
-import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
+import { BatchLog, type AttemptRecord } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
-import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
 /** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
 export const DEFAULT_REASONING_TIMEOUT_MS = 600_000;
@@ -73,8 +76,8 @@ async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, 
   await Promise.all(lanes);
 }
 
-export function createProcessBatch(deps: ActivityDeps) {
-  return async function processBatch(task: BatchTask): Promise<BatchOutcome> {
+export function createProcessShard(deps: ActivityDeps) {
+  return async function processShard(task: BatchTask): Promise<BatchOutcome> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
     await deps.checkInput(task.runHash);
     const run = deps.cache.run(task.runHash);
@@ -83,14 +86,14 @@ export function createProcessBatch(deps: ActivityDeps) {
       heartbeat({ batch: task.batch, waitingForBatch: true })
     );
     try {
-      return await processLeasedBatch(deps, curator, task);
+      return await processLeasedShard(deps, curator, task);
     } finally {
       await lease.release();
     }
   };
 }
 
-async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: BatchTask): Promise<BatchOutcome> {
+async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: BatchTask): Promise<BatchOutcome> {
   const run = deps.cache.run(task.runHash);
   const index = await readInputIndex(run);
   const rows = await readBatchRows(run, index, task.batch);
@@ -113,11 +116,11 @@ async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: Ba
       fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
     } catch (err) {
       // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
-      await writeParsedShard(deps, curator, task, rows, first, log);
+      await writeParsedShard(run, curator, task, rows, first, log);
       throw err;
     }
     if (fatal) {
-      await writeParsedShard(deps, curator, task, rows, first, log);
+      await writeParsedShard(run, curator, task, rows, first, log);
       throw ApplicationFailure.create({
         type: fatal.error.type,
         message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
@@ -127,7 +130,7 @@ async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: Ba
       });
     }
   }
-  const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
+  const parsed = await writeParsedShard(run, curator, task, rows, first, log);
   return summarize(task, rows, first, log, parsed);
 }
 
@@ -144,42 +147,21 @@ async function callRequests(
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
   const jobSlots = job.gate;
-  const format = resolveResponseFormat(curator.responseFormat);
-  const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
+  const accept = answerAcceptor(curator);
   const timeoutMs = curator.backend?.requestTimeoutMs ?? defaultRequestTimeoutMs(curator.model);
   const signal = cancellationSignal();
   // Every request in flight listens for cancellation on this one signal.
   setMaxListeners(0, signal);
-  // A stopping worker no longer admits requests but lets those already sent finish; neither does a batch whose
+  // A stopping worker no longer admits requests but lets those already sent finish; neither does a shard whose
   // admission budget ran out (its rest goes back to the workflow unsent).
   const admission = AbortSignal.any([signal, deps.drain, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
   const run = deps.cache.run(task.runHash);
 
-  // Stage 1, format: a row that cannot be formatted fails alone, with the reason.
-  const requests = new Map<number, ProviderRequest | RequestError>();
-  for (const i of toCall) {
-    const row = rows[i - first];
-    if (typeof row[INVALID_ROW_KEY] === 'string') {
-      requests.set(i, { type: 'InvalidRow', message: row[INVALID_ROW_KEY], retryable: false });
-      continue;
-    }
-    try {
-      requests.set(i, buildRequest(curator, row));
-    } catch (err) {
-      if (!(err instanceof PromptError)) throw err;
-      requests.set(i, { type: 'PromptError', message: `row ${i}: ${err.message}`, retryable: false });
-    }
-  }
-  const requestShard = run.requests(task.batch);
-  if (!task.retry && !(await exists(requestShard))) {
-    const lines = [...requests]
-      .filter(([, r]) => 'messages' in r)
-      .map(([i, request]) => JSON.stringify({ i, request }));
-    await writeFileAtomic(requestShard, lines.join('\n') + '\n');
-  }
+  const { requests, errors } = formatRequests(curator, rows, first, toCall);
+  await writeRequestShard(run.requests(task.batch), !task.retry, requests);
 
-  const writer = await ResponseLogWriter.open(run.responses(task.batch));
+  const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   /** Places of requests cancelled in flight, given back when the batch ends. */
@@ -211,7 +193,7 @@ async function callRequests(
     clearInterval(beat);
     for (; kept > 0; kept--) jobSlots.release();
     job.done();
-    await writer.close();
+    await recorder.close();
   }
   if (deps.drain.aborted && !fatal && done < toCall.length) {
     // The answers that came are logged; the rest wait for the job's next worker.
@@ -225,24 +207,15 @@ async function callRequests(
   return fatal;
 
   async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<void> {
-    const attempt = log.state(i).attempts + 1;
-    const base = { i, job: task.jobId, attempt, at: new Date().toISOString() };
-    const request = requests.get(i)!;
+    const base = attemptBase(i, task.jobId, log.state(i).attempts + 1);
+    const request = requests.get(i);
     let record: AttemptRecord;
-    if (!('messages' in request)) {
-      record = { ...base, ok: false, error: request };
+    if (!request) {
+      record = { ...base, ok: false, error: errors.get(i)! };
     } else {
-      // Stage 2: wait for a place among the job's requests in flight and for the rate limiter, then call.
-      let permit;
-      try {
-        await jobSlots.take(admission);
-        slot('held');
-        permit = await bucket.limiter.acquire(() => bucket.estimate(request), admission);
-      } catch (err) {
-        // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
-        if (!signal.aborted && admission.aborted) return;
-        throw err;
-      }
+      const permit = await admit(request, { job, bucket, signal: admission }, signal, () => slot('held'));
+      // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
+      if (!permit) return;
       // The job stopped while this request waited (a fatal error of another request): it is not sent.
       const stopped = job.stopped();
       if (fatal !== undefined || stopped) {
@@ -250,62 +223,26 @@ async function callRequests(
         fatal ??= stopped?.fatal;
         return;
       }
-      try {
-        const answer = await client.call(request, { signal, timeoutMs });
-        permit.answered(answer.usage, answer.headers);
-        bucket.answered = true;
-        bucket.outputs.observe(answer.usage.output);
-        // Stage 3: accept or reject the answer.
-        const accepted = acceptAnswer(answer, format, invalidFinishReasons);
-        const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
-        record = accepted.ok
-          ? { ...base, ...shared, ok: true, value: accepted.value }
-          : { ...base, ...shared, ok: false, error: accepted.error };
-      } catch (err) {
-        const headers = (err as { headers?: Headers }).headers;
-        const error = classifyError(err);
-        if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
-        else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
-        else permit.failed(headers);
-        if (signal.aborted) {
-          // Sent and maybe paid, but not in the log: its place stays taken until the batch ends, so the other
-          // batches of the job, not yet told of the cancellation, cannot add to what a rerun pays twice.
-          slot('kept');
-          // The SDK's abort error would report a cancelled job as failed.
-          throw new CancelledFailure('cancelled while requests were in flight');
-        }
-        error.message = deps.providers.redact(error.message);
-        // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
-        if (
-          error.type === 'ConnectionError' &&
-          !bucket.answered &&
-          /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|bad port/.test(error.message)
-        ) {
-          error.type = 'EndpointUnreachable';
-          error.message = `cannot reach ${client.baseURL}: ${error.message}`;
-          error.retryable = false;
-          error.fatal = true;
-        }
-        record = { ...base, ok: false, error };
+      const sent = await send(client, bucket, permit, request, {
+        signal,
+        timeoutMs,
+        redact: (text) => deps.providers.redact(text),
+      });
+      if (!sent.ok && sent.cancelled) {
+        // Sent and maybe paid, but not in the log: its place stays taken until the shard ends, so the other
+        // shards of the job, not yet told of the cancellation, cannot add to what a rerun pays twice.
+        slot('kept');
+        // The SDK's abort error would report a cancelled job as failed.
+        throw new CancelledFailure('cancelled while requests were in flight');
       }
+      record = sent.ok ? { ...base, ...accept(sent.answer) } : { ...base, ok: false, error: sent.error };
     }
-    // Known before the append finishes, so no request of the batch is sent after it.
+    // Known before the append finishes, so no request of the shard is sent after it.
     if (record.error?.fatal && !fatal) {
       fatal = { index: i, error: record.error };
       job.stop(fatal);
     }
-    await writer.append(record);
-    log.apply(record, task.jobId);
+    await recorder.record(record);
     done++;
   }
-}
-
-function summarize(task: BatchTask, rows: Row[], first: number, log: BatchLog, parsed: ParsedLine[]): BatchOutcome {
-  const retryable: RetryableFailure[] = [];
-  const tally = tallyBatch(task, rows, first, log, parsed, ({ index, attempts, type, retryAfterMs }) => {
-    const failure: RetryableFailure = { index, attempts, type };
-    if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
-    retryable.push(failure);
-  });
-  return { ...tally, retryable };
 }
