@@ -6,11 +6,12 @@
  * console.log(result.datasetPath, result.stats, result.table.numRows);
  */
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Curator } from './curator';
+import { CuratorError, readJobFailure, type CurationErrorType } from './errors';
 import { apiKeyIdFor } from './providers/key-id';
 import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './manifests';
 import { CuratorName } from './search-attributes';
@@ -26,6 +27,8 @@ import {
   PARTIAL_RESULT_MEMO,
   type JobProgress,
 } from './workflows';
+
+export type { CurationErrorType } from './errors';
 
 /** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
 export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
@@ -60,15 +63,36 @@ export interface CurationResult extends CurationManifest {
   readonly table: Table;
 }
 
-/** A job that failed after saving what it could; `manifest` says where the partial dataset and failures are. */
-export class CurationError extends Error {
+/**
+ * A job that failed after saving what it could; `manifest` says where the partial dataset and failures are.
+ *
+ * @example
+ * try {
+ *   await curate(client, 'poems', { dataset });
+ * } catch (err) {
+ *   if (!(err instanceof CurationError)) throw err;
+ *   switch (err.type) {
+ *     case 'IncompleteResponses': // some rows failed for good: err.manifest.failedRequestsPath lists them
+ *     case 'Cancelled': // err.manifest is the partial result
+ *       break;
+ *     case 'MissingApiKey':
+ *     case 'AuthenticationFailed': // fix the worker's key, then run the same job again
+ *     default:
+ *       throw err;
+ *   }
+ * }
+ */
+export class CurationError extends CuratorError {
   override name = 'CurationError';
   constructor(
     message: string,
-    readonly type: string,
-    readonly manifest?: CurationManifest
+    /** What the job failed with: see {@link CurationErrorType}. */
+    readonly type: CurationErrorType,
+    /** The manifest of what was saved (the partial dataset, the failed requests), when the job got that far. */
+    readonly manifest?: CurationManifest,
+    options?: ErrorOptions
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -210,13 +234,10 @@ export async function curationResult(handle: WorkflowHandle<typeof curateWorkflo
           manifest
         );
       }
-      let cause: unknown = err.cause;
-      while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
-      if (cause instanceof ApplicationFailure) {
-        const manifest = cause.details?.[0] as CurationManifest | undefined;
-        throw new CurationError(cause.message, cause.type ?? 'JobFailed', manifest);
-      }
-      throw new CurationError(err.message, 'JobFailed');
+      const failure = readJobFailure(err.cause, err.message);
+      throw new CurationError(failure.message, failure.type, failure.details[0] as CurationManifest | undefined, {
+        cause: failure.failure ?? err,
+      });
     }
     throw err;
   }

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Curator } from './curator';
+import { MissingProviderKeyError } from './errors';
 import { API_KEY_ENV } from './providers';
 import { startSimulator, type Simulator } from './simulator';
 import { defaultCacheDir } from './storage/cache-dir';
@@ -103,11 +104,6 @@ export interface LocalStack {
 function configured(curator: Curator, env: NodeJS.ProcessEnv): boolean {
   const baseVar = curator.provider === 'anthropic' ? 'ANTHROPIC_BASE_URL' : 'OPENAI_BASE_URL';
   return !!(env[API_KEY_ENV[curator.provider]] || env[baseVar] || curator.backend?.baseURL);
-}
-
-/** Thrown when some curators being run have their provider configured and others not: nothing is faked silently. */
-export class MissingProviderKeyError extends Error {
-  override name = 'MissingProviderKeyError';
 }
 
 /**

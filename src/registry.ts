@@ -1,9 +1,6 @@
 /** The curators a worker knows, by name: workflows carry names, never functions. */
 import type { Curator } from './curator';
-
-export class UnknownCuratorError extends Error {
-  override name = 'UnknownCurator';
-}
+import { UnknownCuratorError } from './errors';
 
 export class CuratorRegistry {
   private readonly byName = new Map<string, Curator>();

@@ -1,13 +1,13 @@
 /** What the activities need from the worker process: its curators, cache directory, provider clients and database. */
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Curator } from '../curator';
 import { LimiterPool } from '../limits';
 import { API_KEY_ENV, ProviderPool } from '../providers';
 import { apiKeyIdFor } from '../providers/key-id';
 import { WaitingRequests } from '../providers/waiting-requests';
-import { CuratorRegistry, UnknownCuratorError } from '../registry';
+import { CuratorRegistry } from '../registry';
+import { CuratorChangedError, WrongApiKeyError, WrongWorkerError } from '../errors';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
-import { DatasetError, readInputIndex, repairInput } from '../storage/dataset';
+import { readInputIndex, repairInput } from '../storage/dataset';
 import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../storage/fingerprint';
 import { MetadataDb } from '../storage/metadata-db';
@@ -54,16 +54,9 @@ export class ActivityDeps {
     return this.db;
   }
 
-  /** The named curator, or a non-retryable failure: retrying cannot make an unknown name known. */
+  /** The named curator, or an `UnknownCuratorError`: retrying cannot make an unknown name known. */
   curator(name: string): Curator {
-    try {
-      return this.registry.get(name);
-    } catch (err) {
-      if (err instanceof UnknownCuratorError) {
-        throw ApplicationFailure.create({ type: 'UnknownCurator', message: err.message, nonRetryable: true });
-      }
-      throw err;
-    }
+    return this.registry.get(name);
   }
 
   /**
@@ -88,28 +81,22 @@ export class ActivityDeps {
       }
     }
     if (datasetHash === undefined) {
-      throw ApplicationFailure.create({
-        type: 'WrongWorker',
-        message:
-          `run ${runHash} of curator '${name}' is not in this worker's cache directory ${this.cache.root}: the job ` +
+      throw new WrongWorkerError(
+        `run ${runHash} of curator '${name}' is not in this worker's cache directory ${this.cache.root}: the job ` +
           'was planned by a worker of another project (another cache directory) on the same task queue. Run it ' +
-          'with its own worker, on a task queue of its own.',
-        nonRetryable: true,
-      });
+          'with its own worker, on a task queue of its own.'
+      );
     }
     if (
       runFingerprint(curator, datasetHash, this.providers.env) !== runHash ||
       parseFingerprint(curator) !== parseHash
     ) {
-      throw ApplicationFailure.create({
-        type: 'CuratorChanged',
-        message:
-          `curator '${name}' on this worker no longer matches the job's run ${runHash}: its prompt, system prompt, ` +
+      throw new CuratorChangedError(
+        `curator '${name}' on this worker no longer matches the job's run ${runHash}: its prompt, system prompt, ` +
           'model, schema, params, parse, provider or base URL changed since the job was planned. This job stops ' +
           'without writing into that cache; start the job again (the same `curator run` command, or `curate()`) ' +
-          'to run the new definition as a new job.',
-        nonRetryable: true,
-      });
+          'to run the new definition as a new job.'
+      );
     }
     this.matched.add(key);
     return curator;
@@ -127,15 +114,12 @@ export class ActivityDeps {
     const own = apiKeyIdFor(curator, this.providers.env);
     if (own === undefined || own === apiKeyId) return;
     const name = API_KEY_ENV[curator.provider];
-    throw ApplicationFailure.create({
-      type: 'WrongApiKey',
-      message:
-        `the job of curator '${curatorName}' was started with another ${name} (key id ${apiKeyId}) than this ` +
+    throw new WrongApiKeyError(
+      `the job of curator '${curatorName}' was started with another ${name} (key id ${apiKeyId}) than this ` +
         `worker's (key id ${own}, cache ${this.cache.root}): it stops before sending anything rather than pay with ` +
         `a key its user did not give it. Set the same ${name} for the worker and the command that starts the job, ` +
-        'or run each key on its own task queue.',
-      nonRetryable: true,
-    });
+        'or run each key on its own task queue.'
+    );
   }
 
   /** Checks the run's copy of the dataset once per run in this worker, rebuilding it from its source if damaged. */
@@ -144,9 +128,6 @@ export class ActivityDeps {
     if (!checked) {
       checked = repairInput(this.cache, this.cache.run(runHash)).catch((err: unknown) => {
         this.checkedInputs.delete(runHash);
-        if (err instanceof DatasetError) {
-          throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
-        }
         throw err;
       });
       this.checkedInputs.set(runHash, checked);

@@ -3,10 +3,10 @@
  * and no retry fixes it: one clear, non-retryable failure names the full place and what to do. What was written
  * before stays (the logs cut a torn tail at the next append), so the rerun after freeing space goes on from there.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { readlinkSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CacheLayout } from '../storage/cache-dir';
+import { DiskFullError } from '../errors';
 
 /** Below this much free space a file system counts as the full one. */
 const NEARLY_FULL_BYTES = 1024 * 1024;
@@ -90,11 +90,7 @@ export function failClearlyOnDiskFull<A extends unknown[], R>(
       return await activity(...args);
     } catch (err) {
       if (!isDiskFull(err)) throw err;
-      throw ApplicationFailure.create({
-        type: 'DiskFull',
-        message: diskFullMessage(cacheRoot, err),
-        nonRetryable: true,
-      });
+      throw new DiskFullError(diskFullMessage(cacheRoot, err));
     }
   };
   // Temporal registers activities by their function names.

@@ -4,6 +4,7 @@
  * @example
  * const activities = createActivities({ curators: [poems], cacheDir: '/data/curator' });
  */
+import { withApplicationFailures } from '../errors';
 import { ActivityDeps, type ActivityDepsOptions } from './deps';
 import { failClearlyOnDiskFull } from './disk-full';
 import { createFinalize } from './finalize';
@@ -19,7 +20,7 @@ export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
   const deps = options instanceof ActivityDeps ? options : new ActivityDeps(options);
   const guard = <A extends [{ curator: string; apiKeyId?: string }, ...unknown[]], R>(
     activity: (...args: A) => Promise<R>
-  ) => failClearlyOnDiskFull(deps.cache.root, keyChecked(deps, activity));
+  ) => withApplicationFailures(failClearlyOnDiskFull(deps.cache.root, keyChecked(deps, activity)));
   const batchMode = createProviderBatchActivities(deps);
   const plan = guard(createPlan(deps));
   const processShard = guard(createProcessShard(deps));

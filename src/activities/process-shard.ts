@@ -7,14 +7,12 @@
  * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
  * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
  */
-import { ApplicationFailure, CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
-import { ApplicationFailureCategory } from '@temporalio/common';
+import { CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { BatchOutcome, BatchTask } from '../manifests';
 import type { RequestError } from '../providers/outcome';
-import { MissingApiKeyError } from '../providers';
-import type { ProviderClient } from '../providers/types';
+import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
@@ -48,17 +46,6 @@ export function defaultRequestTimeoutMs(model: string): number {
  * largest concurrency, so at a low limit most of them wait: this keeps every activity far from its time limit.
  */
 export const ADMISSION_BUDGET_MS = 10 * 60_000;
-
-function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
-  try {
-    return deps.providers.get(curator);
-  } catch (err) {
-    if (err instanceof MissingApiKeyError) {
-      throw ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
-    }
-    throw err;
-  }
-}
 
 /** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
 async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T) => Promise<void>) {
@@ -121,13 +108,12 @@ async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: Ba
     }
     if (fatal) {
       await writeParsedShard(run, curator, task, rows, first, log);
-      throw ApplicationFailure.create({
-        type: fatal.error.type,
-        message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
+      throw new ProviderFailureError(
+        fatal.error.type as ProviderFailureType,
+        `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
           fatal.error.status ? ` (HTTP ${fatal.error.status})` : ''
-        }, which every other request would hit too, so the job stops: ${fatal.error.message}`,
-        nonRetryable: true,
-      });
+        }, which every other request would hit too, so the job stops: ${fatal.error.message}`
+      );
     }
   }
   const parsed = await writeParsedShard(run, curator, task, rows, first, log);
@@ -143,7 +129,7 @@ async function callRequests(
   toCall: number[],
   log: BatchLog
 ): Promise<{ index: number; error: RequestError } | undefined> {
-  const client = providerFor(deps, curator);
+  const client = deps.providers.get(curator);
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
   const jobSlots = job.gate;
@@ -197,12 +183,9 @@ async function callRequests(
   }
   if (deps.drain.aborted && !fatal && done < toCall.length) {
     // The answers that came are logged; the rest wait for the job's next worker.
-    throw ApplicationFailure.create({
-      type: 'WorkerStopping',
-      message: `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`,
-      // Expected on every gentle stop: not a warning for the user's screen.
-      category: ApplicationFailureCategory.BENIGN,
-    });
+    throw new WorkerStoppingError(
+      `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`
+    );
   }
   return fatal;
 

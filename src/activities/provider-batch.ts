@@ -12,7 +12,7 @@
  * resumed submit reads it and never creates a batch twice. Answers land in the same response log as synchronous
  * answers, so the cache, re-parsing with zero calls, finalize and failed_requests work unchanged.
  */
-import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { Curator, Row } from '../curator';
 import type {
@@ -22,7 +22,6 @@ import type {
   ProviderBatchSubmission,
   ProviderBatchTask,
 } from '../manifests';
-import { MissingApiKeyError } from '../providers';
 import {
   BatchClientPool,
   batchLine,
@@ -37,6 +36,7 @@ import { formatRequests } from '../requests/format';
 import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
 import { summarizeGrouped } from '../requests/shard-outcome';
+import { CuratorError, ProviderFailureError, type ProviderFailureType } from '../errors';
 import { BatchLease } from '../storage/batch-lease';
 import { readBatchRows, readInputIndex } from '../storage/dataset';
 import { sha256 } from '../storage/fingerprint';
@@ -88,17 +88,13 @@ async function saveSubmission(path: string, submission: Submission): Promise<voi
 
 /** Provider failures that no retry fixes, as non-retryable activity failures (a bad key stops the job at once). */
 function asFailure(err: unknown, what: string): unknown {
-  if (err instanceof MissingApiKeyError) {
-    return ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
-  }
-  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof CuratorError) return err;
   const error = classifyError(err);
   if (error.fatal || (!error.retryable && error.status !== undefined)) {
-    return ApplicationFailure.create({
-      type: error.type,
-      message: `${what} failed with ${error.type}${error.status ? ` (HTTP ${error.status})` : ''}: ${error.message}`,
-      nonRetryable: true,
-    });
+    return new ProviderFailureError(
+      error.type as ProviderFailureType,
+      `${what} failed with ${error.type}${error.status ? ` (HTTP ${error.status})` : ''}: ${error.message}`
+    );
   }
   return err;
 }

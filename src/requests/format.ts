@@ -4,12 +4,9 @@ import type { RequestError } from '../providers/outcome';
 import type { ProviderRequest } from '../providers/types';
 import { INVALID_ROW_KEY } from '../storage/dataset';
 import { resolveResponseFormat } from '../schema';
+import { PromptError } from '../errors';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
-
-export class PromptError extends Error {
-  override name = 'PromptError';
-}
 
 /** Keys read by generic code (serialisers, promise checks), never a sign of a missing field. */
 const NOT_FIELDS = new Set(['toJSON', 'then', 'constructor', 'toString', 'valueOf']);

@@ -4,13 +4,10 @@
  * whichever way it travelled.
  */
 import type { Curator, Row } from '../curator';
+import { ParseError } from '../errors';
 import type { RunLayout } from '../storage/cache-dir';
 import { writeFileAtomic } from '../storage/jsonl';
 import type { BatchLog } from '../storage/response-log';
-
-export class ParseError extends Error {
-  override name = 'ParseError';
-}
 
 function isPlainObject(value: unknown): value is Row {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;

@@ -1,21 +1,13 @@
 /** The SDK runtime's log level: worker state changes at INFO would drown what the user should read. */
 import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
+import { ownFailure } from '../errors';
+
 let installed = false;
 
 interface FailureLike {
-  nonRetryable?: unknown;
   type?: unknown;
   message?: unknown;
-  cause?: unknown;
-}
-
-/** The library's own error at the root of `error` (a workflow fails with its activity's failure as the cause). */
-function ownFailure(error: unknown): FailureLike | undefined {
-  for (let e = error as FailureLike | undefined, depth = 0; e && depth < 5; e = e.cause as FailureLike, depth++) {
-    if (e.nonRetryable === true && typeof e.type === 'string') return e;
-  }
-  return undefined;
 }
 
 /**
@@ -25,7 +17,8 @@ function ownFailure(error: unknown): FailureLike | undefined {
  */
 export class CuratorLogger extends DefaultLogger {
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const own = message === 'Activity failed' || message === 'Workflow failed' ? ownFailure(meta?.error) : undefined;
+    const own =
+      message === 'Activity failed' || message === 'Workflow failed' ? ownFailure<FailureLike>(meta?.error) : undefined;
     if (own) {
       const what = meta?.activityType ?? meta?.workflowType;
       super.log(
