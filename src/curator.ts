@@ -5,6 +5,7 @@
  * Curators hold functions, which a Temporal payload cannot carry, so they are registered on the worker by name
  * and workflows refer to them by that name only.
  */
+import { isProviderName, providerForModel, providerNames } from './providers/registry';
 import { resolveResponseFormat, type JsonSchema } from './schema';
 
 /** One row of a dataset: a plain JSON object. */
@@ -43,7 +44,7 @@ export interface ChatMessage {
 /** What `prompt(row)` may return: a user message as text, or a full conversation. */
 export type Prompt = string | ChatMessage[];
 
-export type Provider = 'openai' | 'anthropic';
+export type Provider = 'openai' | 'anthropic' | (string & {});
 
 /**
  * Anything with a zod-like `safeParse`: a zod 4 or zod 3 schema. The provider gets its JSON Schema (zod 4's own
@@ -192,9 +193,12 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
   if (definition.parse !== undefined && typeof definition.parse !== 'function') {
     throw new TypeError(`curator '${name}': parse must be a function`);
   }
-  const provider = definition.provider ?? (/claude/i.test(model) ? 'anthropic' : 'openai');
-  if (provider !== 'openai' && provider !== 'anthropic') {
-    throw new TypeError(`curator '${name}': provider must be 'openai' or 'anthropic', got '${String(provider)}'`);
+  const provider = definition.provider ?? providerForModel(model);
+  if (!isProviderName(provider)) {
+    const names = providerNames().map((n) => `'${n}'`);
+    throw new TypeError(
+      `curator '${name}': provider must be ${names.join(' or ')}, got '${String(provider)}' (see registerProvider)`
+    );
   }
   // Converted here, once, so that a schema the library cannot use fails where the curator is defined, not in a
   // worker's activity retried for minutes.

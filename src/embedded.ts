@@ -14,7 +14,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Curator } from './curator';
 import { MissingProviderKeyError } from './errors';
-import { API_KEY_ENV } from './providers';
+import { providerOf } from './providers';
 import { startSimulator, type Simulator } from './simulator';
 import { defaultCacheDir } from './storage/cache-dir';
 import { DEFAULT_TASK_QUEUE, temporalNamespace } from './temporal/connection';
@@ -102,8 +102,8 @@ export interface LocalStack {
 
 /** A curator whose provider was configured by the user: its key, or a base URL of its own or in the environment. */
 function configured(curator: Curator, env: NodeJS.ProcessEnv): boolean {
-  const baseVar = curator.provider === 'anthropic' ? 'ANTHROPIC_BASE_URL' : 'OPENAI_BASE_URL';
-  return !!(env[API_KEY_ENV[curator.provider]] || env[baseVar] || curator.backend?.baseURL);
+  const provider = providerOf(curator);
+  return !!(env[provider.apiKeyEnv] || env[provider.baseURLEnv] || curator.backend?.baseURL);
 }
 
 /**
@@ -168,11 +168,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL'].some((v) => process.env[v]);
   const simulate = options.forceSimulator || (toRun.length > 0 && !anyConfigured);
   if (!simulate) {
-    const missing = toRun.filter((c) => !process.env[API_KEY_ENV[c.provider]]);
+    const missing = toRun.filter((c) => !process.env[providerOf(c).apiKeyEnv]);
     if (missing.length > 0) {
       throw new MissingProviderKeyError(
         missing
-          .map((c) => `curator '${c.name}' uses ${c.provider} but ${API_KEY_ENV[c.provider]} is not set`)
+          .map((c) => `curator '${c.name}' uses ${c.provider} but ${providerOf(c).apiKeyEnv} is not set`)
           .join('; ') +
           '. Set it to call the real API, or pass --simulator (forceSimulator) to run every curator on the ' +
           'loopback simulator (fake answers).'
@@ -221,13 +221,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       `SIMULATED answers (fake data) from ${simulator ? 'the' : 'the running'} loopback simulator at ${url}, ` +
       (options.forceSimulator
         ? 'as asked (--simulator)'
-        : `because no ${[...new Set(toRun.map((c) => API_KEY_ENV[c.provider]))].join(' or ')} is set; ` +
+        : `because no ${[...new Set(toRun.map((c) => providerOf(c).apiKeyEnv))].join(' or ')} is set; ` +
           'set it for real calls');
   } else {
     providerNote = toRun
       .map((c) => {
-        const base = c.backend?.baseURL ?? env[c.provider === 'anthropic' ? 'ANTHROPIC_BASE_URL' : 'OPENAI_BASE_URL'];
-        return `${c.name}: real ${c.provider} calls${base ? ` to ${base}` : ''} with ${API_KEY_ENV[c.provider]}`;
+        const base = c.backend?.baseURL ?? env[providerOf(c).baseURLEnv];
+        return `${c.name}: real ${c.provider} calls${base ? ` to ${base}` : ''} with ${providerOf(c).apiKeyEnv}`;
       })
       .join('; ');
   }

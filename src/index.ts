@@ -20,6 +20,18 @@ export type {
   ZodLike,
 } from './curator';
 export { costUsd, pricesFor, type Prices } from './cost';
+export {
+  registerProvider,
+  providerNames,
+  type ProviderModule,
+  type ProviderBatchApi,
+  type ProviderClientOptions,
+} from './providers';
+export { openai } from './providers/openai';
+export { anthropic } from './providers/anthropic';
+export { classifyError, type ErrorType, type RequestError } from './providers/outcome';
+export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './providers/types';
+export type { BatchLimits, BatchLine, BatchResult, BatchStatus, ProviderBatchClient } from './providers/batch';
 export type { Limits } from './limits/window';
 export type { JsonSchema } from './schema';
 export type * from './manifests';

@@ -110,8 +110,8 @@ export interface RetryGroup {
   type: string;
 }
 
-/** What one round of a provider batch leaves behind: as {@link BatchOutcome}, with the retryable requests as counts. */
-export interface ProviderBatchOutcome extends Omit<BatchOutcome, 'retryable'> {
+/** What one round of a provider batch leaves behind: as {@link ShardOutcome}, with the retryable requests as counts. */
+export interface ProviderBatchOutcome extends Omit<ShardOutcome, 'retryable'> {
   retryable: RetryGroup[];
 }
 
@@ -143,13 +143,17 @@ export interface ProviderBatchPollResult {
   total: number;
 }
 
-/** Input of one `processBatch` activity call. */
-export interface BatchTask {
+/**
+ * Input of one `curatorProcessShard` activity call: one round of one shard, a slice of `batchSize` rows (the field
+ * `batch` is the shard's number: the name the payloads of version 0.1 recorded).
+ */
+export interface ShardTask {
   curator: string;
   runHash: string;
   parseHash: string;
   /** Identifies this job execution, so a rerun counts its own attempts and knows what was cached. */
   jobId: string;
+  /** The shard's number. */
   batch: number;
   /** Requests in flight at once inside the activity. */
   concurrency: number;
@@ -157,7 +161,7 @@ export interface BatchTask {
   maxConcurrentRequests: number;
   /**
    * The requests to try again, with the attempts the workflow already knows of; absent on the first round, which
-   * covers the whole batch. An attempt the log shows beyond that count happened before a crash and is not repeated.
+   * covers the whole shard. An attempt the log shows beyond that count happened before a crash and is not repeated.
    */
   retry?: { index: number; attempts: number }[];
   /** The job's `apiKeyId`, checked by every worker that runs the batch. */
@@ -180,8 +184,9 @@ export interface TokenUsage {
   output: number;
 }
 
-/** What one `processBatch` call leaves behind, as totals of the batch (idempotent when the activity reruns). */
-export interface BatchOutcome {
+/** What one `curatorProcessShard` call leaves behind, as totals of the shard (idempotent when the activity reruns). */
+export interface ShardOutcome {
+  /** The shard's number. */
   batch: number;
   requests: number;
   succeeded: number;
@@ -266,3 +271,8 @@ export interface CurationManifest {
   fromCache: boolean;
   createdAt: string;
 }
+
+/** @deprecated Renamed {@link ShardTask}: a slice of rows is a shard, "batch" names a provider batch only. */
+export type BatchTask = ShardTask;
+/** @deprecated Renamed {@link ShardOutcome}. */
+export type BatchOutcome = ShardOutcome;

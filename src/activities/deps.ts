@@ -1,7 +1,7 @@
 /** What the activities need from the worker process: its curators, cache directory, provider clients and database. */
 import type { Curator } from '../curator';
 import { LimiterPool } from '../limits';
-import { API_KEY_ENV, ProviderPool } from '../providers';
+import { ProviderPool, providerOf } from '../providers';
 import { apiKeyIdFor } from '../providers/key-id';
 import { WaitingRequests } from '../providers/waiting-requests';
 import { CuratorRegistry } from '../registry';
@@ -113,7 +113,7 @@ export class ActivityDeps {
     const curator = this.curator(curatorName);
     const own = apiKeyIdFor(curator, this.providers.env);
     if (own === undefined || own === apiKeyId) return;
-    const name = API_KEY_ENV[curator.provider];
+    const name = providerOf(curator).apiKeyEnv;
     throw new WrongApiKeyError(
       `the job of curator '${curatorName}' was started with another ${name} (key id ${apiKeyId}) than this ` +
         `worker's (key id ${own}, cache ${this.cache.root}): it stops before sending anything rather than pay with ` +

@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import type { CurationManifest, FinalizeInput } from '../manifests';
 import { costUsd, pricesFor } from '../cost';
 import { writeArrowFile } from '../storage/arrow';
-import { readBatchRows, readInputIndex } from '../storage/dataset';
+import { readShardRows, readInputIndex } from '../storage/dataset';
 import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
-import { BatchLog } from '../storage/response-log';
+import { ShardLog } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
 import type { ParsedLine } from '../requests/parse';
 
@@ -55,8 +55,8 @@ export function createFinalize(deps: ActivityDeps) {
       succeeded += ok;
       if (ok === size) continue;
       // Only batches with failures are read again, to name each failed request with its row and errors.
-      const log = await BatchLog.load(run.responses(b), input.jobId);
-      const rows = await readBatchRows(run, index, b);
+      const log = await ShardLog.load(run.responses(b), input.jobId);
+      const rows = await readShardRows(run, index, b);
       for (let k = 0; k < rows.length; k++) {
         const i = b * index.batchSize + k;
         const p = parsed.get(i);

@@ -10,7 +10,7 @@
 import { CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
-import type { BatchOutcome, BatchTask } from '../manifests';
+import type { ShardOutcome, ShardTask } from '../manifests';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
@@ -20,9 +20,9 @@ import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
 import { send } from '../requests/send';
 import { summarize } from '../requests/shard-outcome';
-import { readBatchRows, readInputIndex } from '../storage/dataset';
-import { BatchLease } from '../storage/batch-lease';
-import { BatchLog, type AttemptRecord } from '../storage/response-log';
+import { readShardRows, readInputIndex } from '../storage/dataset';
+import { ShardLease } from '../storage/shard-lease';
+import { ShardLog, type AttemptRecord } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
 
 /** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
@@ -64,12 +64,12 @@ async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, 
 }
 
 export function createProcessShard(deps: ActivityDeps) {
-  return async function processShard(task: BatchTask): Promise<BatchOutcome> {
+  return async function processShard(task: ShardTask): Promise<ShardOutcome> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
     await deps.checkInput(task.runHash);
     const run = deps.cache.run(task.runHash);
     // The log must be read only once no other activity (of a terminated job) is still appending to it.
-    const lease = await BatchLease.acquire(run.lease(task.batch), cancellationSignal(), () =>
+    const lease = await ShardLease.acquire(run.lease(task.batch), cancellationSignal(), () =>
       heartbeat({ batch: task.batch, waitingForBatch: true })
     );
     try {
@@ -80,13 +80,13 @@ export function createProcessShard(deps: ActivityDeps) {
   };
 }
 
-async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: BatchTask): Promise<BatchOutcome> {
+async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: ShardTask): Promise<ShardOutcome> {
   const run = deps.cache.run(task.runHash);
   const index = await readInputIndex(run);
-  const rows = await readBatchRows(run, index, task.batch);
+  const rows = await readShardRows(run, index, task.batch);
   const first = task.batch * index.batchSize;
   const logPath = run.responses(task.batch);
-  const log = await BatchLog.load(logPath, task.jobId);
+  const log = await ShardLog.load(logPath, task.jobId);
 
   const known = task.retry ? new Map(task.retry.map((r) => [r.index, r.attempts])) : undefined;
   const candidates = known ? [...known.keys()] : rows.map((_, k) => first + k);
@@ -123,11 +123,11 @@ async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: Ba
 async function callRequests(
   deps: ActivityDeps,
   curator: Curator,
-  task: BatchTask,
+  task: ShardTask,
   rows: Row[],
   first: number,
   toCall: number[],
-  log: BatchLog
+  log: ShardLog
 ): Promise<{ index: number; error: RequestError } | undefined> {
   const client = deps.providers.get(curator);
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);

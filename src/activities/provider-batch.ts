@@ -22,8 +22,8 @@ import type {
   ProviderBatchSubmission,
   ProviderBatchTask,
 } from '../manifests';
+import { providerOf } from '../providers';
 import {
-  BatchClientPool,
   batchLine,
   indexOfCustomId,
   splitBatches,
@@ -37,11 +37,11 @@ import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
 import { summarizeGrouped } from '../requests/shard-outcome';
 import { CuratorError, ProviderFailureError, type ProviderFailureType } from '../errors';
-import { BatchLease } from '../storage/batch-lease';
-import { readBatchRows, readInputIndex } from '../storage/dataset';
+import { ShardLease } from '../storage/shard-lease';
+import { readShardRows, readInputIndex } from '../storage/dataset';
 import { sha256 } from '../storage/fingerprint';
 import { exists, writeFileAtomic } from '../storage/jsonl';
-import { BatchLog, type AttemptRecord } from '../storage/response-log';
+import { ShardLog, type AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { ActivityDeps } from './deps';
 
@@ -59,7 +59,7 @@ export interface SubmissionPart {
 
 /** The record of one round of one batch, in `provider-batches/`. */
 export interface Submission {
-  provider: 'openai' | 'anthropic';
+  provider: string;
   job: string;
   batch: number;
   round: number;
@@ -106,7 +106,7 @@ function asFailure(err: unknown, what: string): unknown {
  * the count, so it is never repeated).
  */
 export function requestsToSend(
-  log: BatchLog,
+  log: ShardLog,
   first: number,
   count: number,
   retryAttempts: number[] | undefined
@@ -124,10 +124,9 @@ export function requestsToSend(
 }
 
 export function createProviderBatchActivities(deps: ActivityDeps) {
-  const clients = new BatchClientPool(deps.providers.env);
   const clientFor = (curator: Curator): ProviderBatchClient => {
     try {
-      return clients.get(curator);
+      return deps.providers.batchClient(curator);
     } catch (err) {
       throw asFailure(err, `curator '${curator.name}'`);
     }
@@ -137,7 +136,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   async function leased<T>(run: RunLayout, batch: number, work: () => Promise<T>): Promise<T> {
     const beat = setInterval(() => heartbeat({ batch }), 1000);
     try {
-      const lease = await BatchLease.acquire(run.lease(batch), cancellationSignal(), () =>
+      const lease = await ShardLease.acquire(run.lease(batch), cancellationSignal(), () =>
         heartbeat({ batch, waitingForBatch: true })
       );
       try {
@@ -157,13 +156,13 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     const path = submissionPath(run, task);
     return leased(run, task.batch, async () => {
       const index = await readInputIndex(run);
-      const rows = await readBatchRows(run, index, task.batch);
+      const rows = await readShardRows(run, index, task.batch);
       const first = task.batch * index.batchSize;
       let submission = await readSubmission(path);
       let lines: Map<number, BatchLine> | undefined;
 
       if (!submission) {
-        const log = await BatchLog.load(run.responses(task.batch), task.jobId);
+        const log = await ShardLog.load(run.responses(task.batch), task.jobId);
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
         const formatted = formatShard(curator, rows, first, toSend);
         lines = formatted.lines;
@@ -285,9 +284,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     const accept = answerAcceptor(curator);
     return leased(run, task.batch, async () => {
       const index = await readInputIndex(run);
-      const rows = await readBatchRows(run, index, task.batch);
+      const rows = await readShardRows(run, index, task.batch);
       const first = task.batch * index.batchSize;
-      const log = await BatchLog.load(run.responses(task.batch), task.jobId);
+      const log = await ShardLog.load(run.responses(task.batch), task.jobId);
       const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
       try {
         for (const part of submission.parts) {
@@ -364,6 +363,7 @@ function formatShard(
 ): { lines: Map<number, BatchLine>; errors: Map<number, RequestError> } {
   const { requests, errors } = formatRequests(curator, rows, first, indices);
   const lines = new Map<number, BatchLine>();
-  for (const [i, request] of requests) lines.set(i, batchLine(curator.provider, i, request));
+  const provider = providerOf(curator);
+  for (const [i, request] of requests) lines.set(i, batchLine(provider, i, request));
   return { lines, errors };
 }

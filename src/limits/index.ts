@@ -1,6 +1,7 @@
 /** One rate limiter per bucket (provider, base URL, model) per worker process, over the window shared on disk. */
 import type { Curator } from '../curator';
-import { estimateInputTokens, OutputEstimator } from './estimate';
+import { providerOf } from '../providers';
+import { OutputEstimator } from './estimate';
 import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
@@ -65,14 +66,15 @@ export class LimiterPool {
         window: this.window,
       });
       const outputs = new OutputEstimator();
+      const provider = providerOf(curator);
       entry = {
         limiter,
         outputs,
         answered: false,
         estimate: (request) => ({
           requests: 1,
-          input: estimateInputTokens(curator.provider, request),
-          output: outputs.estimate(request, curator.provider),
+          input: provider.estimateInputTokens(request),
+          output: outputs.estimate(request, provider.reservesMaxTokens === true),
         }),
       };
       this.buckets.set(key, entry);

@@ -1,7 +1,22 @@
-/** Anthropic messages through the official SDK, with its retries off; structured output through a forced tool. */
+/**
+ * The Anthropic provider: Messages and Message Batches through the official SDK, with its retries off; structured
+ * output through a forced tool.
+ */
 import Anthropic from '@anthropic-ai/sdk';
+import {
+  CANCELED,
+  EXPIRED,
+  lineError,
+  type BatchLimits,
+  type BatchLine,
+  type BatchResult,
+  type BatchStatus,
+  type ProviderBatchClient,
+} from './batch';
 import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
 import { checkAnswerBody, classifyError, type RequestError } from './outcome';
+import type { ProviderModule } from './provider';
+import { chatInputTokens, tokensFromLength } from './tokens';
 
 const TOOL_NAME = 'output_schema';
 /** Anthropic requires max_tokens; this applies when the curator's generation params do not set it. */
@@ -77,3 +92,101 @@ export function anthropicAnswer(data: Anthropic.Message): Omit<ProviderAnswer, '
     usage: { input: data.usage?.input_tokens ?? 0, output: data.usage?.output_tokens ?? 0 },
   };
 }
+
+/** Anthropic: requests and bytes per message batch. */
+export const ANTHROPIC_BATCH_LIMITS = { requests: 100_000, bytes: 256 * 1024 * 1024 };
+/** Anthropic error types back to the statuses a synchronous call would have seen. */
+const ANTHROPIC_STATUS: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+export class AnthropicBatchClient implements ProviderBatchClient {
+  readonly provider = 'anthropic' as const;
+  private readonly client: Anthropic;
+
+  constructor(
+    baseURL: string,
+    apiKey: string,
+    readonly limits: BatchLimits = ANTHROPIC_BATCH_LIMITS
+  ) {
+    this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0 });
+  }
+
+  lineBytes(line: BatchLine): number {
+    return Buffer.byteLength(JSON.stringify({ custom_id: line.customId, params: line.body })) + 1;
+  }
+
+  async create(lines: BatchLine[], _key: string, signal?: AbortSignal): Promise<{ id: string }> {
+    const batch = await this.client.messages.batches.create(
+      {
+        requests: lines.map((l) => ({
+          custom_id: l.customId,
+          params: l.body as unknown as Anthropic.MessageCreateParamsNonStreaming,
+        })),
+      },
+      { signal }
+    );
+    return { id: batch.id };
+  }
+
+  /** Message batches carry no metadata to recognise one by, so a batch whose id was not recorded is not found. */
+  async find(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async status(id: string): Promise<BatchStatus> {
+    const b = await this.client.messages.batches.retrieve(id);
+    const c = b.request_counts;
+    const total = c.processing + c.succeeded + c.errored + c.canceled + c.expired;
+    return { ended: b.processing_status === 'ended', status: b.processing_status, total, done: total - c.processing };
+  }
+
+  async *results(id: string): AsyncIterable<BatchResult> {
+    for await (const line of await this.client.messages.batches.results(id)) {
+      const r = line.result;
+      if (r.type === 'succeeded') {
+        yield { customId: line.custom_id, answer: { ...anthropicAnswer(r.message), requestId: r.message.id } };
+      } else if (r.type === 'errored') {
+        const type = r.error?.error?.type ?? 'api_error';
+        yield {
+          customId: line.custom_id,
+          error: lineError(ANTHROPIC_STATUS[type] ?? 500, { error: { type, message: r.error?.error?.message } }),
+        };
+      } else {
+        yield { customId: line.custom_id, error: { ...(r.type === 'expired' ? EXPIRED : CANCELED) } };
+      }
+    }
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.client.messages.batches.cancel(id);
+  }
+}
+
+/** Anthropic (`ANTHROPIC_BASE_URL` for a proxy or a compatible server). */
+export const anthropic: ProviderModule = {
+  name: 'anthropic',
+  apiKeyEnv: 'ANTHROPIC_API_KEY',
+  baseURLEnv: 'ANTHROPIC_BASE_URL',
+  defaultBaseURL: 'https://api.anthropic.com',
+  claimsModel: (model) => /claude/i.test(model),
+  createClient: ({ baseURL, apiKey, fetch }) => new AnthropicProvider(baseURL, apiKey, fetch),
+  body: anthropicBody,
+  // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text.
+  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength),
+  // Anthropic counts max_tokens against the output budget up front.
+  reservesMaxTokens: true,
+  batch: {
+    limits: ANTHROPIC_BATCH_LIMITS,
+    createClient: ({ baseURL, apiKey, limits }) => new AnthropicBatchClient(baseURL, apiKey, limits),
+  },
+};

@@ -7,7 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Curator } from '../curator';
-import { API_KEY_ENV } from './index';
+import { providerOf } from './index';
 
 const SALT = 'temporal-curator api key id v1';
 
@@ -21,6 +21,6 @@ export function apiKeyIdFor(
   curator: Pick<Curator, 'provider'>,
   env: NodeJS.ProcessEnv = process.env
 ): string | undefined {
-  const key = env[API_KEY_ENV[curator.provider]];
+  const key = env[providerOf(curator).apiKeyEnv];
   return key ? apiKeyId(key) : undefined;
 }

@@ -1,7 +1,29 @@
-/** OpenAI chat completions (and any OpenAI-compatible server) through the official SDK, with its retries off. */
-import OpenAI from 'openai';
+/**
+ * The OpenAI provider: chat completions (and any OpenAI-compatible server) and the Batch API (Files and Batches),
+ * through the official SDK with its retries off (Temporal retries).
+ */
+import { countTokens } from 'gpt-tokenizer';
+import OpenAI, { toFile } from 'openai';
+import {
+  CANCELED,
+  EXPIRED,
+  lineError,
+  type BatchLimits,
+  type BatchLine,
+  type BatchResult,
+  type BatchStatus,
+  type ProviderBatchClient,
+} from './batch';
 import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
 import { checkAnswerBody, classifyError, type RequestError } from './outcome';
+import type { ProviderModule } from './provider';
+import { chatInputTokens, tokensFromLength } from './tokens';
+
+/**
+ * BPE cost grows faster than linearly on long unbroken runs (a 5 MB string of one character would take minutes), so
+ * texts beyond this length are estimated from their length, on the high side.
+ */
+const TOKENIZE_UP_TO_CHARS = 32_768;
 
 export class OpenAIProvider implements ProviderClient {
   readonly provider = 'openai' as const;
@@ -53,3 +75,150 @@ export function openaiAnswer(data: OpenAI.ChatCompletion): Omit<ProviderAnswer, 
     usage: { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 },
   };
 }
+
+/** OpenAI: requests and bytes per batch input file (the SDK's docs, 2025). */
+export const OPENAI_BATCH_LIMITS = { requests: 50_000, bytes: 200 * 1024 * 1024 };
+/** Splits a byte stream into lines. */
+async function* streamLines(stream: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    rest += decoder.decode(chunk, { stream: true });
+    let nl = rest.indexOf('\n');
+    while (nl >= 0) {
+      const line = rest.slice(0, nl).trim();
+      rest = rest.slice(nl + 1);
+      if (line) yield line;
+      nl = rest.indexOf('\n');
+    }
+  }
+  rest += decoder.decode();
+  if (rest.trim()) yield rest.trim();
+}
+
+export class OpenAIBatchClient implements ProviderBatchClient {
+  readonly provider = 'openai' as const;
+  private readonly client: OpenAI;
+
+  constructor(
+    baseURL: string,
+    apiKey: string,
+    readonly limits: BatchLimits = OPENAI_BATCH_LIMITS,
+    private readonly completionWindow = '24h'
+  ) {
+    this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+  }
+
+  private text(line: BatchLine): string {
+    return JSON.stringify({ custom_id: line.customId, method: 'POST', url: '/v1/chat/completions', body: line.body });
+  }
+
+  lineBytes(line: BatchLine): number {
+    return Buffer.byteLength(this.text(line)) + 1;
+  }
+
+  async create(lines: BatchLine[], key: string, signal?: AbortSignal): Promise<{ id: string; fileId: string }> {
+    const content = Buffer.from(lines.map((l) => this.text(l)).join('\n') + '\n');
+    const file = await this.client.files.create(
+      { file: await toFile(content, `${key}.jsonl`), purpose: 'batch' },
+      { signal }
+    );
+    const batch = await this.client.batches.create(
+      {
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: this.completionWindow as '24h',
+        metadata: { temporal_curator: key },
+      },
+      { signal }
+    );
+    return { id: batch.id, fileId: file.id };
+  }
+
+  async find(key: string, since: number): Promise<string | undefined> {
+    // Newest first: stop at batches older than the attempt to create it.
+    for await (const batch of this.client.batches.list({ limit: 100 })) {
+      if (batch.metadata?.temporal_curator === key) return batch.id;
+      if (batch.created_at * 1000 < since - 60_000) return undefined;
+    }
+    return undefined;
+  }
+
+  async status(id: string): Promise<BatchStatus> {
+    const b = await this.client.batches.retrieve(id);
+    const ended = ['completed', 'failed', 'expired', 'cancelled'].includes(b.status);
+    const counts = b.request_counts ?? { total: 0, completed: 0, failed: 0 };
+    const status: BatchStatus = {
+      ended,
+      status: b.status,
+      total: counts.total,
+      done: counts.completed + counts.failed,
+    };
+    if (b.status === 'failed') {
+      const errors = b.errors?.data ?? [];
+      status.error = {
+        type: 'BatchFailed',
+        message: `OpenAI rejected the batch ${id}: ${
+          errors.map((e) => `${e.line ? `line ${e.line}: ` : ''}${e.message ?? e.code}`).join('; ') || 'no reason given'
+        }`,
+        // Over the enqueued-token limit: it passes once earlier batches finish. Anything else would fail again.
+        retryable: errors.some((e) => /limit/i.test(`${e.code ?? ''}`)),
+      };
+    }
+    return status;
+  }
+
+  async *results(id: string): AsyncIterable<BatchResult> {
+    const b = await this.client.batches.retrieve(id);
+    for (const fileId of [b.output_file_id, b.error_file_id]) {
+      if (!fileId) continue;
+      const response = await this.client.files.content(fileId);
+      if (!response.body) continue;
+      for await (const text of streamLines(response.body)) {
+        const line = JSON.parse(text) as {
+          custom_id: string;
+          response?: { status_code: number; request_id?: string; body: unknown } | null;
+          error?: { code?: string; message?: string } | null;
+        };
+        const r = line.response;
+        if (r && r.status_code === 200) {
+          const answer = openaiAnswer(r.body as OpenAI.ChatCompletion);
+          yield { customId: line.custom_id, answer: { ...answer, requestId: r.request_id } };
+        } else if (r) {
+          yield { customId: line.custom_id, error: lineError(r.status_code, r.body) };
+        } else {
+          const code = line.error?.code ?? '';
+          const error =
+            code === 'batch_expired'
+              ? EXPIRED
+              : code === 'batch_cancelled'
+                ? CANCELED
+                : { type: 'ProviderError' as const, message: `${code}: ${line.error?.message ?? ''}`, retryable: true };
+          yield { customId: line.custom_id, error: { ...error } };
+        }
+      }
+    }
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.client.batches.cancel(id);
+  }
+}
+
+/** OpenAI, and any server that speaks its Chat Completions API (`OPENAI_BASE_URL`). */
+export const openai: ProviderModule = {
+  name: 'openai',
+  apiKeyEnv: 'OPENAI_API_KEY',
+  baseURLEnv: 'OPENAI_BASE_URL',
+  defaultBaseURL: 'https://api.openai.com/v1',
+  createClient: ({ baseURL, apiKey, fetch }) => new OpenAIProvider(baseURL, apiKey, fetch),
+  body: openaiBody,
+  // A real tokenizer: OpenAI's is public.
+  estimateInputTokens: (request) =>
+    chatInputTokens(request, (text) => (text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text))),
+  batch: {
+    limits: OPENAI_BATCH_LIMITS,
+    createClient: ({ baseURL, apiKey, limits, completionWindow }) =>
+      new OpenAIBatchClient(baseURL, apiKey, limits, completionWindow),
+  },
+};

@@ -7,7 +7,7 @@ import type { Curator, Row } from '../curator';
 import { ParseError } from '../errors';
 import type { RunLayout } from '../storage/cache-dir';
 import { writeFileAtomic } from '../storage/jsonl';
-import type { BatchLog } from '../storage/response-log';
+import type { ShardLog } from '../storage/response-log';
 
 function isPlainObject(value: unknown): value is Row {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -60,7 +60,7 @@ export async function writeParsedShard(
   task: { parseHash: string; batch: number },
   rows: Row[],
   first: number,
-  log: BatchLog
+  log: ShardLog
 ): Promise<ParsedLine[]> {
   const lines: ParsedLine[] = [];
   rows.forEach((row, k) => {

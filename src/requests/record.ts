@@ -4,7 +4,7 @@
  * answer of a call of its own and for a result of a provider batch.
  */
 import { exists, writeFileAtomic } from '../storage/jsonl';
-import { type AttemptRecord, BatchLog, ResponseLogWriter } from '../storage/response-log';
+import { type AttemptRecord, ShardLog, ResponseLogWriter } from '../storage/response-log';
 
 /** The fields every attempt record starts with: which request, which job, which attempt, when. */
 export function attemptBase(i: number, job: string, attempt: number): Pick<AttemptRecord, 'i' | 'job' | 'attempt' | 'at'> {
@@ -15,11 +15,11 @@ export function attemptBase(i: number, job: string, attempt: number): Pick<Attem
 export class AttemptRecorder {
   private constructor(
     private readonly writer: ResponseLogWriter,
-    readonly log: BatchLog,
+    readonly log: ShardLog,
     private readonly jobId: string
   ) {}
 
-  static async open(path: string, log: BatchLog, jobId: string): Promise<AttemptRecorder> {
+  static async open(path: string, log: ShardLog, jobId: string): Promise<AttemptRecorder> {
     return new AttemptRecorder(await ResponseLogWriter.open(path), log, jobId);
   }
 

@@ -4,8 +4,8 @@
  * (sent in provider batches, where a shard may hold tens of thousands and payloads stay small).
  */
 import type { Row } from '../curator';
-import type { BatchOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../manifests';
-import type { BatchLog } from '../storage/response-log';
+import type { ShardOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../manifests';
+import type { ShardLog } from '../storage/response-log';
 import type { ParsedLine } from './parse';
 
 /** What a request that is neither answered nor failed for good is waiting for: another attempt. */
@@ -24,10 +24,10 @@ function tallyShard(
   task: { batch: number; jobId: string },
   rows: Row[],
   first: number,
-  log: BatchLog,
+  log: ShardLog,
   parsed: ParsedLine[],
   unsettled: (request: Unsettled) => void
-): Omit<BatchOutcome, 'retryable'> {
+): Omit<ShardOutcome, 'retryable'> {
   const outcome = {
     batch: task.batch,
     requests: rows.length,
@@ -74,9 +74,9 @@ export function summarize(
   task: { batch: number; jobId: string },
   rows: Row[],
   first: number,
-  log: BatchLog,
+  log: ShardLog,
   parsed: ParsedLine[]
-): BatchOutcome {
+): ShardOutcome {
   const retryable: RetryableFailure[] = [];
   const tally = tallyShard(task, rows, first, log, parsed, ({ index, attempts, type, retryAfterMs }) => {
     const failure: RetryableFailure = { index, attempts, type };
@@ -91,7 +91,7 @@ export function summarizeGrouped(
   task: { batch: number; jobId: string },
   rows: Row[],
   first: number,
-  log: BatchLog,
+  log: ShardLog,
   parsed: ParsedLine[]
 ): ProviderBatchOutcome {
   const groups = new Map<number, RetryGroup>();

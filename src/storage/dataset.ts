@@ -209,7 +209,7 @@ export async function readInputIndex(run: RunLayout): Promise<InputIndex> {
 }
 
 /** The rows of one batch, with their absolute indices. */
-export async function readBatchRows(run: RunLayout, index: InputIndex, batch: number): Promise<Row[]> {
+export async function readShardRows(run: RunLayout, index: InputIndex, batch: number): Promise<Row[]> {
   const start = batch * index.batchSize;
   const count = Math.min(index.batchSize, index.rows - start);
   const rows: Row[] = [];

@@ -8,7 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { requestParams, type Curator } from '../curator';
+import { resolveBaseURL } from '../providers';
 import { resolveResponseFormat } from '../schema';
+
+export { resolveBaseURL };
 
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
@@ -22,13 +25,6 @@ export function stableStringify(value: unknown): string {
     }
     return v;
   });
-}
-
-/** The base URL a curator's requests go to: its setting, else the worker's environment, else the public API. */
-export function resolveBaseURL(curator: Curator, env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = curator.provider === 'anthropic' ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL;
-  const fallback = curator.provider === 'anthropic' ? 'https://api.anthropic.com' : 'https://api.openai.com/v1';
-  return (curator.backend?.baseURL ?? fromEnv ?? fallback).replace(/\/+$/, '');
 }
 
 /** Identifies the run: which requests are sent and so which responses can be reused. */

@@ -36,7 +36,7 @@ export interface RequestState {
   tokens: { input: number; output: number };
 }
 
-export class BatchLog {
+export class ShardLog {
   readonly requests = new Map<number, RequestState>();
 
   state(i: number): RequestState {
@@ -63,8 +63,8 @@ export class BatchLog {
     }
   }
 
-  static async load(path: string, jobId: string): Promise<BatchLog> {
-    const log = new BatchLog();
+  static async load(path: string, jobId: string): Promise<ShardLog> {
+    const log = new ShardLog();
     for await (const record of readRecords<AttemptRecord>(path)) log.apply(record, jobId);
     return log;
   }

@@ -11,7 +11,7 @@ const INFRASTRUCTURE_RETRY = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
 } as const satisfies ActivityOptions['retry'];
 
-export function batchActivityOptions(taskQueue?: string): ActivityOptions {
+export function shardActivityOptions(taskQueue?: string): ActivityOptions {
   return {
     taskQueue,
     // A batch waits on rate limits and slow models; the heartbeat, not this, detects a dead worker.

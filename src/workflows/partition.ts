@@ -1,8 +1,10 @@
 /**
- * One partition of a job: a contiguous range of batches. At most `batchesInFlight` batch activities run at once; a
- * batch waiting on a retry timer holds no slot, so one rate-limited request never stalls the others. Each batch
- * loops through retry rounds until every request has an answer or has failed for good. The partition continues as
- * new when Temporal suggests it, after draining what is in flight, carrying only counters and the next batch.
+ * One partition of a job: a contiguous range of shards (slices of `batchSize` rows; the inputs keep the field names
+ * `fromBatch`, `batchesInFlight` of version 0.1). At most `batchesInFlight` shard activities run at once; a shard
+ * waiting on a retry timer holds no slot, so one rate-limited request never stalls the others. Each shard goes
+ * through the one retry loop (`shard-rounds.ts`) with its transport: calls of their own, or provider batches. The
+ * partition continues as new when Temporal suggests it, after draining what is in flight, carrying only counters
+ * and the next shard.
  */
 import {
   CancellationScope,
@@ -14,14 +16,14 @@ import {
 } from '@temporalio/workflow';
 import type { PartitionInput, PartitionResult, RetryableFailure, RetryGroup } from '../manifests';
 import { curatorActivities } from './curator-activities';
-import { batchActivityOptions } from './activity-options';
+import { shardActivityOptions } from './activity-options';
 import { addStats, emptyStats } from './request-state';
 import { BatchPoller, providerBatchRound } from './provider-batch';
 import { partitionProgressQuery } from './queries';
 import { settleShard } from './shard-rounds';
 
 export async function partitionWorkflow(input: PartitionInput): Promise<PartitionResult> {
-  const { processShard } = curatorActivities(batchActivityOptions(input.activityTaskQueue));
+  const { processShard } = curatorActivities(shardActivityOptions(input.activityTaskQueue));
   const stats = input.stats ?? emptyStats();
   let next = input.nextBatch ?? input.fromBatch;
   let active = 0;
@@ -38,8 +40,8 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     finished: stats,
   }));
 
-  /** `batch 17: rows 1700-1799`, as the Temporal UI shows each batch activity. */
-  function batchName(batch: number): string {
+  /** `batch 17: rows 1700-1799`, as the Temporal UI shows each shard activity (the words of version 0.1). */
+  function shardName(batch: number): string {
     if (!input.rows) return `batch ${batch}`;
     const first = batch * input.rows.batchSize;
     return `batch ${batch}: rows ${first}-${Math.min(input.rows.total, first + input.rows.batchSize) - 1}`;
@@ -57,7 +59,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     }
     try {
       return await processShard.executeWithOptions(
-        { summary: retry ? `${batchName(batch)}, retry ${retry.length} requests (round ${round})` : batchName(batch) },
+        { summary: retry ? `${shardName(batch)}, retry ${retry.length} requests (round ${round})` : shardName(batch) },
         [
           {
             curator: input.curator,
@@ -77,14 +79,14 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
     }
   }
 
-  async function runBatch(batch: number): Promise<void> {
+  async function runShard(batch: number): Promise<void> {
     if (providerBatchRounds) {
       // The provider Batch-API transport: the shard holds its slot through all its rounds.
       try {
         addStats(
           stats,
           await settleShard<RetryGroup>(batch, input.maxRetries, (round, retry) =>
-            providerBatchRounds(batch, batchName(batch), round, retry)
+            providerBatchRounds(batch, shardName(batch), round, retry)
           )
         );
       } finally {
@@ -104,7 +106,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
       if (failure !== undefined) break;
       active++;
       running++;
-      runBatch(next++).then(
+      runShard(next++).then(
         () => running--,
         (err: unknown) => {
           failure ??= err;

@@ -4,11 +4,11 @@
  * failed for good. Deterministic: the rounds are activities, the wait a timer in the history.
  */
 import { sleep } from '@temporalio/workflow';
-import type { BatchOutcome, CurationStats } from '../manifests';
+import type { ShardOutcome, CurationStats } from '../manifests';
 import { decide, requestCount, type Retryable } from './request-state';
 
 /** What a round of a shard leaves behind, with its retryable requests in the transport's shape. */
-export interface RoundOutcome<R extends Retryable> extends Omit<BatchOutcome, 'retryable'> {
+export interface RoundOutcome<R extends Retryable> extends Omit<ShardOutcome, 'retryable'> {
   retryable: R[];
 }
 

@@ -21,19 +21,15 @@ import { formatSummary } from '../../src/cli/summary';
 import type { CurationProgress } from '../../src/client';
 import { defineCurator } from '../../src/curator';
 import type { ProviderBatchTask, RunPlan } from '../../src/manifests';
-import {
-  ANTHROPIC_BATCH_LIMITS,
-  batchLimits,
-  customIdOf,
-  indexOfCustomId,
-  OPENAI_BATCH_LIMITS,
-  splitBatches,
-} from '../../src/providers/batch';
+import { customIdOf, indexOfCustomId, splitBatches } from '../../src/providers/batch';
+import { batchLimits } from '../../src/providers';
+import { ANTHROPIC_BATCH_LIMITS } from '../../src/providers/anthropic';
+import { OPENAI_BATCH_LIMITS } from '../../src/providers/openai';
 import { storeRows } from '../../src/storage/dataset';
 import { decideBatchRetries } from '../../src/workflows/request-state';
 import { runFingerprint } from '../../src/storage/fingerprint';
 import { writeFileAtomic } from '../../src/storage/jsonl';
-import { BatchLog } from '../../src/storage/response-log';
+import { ShardLog } from '../../src/storage/response-log';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { tempDir } from '../helpers/temporal';
 
@@ -116,7 +112,7 @@ describe('pure pieces', () => {
   });
 
   test('requestsToSend: the whole batch first, then the retryable requests of the groups the workflow retries', () => {
-    const log = new BatchLog();
+    const log = new ShardLog();
     const job = 'job';
     const expired = { type: 'Expired' as const, message: '', retryable: true };
     log.apply({ i: 10, job: 'earlier', attempt: 1, at: '', ok: true, value: 'cached' }, job);
@@ -300,7 +296,7 @@ describe('batch activities against the simulator', () => {
     assert.ok(outcome.tokens.input > 0 && outcome.tokens.output > 0);
     const lines = readFileSync(deps.cache.run(plan.runHash).responses(0), 'utf8').trim().split('\n');
     assert.equal(lines.length, 8, 'one attempt record per request');
-    const log = await BatchLog.load(deps.cache.run(plan.runHash).responses(0), jobId);
+    const log = await ShardLog.load(deps.cache.run(plan.runHash).responses(0), jobId);
     assert.equal(log.requests.get(4)?.errors[0]?.type, 'BadRequest');
     assert.equal(log.requests.get(3)?.attempts, 1);
   });

@@ -13,7 +13,7 @@ import {
   hashDataset,
   INVALID_ROW_KEY,
   materializeInput,
-  readBatchRows,
+  readShardRows,
   readInputIndex,
   storeRows,
 } from '../../src/storage/dataset';
@@ -32,7 +32,7 @@ import {
   type JsonLine,
 } from '../../src/storage/jsonl';
 import { MetadataDb } from '../../src/storage/metadata-db';
-import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../../src/storage/response-log';
+import { ShardLog, ResponseLogWriter, type AttemptRecord } from '../../src/storage/response-log';
 
 let root: string;
 let counter = 0;
@@ -184,7 +184,7 @@ function attempt(
   return { at: '2025-01-01T00:00:00.000Z', ...overrides };
 }
 
-describe('BatchLog', () => {
+describe('ShardLog', () => {
   const JOB = 'wf@run-2';
   const OLD = 'wf@run-1';
   const rateLimited = { type: 'RateLimited' as const, message: '429', status: 429, retryable: true, retryAfterMs: 100 };
@@ -207,7 +207,7 @@ describe('BatchLog', () => {
     attempt({ i: 3, job: JOB, attempt: 1, ok: true, value: 'second', usage: { input: 1, output: 1 } }),
   ];
 
-  function check(log: BatchLog) {
+  function check(log: ShardLog) {
     const r0 = log.state(0);
     assert.equal(r0.success?.value, 'cached');
     assert.equal(r0.success?.job, OLD);
@@ -236,13 +236,13 @@ describe('BatchLog', () => {
   }
 
   test('apply: success from any job, attempts, errors and tokens from the current job only', () => {
-    const log = new BatchLog();
+    const log = new ShardLog();
     for (const r of records) log.apply(r, JOB);
     check(log);
   });
 
   test('apply: attempts is the highest attempt seen, whatever the order', () => {
-    const log = new BatchLog();
+    const log = new ShardLog();
     log.apply(attempt({ i: 5, job: JOB, attempt: 3, ok: false, error: serverError }), JOB);
     log.apply(attempt({ i: 5, job: JOB, attempt: 2, ok: false, error: rateLimited }), JOB);
     assert.equal(log.state(5).attempts, 3);
@@ -250,16 +250,16 @@ describe('BatchLog', () => {
   });
 
   test('state() of an unknown request is empty', () => {
-    const log = new BatchLog();
+    const log = new ShardLog();
     assert.deepEqual(log.state(42), { attempts: 0, errors: [], tokens: { input: 0, output: 0 } });
   });
 
   test('load replays the file, skipping a torn last line', async () => {
     const path = fresh('responses.jsonl');
     await writeFile(path, records.map((r) => JSON.stringify(r)).join('\n') + '\n{"i":2,"job":"wf@run-2","attem');
-    check(await BatchLog.load(path, JOB));
+    check(await ShardLog.load(path, JOB));
     // Seen from the old job, request 2 has its own attempt and tokens.
-    const old = await BatchLog.load(path, OLD);
+    const old = await ShardLog.load(path, OLD);
     assert.equal(old.state(2).attempts, 1);
     assert.deepEqual(old.state(2).tokens, { input: 100, output: 100 });
     assert.equal(old.state(1).attempts, 0);
@@ -267,7 +267,7 @@ describe('BatchLog', () => {
   });
 
   test('load of a missing file is an empty log', async () => {
-    const log = await BatchLog.load(fresh('none.jsonl'), JOB);
+    const log = await ShardLog.load(fresh('none.jsonl'), JOB);
     assert.equal(log.requests.size, 0);
   });
 });
@@ -380,7 +380,7 @@ describe('ResponseLogWriter', () => {
         [2, 1, undefined],
       ]
     );
-    const log = await BatchLog.load(path, 'j');
+    const log = await ShardLog.load(path, 'j');
     assert.equal(log.state(1).success?.value, 'x');
   });
 
@@ -607,15 +607,15 @@ describe('datasets', () => {
     const expected = expectedRows(source);
     const all: Row[] = [];
     for (let b = 0; b < index.offsets.length; b++) {
-      const rows = await readBatchRows(run, index, b);
+      const rows = await readShardRows(run, index, b);
       assertRows(rows, expected.slice(b * 3, b * 3 + 3));
       all.push(...rows);
     }
     assertRows(all, expected);
     // The last batch is partial.
-    assert.equal((await readBatchRows(run, index, 3)).length, 1);
+    assert.equal((await readShardRows(run, index, 3)).length, 1);
     // Past the end: nothing.
-    assert.deepEqual(await readBatchRows(run, index, 4), []);
+    assert.deepEqual(await readShardRows(run, index, 4), []);
     // Invalid rows say why.
     assert.match(String(all[2][INVALID_ROW_KEY]), /not valid JSON/);
     assert.match(String(all[3][INVALID_ROW_KEY]), /not a JSON object: \[1,2,3\]/);
@@ -637,7 +637,7 @@ describe('datasets', () => {
         // The offset points at the start of the line of the batch's first row.
         const lineStart = Buffer.byteLength(lines.slice(0, b * batchSize).join('\n') + (b === 0 ? '' : '\n'));
         assert.equal(index.offsets[b], lineStart, `batchSize=${batchSize} batch=${b}`);
-        const rows = await readBatchRows(run, index, b);
+        const rows = await readShardRows(run, index, b);
         assertRows(rows, expected.slice(b * batchSize, (b + 1) * batchSize));
       }
     }
@@ -651,7 +651,7 @@ describe('datasets', () => {
         { rows: index.rows, batchSize: index.batchSize, offsets: index.offsets, datasetHash: index.datasetHash },
         { rows: 0, batchSize: 5, offsets: [], datasetHash }
       );
-      assert.deepEqual(await readBatchRows(run, index, 0), []);
+      assert.deepEqual(await readShardRows(run, index, 0), []);
       assert.equal(await readFile(run.input, 'utf8'), '');
     }
   });
@@ -666,7 +666,7 @@ describe('datasets', () => {
     assert.deepEqual(second, first);
     assert.equal(second.batchSize, 4);
     assert.equal((await stat(run.input)).mtimeMs, inputBefore.mtimeMs);
-    assert.equal((await readBatchRows(run, second, 0)).length, 4);
+    assert.equal((await readShardRows(run, second, 0)).length, 4);
     // No temporary file is left behind.
     assert.deepEqual((await readdir(run.dir)).sort(), ['input.index.json', 'input.jsonl']);
   });
@@ -721,7 +721,7 @@ describe('datasets', () => {
     const run = cache.run('roundtrip');
     const index = await materializeInput(ref, cache, run, datasetHash, 5);
     const back: Row[] = [];
-    for (let b = 0; b < index.offsets.length; b++) back.push(...(await readBatchRows(run, index, b)));
+    for (let b = 0; b < index.offsets.length; b++) back.push(...(await readShardRows(run, index, b)));
     assert.deepEqual(
       back,
       rows.map((r) => (typeof r === 'string' ? { prompt: r } : r))

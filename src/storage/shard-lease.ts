@@ -12,7 +12,7 @@ import { ensureDir } from './jsonl';
 const STALE_MS = 5000;
 const REFRESH_MS = 1000;
 
-export class BatchLease {
+export class ShardLease {
   private readonly timer: NodeJS.Timeout;
 
   private constructor(private readonly path: string) {
@@ -23,14 +23,14 @@ export class BatchLease {
   }
 
   /** Waits for the batch to be free (calling `waiting` meanwhile), then holds it. */
-  static async acquire(path: string, signal: AbortSignal, waiting: () => void): Promise<BatchLease> {
+  static async acquire(path: string, signal: AbortSignal, waiting: () => void): Promise<ShardLease> {
     await ensureDir(dirname(path));
     for (;;) {
       try {
         const fh = await open(path, 'wx');
         await fh.write(`${process.pid}\n`);
         await fh.close();
-        return new BatchLease(path);
+        return new ShardLease(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }

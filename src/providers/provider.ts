@@ -1,0 +1,64 @@
+/**
+ * What a provider is, to the engine: everything that differs between OpenAI, Anthropic and any other LLM API lives
+ * behind this interface, one module per provider (`openai.ts`, `anthropic.ts`). Nothing outside `src/providers`
+ * looks at a provider's name. To bring your own provider, implement it and pass it to `registerProvider` before
+ * defining the curators that name it.
+ */
+import type { BatchLimits, ProviderBatchClient } from './batch';
+import type { ProviderClient, ProviderRequest } from './types';
+
+/** How a provider client is made: from the worker's environment, never from a workflow input. */
+export interface ProviderClientOptions {
+  /** Where requests go, without a trailing slash. */
+  baseURL: string;
+  /** The key read from {@link ProviderModule.apiKeyEnv} in the worker's environment. */
+  apiKey: string;
+  /** The HTTP client calls go through (the engine's own, see `CURATOR_HTTP_CLIENT`); undefined: the SDK's own. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** A provider's Batch API: requests sent together, answered within hours at a discount. */
+export interface ProviderBatchApi {
+  /** Most requests and bytes per provider batch, as the provider documents them (a curator may only lower them). */
+  readonly limits: BatchLimits;
+  /** The client of the Batch API; one per base URL, key, limits and completion window. */
+  createClient(
+    options: Omit<ProviderClientOptions, 'fetch'> & { limits: BatchLimits; completionWindow: string }
+  ): ProviderBatchClient;
+}
+
+/**
+ * One LLM provider: its client (the call, the answer mapping, the error classification), its default address and key
+ * variable, its request body, its token estimate and its Batch API. Rate-limit headers are read in both dialects
+ * (`x-ratelimit-*` and `anthropic-ratelimit-*`) by `src/limits/headers.ts`, so a provider speaking either needs
+ * nothing more.
+ *
+ * @example
+ * registerProvider({ ...openai, name: 'my-gateway', apiKeyEnv: 'GATEWAY_KEY', baseURLEnv: 'GATEWAY_URL',
+ *   defaultBaseURL: 'https://gateway.example/v1' });
+ */
+export interface ProviderModule {
+  /** The name a curator gives as `provider`. */
+  readonly name: string;
+  /** The environment variable of the worker that holds the API key. */
+  readonly apiKeyEnv: string;
+  /** The environment variable that may hold the base URL (a curator's `backend.baseURL` comes first). */
+  readonly baseURLEnv: string;
+  /** Where requests go when neither the curator nor the environment says. */
+  readonly defaultBaseURL: string;
+  /** Whether a model of this name is the provider's, for curators that name no provider. */
+  claimsModel?(model: string): boolean;
+  /** A client for calls of one request each; the worker keeps one per base URL and key. */
+  createClient(options: ProviderClientOptions): ProviderClient;
+  /** The provider's request body: what a call sends, and what a line of a provider batch carries. */
+  body(request: ProviderRequest): Record<string, unknown>;
+  /** The input tokens of a request, on the high side: the rate limiter reserves them before sending. */
+  estimateInputTokens(request: ProviderRequest): number;
+  /**
+   * Whether the provider counts a request's `max_tokens` against the output budget up front (Anthropic).
+   * @defaultValue false
+   */
+  readonly reservesMaxTokens?: boolean;
+  /** The Batch API, when the provider has one (batch mode needs it). */
+  readonly batch?: ProviderBatchApi;
+}
