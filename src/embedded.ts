@@ -14,7 +14,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Curator } from './curator';
 import { MissingProviderKeyError } from './errors';
-import { providerOf } from './providers';
+import { providerNamed, providerNames, providerOf } from './providers';
 import { startSimulator, type Simulator } from './simulator';
 import { defaultCacheDir } from './storage/cache-dir';
 import { DEFAULT_TASK_QUEUE, temporalNamespace } from './temporal/connection';
@@ -100,6 +100,11 @@ export interface LocalStack {
   close(options?: { keepServer?: boolean }): Promise<void>;
 }
 
+/** Every provider curators can name. */
+function registeredProviders() {
+  return providerNames().map(providerNamed);
+}
+
 /** A curator whose provider was configured by the user: its key, or a base URL of its own or in the environment. */
 function configured(curator: Curator, env: NodeJS.ProcessEnv): boolean {
   const provider = providerOf(curator);
@@ -165,7 +170,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Any provider configured means the user expects real calls: then a curator without its key is refused, not faked.
   const anyConfigured =
     toRun.some((c) => configured(c, process.env)) ||
-    ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL'].some((v) => process.env[v]);
+    registeredProviders().some((p) => process.env[p.apiKeyEnv] || process.env[p.baseURLEnv]);
   const simulate = options.forceSimulator || (toRun.length > 0 && !anyConfigured);
   if (!simulate) {
     const missing = toRun.filter((c) => !process.env[providerOf(c).apiKeyEnv]);
@@ -215,8 +220,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       env[keyVar] = 'sim-local-key';
       env[baseVar] = base;
     };
-    fill('OPENAI_API_KEY', 'OPENAI_BASE_URL', `${url}/v1`);
-    fill('ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', url);
+    // The simulator serves each API under the path of its public address (`/v1` for OpenAI).
+    for (const p of registeredProviders()) {
+      fill(p.apiKeyEnv, p.baseURLEnv, url + new URL(p.defaultBaseURL).pathname.replace(/\/+$/, ''));
+    }
     providerNote =
       `SIMULATED answers (fake data) from ${simulator ? 'the' : 'the running'} loopback simulator at ${url}, ` +
       (options.forceSimulator

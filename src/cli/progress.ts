@@ -3,12 +3,10 @@
  * Everything comes from `curationProgress` (queries and describes), so watching a job adds nothing to its history.
  */
 import type { Client } from '@temporalio/client';
-import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { curationProgress, type CurationProgress } from '../client';
 import type { LimiterLoad } from '../limits/rate-limiter';
-import { readLoad } from '../limits/shared-window';
+import { readLearnedLimits, readWorkerLoad } from '../limits/readout';
 import type { Limits } from '../limits/window';
 import { readOldestWaiting, type OldestWaiting } from '../providers/waiting-requests';
 
@@ -73,24 +71,10 @@ function spent(p: CurationProgress): number {
   return (t.input * p.prices.inputPerMillion + t.output * p.prices.outputPerMillion) / 1_000_000;
 }
 
-/** Reads the workers' `limits.db` beside the run, when it is on this machine; undefined otherwise. */
-function fromLimitsDb<T>(
-  p: Pick<CurationProgress, 'runDir' | 'rateBucket'>,
-  read: (db: Database.Database, bucket: string) => T | undefined
-): T | undefined {
+/** The workers' `limits.db` beside the run, when the run is on this machine. */
+function limitsDbOf(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>): { path: string; bucket: string } | undefined {
   if (!p.runDir || !p.rateBucket) return undefined;
-  const path = join(dirname(p.runDir), 'limits.db');
-  if (!existsSync(path)) return undefined;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    return read(db, p.rateBucket);
-  } catch {
-    // Progress is best effort: a busy or foreign file must not stop the display.
-    return undefined;
-  } finally {
-    db?.close();
-  }
+  return { path: join(dirname(p.runDir), 'limits.db'), bucket: p.rateBucket };
 }
 
 /**
@@ -98,11 +82,8 @@ function fromLimitsDb<T>(
  * default, `curator dev`, or a shared cache volume); undefined otherwise.
  */
 export function learnedLimits(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>): Limits | undefined {
-  return fromLimitsDb(p, (db, bucket) => {
-    const row = db.prepare('SELECT learned FROM buckets WHERE bucket = ?').get(bucket) as
-      { learned: string | null } | undefined;
-    return row?.learned ? (JSON.parse(row.learned) as Limits) : undefined;
-  });
+  const db = limitsDbOf(p);
+  return db && readLearnedLimits(db.path, db.bucket);
 }
 
 /**
@@ -110,7 +91,8 @@ export function learnedLimits(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>
  * bucket, as they report them in `limits.db` every second; undefined when none did lately.
  */
 export function workerLoad(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>, now: number): LimiterLoad | undefined {
-  return fromLimitsDb(p, (db, bucket) => readLoad(db, bucket, now));
+  const db = limitsDbOf(p);
+  return db && readWorkerLoad(db.path, db.bucket, now);
 }
 
 /**
