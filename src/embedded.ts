@@ -17,21 +17,11 @@ import { MissingProviderKeyError } from './errors';
 import { API_KEY_ENV } from './providers';
 import { startSimulator, type Simulator } from './simulator';
 import { defaultCacheDir } from './storage/cache-dir';
-import { DEFAULT_TASK_QUEUE, temporalNamespace } from './temporal/connection';
+import { DEFAULT_TASK_QUEUE, EMBEDDED_SIMULATOR_PORT, STOP_GRACE_SECONDS } from './defaults';
+import { temporalNamespace } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { installQuietRuntime } from './temporal/runtime';
 import { createWorker } from './worker';
-
-/** How long requests in flight at a stop (Ctrl-C, SIGTERM) get to answer before the worker abandons them. */
-export const STOP_GRACE_SECONDS = 30;
-
-/**
- * The simulator's port in the embedded stack: fixed, so a rerun has the same base URL and hits the cache.
- * `CURATOR_SIMULATOR_PORT` moves it.
- *
- * @defaultValue 18787
- */
-export const EMBEDDED_SIMULATOR_PORT = 18787;
 
 const simulatorPort = () => Number(process.env.CURATOR_SIMULATOR_PORT) || EMBEDDED_SIMULATOR_PORT;
 
@@ -42,6 +32,10 @@ export interface LocalStackOptions {
    * @defaultValue every curator in `curators`
    */
   run?: readonly string[];
+  /**
+   * The cache root of the worker and jobs.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
   /**
    * The task queue of the worker and jobs.

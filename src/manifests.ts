@@ -15,7 +15,10 @@ export type DatasetRef =
 
 /** Per-job settings that change how the job runs, never what it computes. */
 export interface JobOptions {
-  /** Requests per batch activity (default: the curator's `backend.batchSize`, else 100). */
+  /**
+   * Requests per batch activity.
+   * @defaultValue the curator's `backend.batchSize`, else 100 (`DEFAULT_BATCH_SIZE`; batch mode 10,000)
+   */
   batchSize?: number;
   /**
    * The most requests in flight per worker process; the worker sizes the number below it from limit and latency.
@@ -23,11 +26,20 @@ export interface JobOptions {
    * @defaultValue the curator's `backend.maxConcurrentRequests`, else a bound from the machine's memory (256-8,192)
    */
   maxConcurrentRequests?: number;
-  /** Overrides the curator's `backend.requireAllResponses`. */
+  /**
+   * Overrides the curator's `backend.requireAllResponses`.
+   * @defaultValue the curator's `backend.requireAllResponses`, else true
+   */
   requireAllResponses?: boolean;
-  /** Batches one partition workflow owns before the job starts another (default 100). */
+  /**
+   * Batches one partition workflow owns before the job starts another.
+   * @defaultValue 100 (`DEFAULT_BATCHES_PER_PARTITION`)
+   */
   batchesPerPartition?: number;
-  /** Task queue of the request activities (default: the job's task queue). */
+  /**
+   * Task queue of the request activities.
+   * @defaultValue the job's task queue
+   */
   activityTaskQueue?: string;
 }
 

@@ -15,9 +15,15 @@ import { MetadataDb } from '../storage/metadata-db';
 export interface ActivityDepsOptions {
   /** The curators this worker can run. */
   curators: CuratorRegistry | Iterable<Curator<any, any, any>>;
-  /** Cache root (default `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`). */
+  /**
+   * The cache root: responses, datasets and the job index.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
-  /** Where API keys and base URLs are read from (default `process.env`). */
+  /**
+   * Where API keys and base URLs are read from.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
   /** When aborted, batch activities take no new request, let those in flight finish and log them, then stop. */
   drain?: AbortSignal;

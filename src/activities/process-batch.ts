@@ -12,7 +12,8 @@ import type { Curator, Row } from '../curator';
 import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
 import { classifyError, type RequestError } from '../providers/outcome';
 import type { ProviderRequest } from '../providers/types';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
+import { acceptAnswer } from '../requests/answer';
+import { DEFAULT_INVALID_FINISH_REASONS, defaultRequestTimeoutMs } from '../defaults';
 import { buildRequest } from '../requests/format';
 import { PromptError, ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { resolveResponseFormat } from '../schema';
@@ -22,21 +23,6 @@ import { BatchLease } from '../storage/batch-lease';
 import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
 import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
-
-/** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
-export const DEFAULT_REASONING_TIMEOUT_MS = 600_000;
-/** Time limit of one attempt for other models: a long answer streams out well within it. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
-
-/**
- * The time limit of one attempt when the curator sets none: a server that never answers then costs minutes, not ten
- * of them, unless the model is one that may think that long.
- */
-export function defaultRequestTimeoutMs(model: string): number {
-  return /^(o\d|gpt-5)|reason|think|(^|[-/])r1\b/i.test(model)
-    ? DEFAULT_REASONING_TIMEOUT_MS
-    : DEFAULT_REQUEST_TIMEOUT_MS;
-}
 
 /**
  * How long a batch's requests may wait for admission (a slot, the pace, the window) before the activity hands the

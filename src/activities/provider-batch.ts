@@ -30,7 +30,8 @@ import {
   type ProviderBatchClient,
 } from '../providers/batch';
 import { classifyError, type RequestError } from '../providers/outcome';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
+import { acceptAnswer } from '../requests/answer';
+import { DEFAULT_INVALID_FINISH_REASONS } from '../defaults';
 import { buildRequest } from '../requests/format';
 import { CuratorError, PromptError, ProviderFailureError, type ProviderFailureType } from '../errors';
 import { resolveResponseFormat } from '../schema';

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CURATOR_SEARCH_ATTRIBUTES, searchAttributeArgs } from '../search-attributes';
+import { DEFAULT_DEV_SERVER_PORT } from '../defaults';
 import { findTemporalCli } from './cli-path';
 import { useServer, withStartLock } from './dev-server-lease';
 
@@ -69,7 +70,7 @@ async function waitUntilReachable(
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const port = options.port ?? 7233;
+  const port = options.port ?? DEFAULT_DEV_SERVER_PORT;
   const server = await withStartLock(port, () => startOrReuse(options, port));
   const release = useServer(port);
   let released = false;

@@ -23,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CuratorActivities } from '../activities';
+import { DEFAULT_BATCHES_PER_PARTITION } from '../defaults';
 import { IncompleteResponsesError, rootCause, toApplicationFailure } from '../errors';
 import {
   CuratorModel,
@@ -43,7 +44,6 @@ export const PARTIAL_RESULT_MEMO = 'partialResult';
 
 /** Batch activities one partition keeps in flight at most. */
 const MAX_PARTITION_WINDOW = 8;
-const DEFAULT_BATCHES_PER_PARTITION = 100;
 
 /** State carried across continue-as-new of the job itself. */
 export interface CurateJobState {
