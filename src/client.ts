@@ -33,7 +33,9 @@ export type { CurationErrorType } from './errors';
 /** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
 export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
 
+/** What {@link curate} and {@link startCuration} take: the dataset, and where and how to run the job. */
 export interface CurateOptions extends JobOptions {
+  /** The rows to curate: in memory, a file, or an earlier result. */
   dataset: DatasetInput;
   /**
    * The workers' task queue.
@@ -67,6 +69,7 @@ export interface CurateOptions extends JobOptions {
 
 /** A finished job: its manifest, plus the dataset loaded on first access of `table`. */
 export interface CurationResult extends CurationManifest {
+  /** The output dataset as an Arrow table, read from `datasetPath` on first access. */
   readonly table: Table;
 }
 

@@ -33,16 +33,21 @@ export type RowTypes<In, Out> =
       ? { 'a row type must be a plain object type, not an array or a function': Out }
       : unknown;
 
+/** Who speaks a chat message. */
 export type ChatRole = 'system' | 'user' | 'assistant';
 
+/** One message of a prompt's conversation. */
 export interface ChatMessage {
+  /** Who speaks it. */
   role: ChatRole;
+  /** Its text. */
   content: string;
 }
 
 /** What `prompt(row)` may return: a user message as text, or a full conversation. */
 export type Prompt = string | ChatMessage[];
 
+/** Which API a curator speaks: OpenAI's chat completions (and compatible servers), or Anthropic's messages. */
 export type Provider = 'openai' | 'anthropic';
 
 /**
@@ -51,6 +56,7 @@ export type Provider = 'openai' | 'anthropic';
  * validated with `safeParse`. zod is an optional peer dependency: the user's zod is used.
  */
 export interface ZodLike<T = unknown> {
+  /** Validates `value`: its parsed data, or an error whose message says what does not match. */
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
 }
 

@@ -25,7 +25,9 @@ import { createWorker } from './worker';
 
 const simulatorPort = () => Number(process.env.CURATOR_SIMULATOR_PORT) || EMBEDDED_SIMULATOR_PORT;
 
+/** What {@link startLocalStack} runs: the curators, and how. */
 export interface LocalStackOptions {
+  /** The curators the stack's worker runs. */
   curators: Iterable<Curator<any, any, any>>;
   /**
    * The names of the curators about to be run, which decide between the real providers and the simulator.
@@ -62,15 +64,21 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
+/** A running local stack: its client, worker, dev server and simulator. Close it with `close()`. */
 export interface LocalStack {
+  /** A Temporal client connected to the stack's server. */
   client: Client;
   /** The worker in this process, unless `noWorker` was set. */
   worker?: Worker;
+  /** The cache root of the worker and jobs. */
   cacheDir: string;
+  /** The task queue of the worker and jobs. */
   taskQueue: string;
   /** Where the Temporal UI is, when the stack started or found a local dev server. */
   uiUrl?: string;
+  /** The local Temporal dev server, unless `TEMPORAL_ADDRESS` names another. */
   devServer?: DevServer;
+  /** The simulator, when some curator being run has no provider configured. */
   simulator?: Simulator;
   /** True when the stack runs the dev server, which registers the `Curator*` search attributes. */
   searchAttributes: boolean;

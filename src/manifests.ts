@@ -43,10 +43,13 @@ export interface JobOptions {
   activityTaskQueue?: string;
 }
 
+/** The input of `curateWorkflow`: which curator, over which dataset, with which options. */
 export interface CurateJobInput {
   /** Name of a curator registered on the worker. */
   curator: string;
+  /** The rows to curate. */
   dataset: DatasetRef;
+  /** Per-job settings. */
   options?: JobOptions;
   /**
    * The cache root the starter expects the job to use, when it knows it (the embedded default and the CLI do): a
@@ -147,6 +150,7 @@ export interface ProviderBatchPoll {
   batches: { batch: number; round: number }[];
 }
 
+/** What `pollProviderBatches` reports: which batches ended, and progress. */
 export interface ProviderBatchPollResult {
   /** The batches whose provider batches have all ended (completed, expired, cancelled or failed). */
   ended: number[];
@@ -187,8 +191,11 @@ export interface RetryableFailure {
   retryAfterMs?: number;
 }
 
+/** Tokens counted by the provider. */
 export interface TokenUsage {
+  /** Prompt (input) tokens. */
   input: number;
+  /** Completion (output) tokens, reasoning included. */
   output: number;
 }
 
@@ -208,17 +215,25 @@ export interface BatchOutcome {
   tokens: TokenUsage;
 }
 
+/** A job's totals, over its requests (one per input row). */
 export interface CurationStats {
+  /** Requests of the job: one per input row. */
   total: number;
+  /** Requests answered and parsed. */
   succeeded: number;
+  /** Requests failed for good (listed in the failed-requests file). */
   failed: number;
+  /** Succeeded from responses an earlier job paid for. */
   cached: number;
+  /** Rows of the output dataset (a parse may fan out or drop). */
   outputRows: number;
+  /** Tokens of the responses this job received (not cached ones). */
   tokens: TokenUsage;
   /** Attempts beyond the first, across all requests. */
   retries: number;
 }
 
+/** The input of `partitionWorkflow`: a range of batches of one job, and how to run them. */
 export interface PartitionInput {
   curator: string;
   runHash: string;
@@ -243,6 +258,7 @@ export interface PartitionInput {
   stats?: CurationStats;
 }
 
+/** What a partition returns: the totals of its batches. */
 export interface PartitionResult {
   stats: CurationStats;
 }

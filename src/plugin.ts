@@ -25,6 +25,7 @@ import { createActivities, type CuratorActivities } from './activities';
 import type { Curator } from './curator';
 import { workflowsPath as curatorWorkflowsPath } from './worker';
 
+/** What {@link CuratorPlugin} needs: the curators, the cache directory and the environment. */
 export interface CuratorPluginOptions {
   /** The curators this worker can run, by name. */
   curators: Iterable<Curator<any, any, any>>;

@@ -17,6 +17,7 @@ import { defaultCacheDir } from './storage/cache-dir';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './defaults';
 import { connectWorker } from './temporal/connection';
 
+/** What {@link createWorker} needs: the curators, and where Temporal, the cache and the provider keys are. */
 export interface CuratorWorkerOptions {
   /** The curators this worker can run, by name. */
   curators: Iterable<Curator<any, any, any>>;
@@ -55,6 +56,7 @@ export interface CuratorWorkerOptions {
   workerOptions?: Partial<WorkerOptions>;
 }
 
+/** The path of this package's workflows module, for `Worker.create({ workflowsPath })` or a bundler. */
 export const workflowsPath = require.resolve('./workflows');
 
 let bundle: Promise<{ code: string }> | undefined;
@@ -146,6 +148,10 @@ const quietBundlerLogger = {
   error: (message: string, meta?: unknown) => console.error(message, meta ?? ''),
 };
 
+/**
+ * Creates a Temporal worker that runs curation jobs: the curation workflows (from a bundle cached on disk) and the
+ * activities, with the given curators registered by name. Run it with `worker.run()`.
+ */
 export async function createWorker(options: CuratorWorkerOptions): Promise<Worker> {
   const deps = new ActivityDeps({
     curators: options.curators,

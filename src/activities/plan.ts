@@ -34,7 +34,9 @@ export const OUTSTANDING_PER_SLOT = 1.5;
 /** Batch mode: provider batches in flight at once across the job. */
 export const BATCH_MODE_BATCHES_IN_FLIGHT = 32;
 
+/** The input of the `plan` activity: the job's input and its workflow id. */
 export interface PlanInput extends CurateJobInput {
+  /** The job's workflow id, recorded in the job index. */
   workflowId: string;
 }
 

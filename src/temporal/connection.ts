@@ -12,11 +12,13 @@ export function temporalNamespace(): string {
   return process.env.TEMPORAL_NAMESPACE || DEFAULT_NAMESPACE;
 }
 
+/** A Temporal client for `address` and `namespace` (`TEMPORAL_ADDRESS` / `TEMPORAL_NAMESPACE`, else local). */
 export async function connectClient(address = temporalAddress(), namespace = temporalNamespace()): Promise<Client> {
   const connection = await Connection.connect({ address });
   return new Client({ connection, namespace });
 }
 
+/** A worker's connection to Temporal at `address` (`TEMPORAL_ADDRESS`, else local). */
 export async function connectWorker(address = temporalAddress()): Promise<NativeConnection> {
   return NativeConnection.connect({ address });
 }

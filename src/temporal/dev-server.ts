@@ -23,8 +23,11 @@ export interface DevServerOptions {
   extraArgs?: string[];
 }
 
+/** A local Temporal dev server, started or reused. */
 export interface DevServer {
+  /** Its gRPC address, `127.0.0.1:<port>`. */
   address: string;
+  /** Its Web UI. */
   uiUrl: string;
   /** False when an already running server was reused: stop() then leaves it alone. */
   owned: boolean;
