@@ -36,9 +36,9 @@ export function createActivities(options: ActivityDepsOptions | ActivityDeps) {
     submitProviderBatch: guard(batchMode.submitProviderBatch),
     /** Batch mode: checks the status of submitted provider batches. */
     pollProviderBatches: guard(batchMode.pollProviderBatches),
-    /** Batch mode: downloads an ended provider batch's results into the batch's response log. */
+    /** Batch mode: downloads the results of one batch's ended provider batches into its response log, and parses them. */
     downloadProviderBatch: guard(batchMode.downloadProviderBatch),
-    /** Batch mode: cancels a job's provider batches. */
+    /** Batch mode: cancels the provider batches of one batch. */
     cancelProviderBatch: guard(batchMode.cancelProviderBatch),
   };
 }
