@@ -19,7 +19,7 @@ import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
 import { curatorFingerprint, sha256, stableStringify } from './storage/fingerprint';
-import { DEFAULT_TASK_QUEUE } from './temporal/connection';
+import { DEFAULT_TASK_QUEUE } from './defaults';
 import {
   curateWorkflow,
   jobProgressQuery,
@@ -33,11 +33,19 @@ export type { CurationErrorType } from './errors';
 /** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
 export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
 
+/** What {@link curate} and {@link startCuration} take: the dataset, and where and how to run the job. */
 export interface CurateOptions extends JobOptions {
+  /** The rows to curate: in memory, a file, or an earlier result. */
   dataset: DatasetInput;
-  /** The workers' task queue (default `temporal-curator`). */
+  /**
+   * The workers' task queue.
+   * @defaultValue `'temporal-curator'` (`DEFAULT_TASK_QUEUE`)
+   */
   taskQueue?: string;
-  /** Where in-memory rows are stored for the worker to read: the worker's cache root (default as the worker's). */
+  /**
+   * Where in-memory rows are stored for the worker to read: the worker's cache root.
+   * @defaultValue as the worker's: `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
   /**
    * Overrides the job's workflow id, which otherwise derives from the curator (its whole definition, when given as a
@@ -53,13 +61,15 @@ export interface CurateOptions extends JobOptions {
   workerEnv?: NodeJS.ProcessEnv;
   /**
    * Index the job with the `Curator*` search attributes (see `search-attributes.ts`). They must be registered on the
-   * server: the embedded dev server does it; default false, so an unprepared cluster never refuses a job.
+   * server: the embedded dev server does it; off by default, so an unprepared cluster never refuses a job.
+   * @defaultValue false
    */
   searchAttributes?: boolean;
 }
 
 /** A finished job: its manifest, plus the dataset loaded on first access of `table`. */
 export interface CurationResult extends CurationManifest {
+  /** The output dataset as an Arrow table, read from `datasetPath` on first access. */
   readonly table: Table;
 }
 

@@ -79,14 +79,13 @@ export {
   type CurationResult,
   type DatasetInput,
 } from './client';
-export { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from './temporal/connection';
+export { connectClient, connectWorker } from './temporal/connection';
+export * from './defaults';
 export {
-  EMBEDDED_SIMULATOR_PORT,
   embeddedTaskQueue,
   endLocalRun,
   signalExitCode,
   startLocalStack,
-  STOP_GRACE_SECONDS,
   type LocalStack,
   type LocalStackOptions,
 } from './embedded';

@@ -25,12 +25,19 @@ import { createActivities, type CuratorActivities } from './activities';
 import type { Curator } from './curator';
 import { workflowsPath as curatorWorkflowsPath } from './worker';
 
+/** What {@link CuratorPlugin} needs: the curators, the cache directory and the environment. */
 export interface CuratorPluginOptions {
   /** The curators this worker can run, by name. */
   curators: Iterable<Curator<any, any, any>>;
-  /** Cache root (default `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`). */
+  /**
+   * The cache root: responses, datasets and the job index.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
-  /** Where API keys and base URLs are read from (default `process.env`). */
+  /**
+   * Where API keys and base URLs are read from.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
 }
 

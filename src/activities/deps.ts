@@ -12,21 +12,36 @@ import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../storage/fingerprint';
 import { MetadataDb } from '../storage/metadata-db';
 
+/** What the activities are built from: the curators, the cache directory and the environment. */
 export interface ActivityDepsOptions {
   /** The curators this worker can run. */
   curators: CuratorRegistry | Iterable<Curator<any, any, any>>;
-  /** Cache root (default `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`). */
+  /**
+   * The cache root: responses, datasets and the job index.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
-  /** Where API keys and base URLs are read from (default `process.env`). */
+  /**
+   * Where API keys and base URLs are read from.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
   /** When aborted, batch activities take no new request, let those in flight finish and log them, then stop. */
   drain?: AbortSignal;
 }
 
+/**
+ * What the activities of one worker process share: its curators, cache directory, provider clients, rate limiters
+ * and job index. Pass one to {@link createActivities} to share it between workers in a process.
+ */
 export class ActivityDeps {
+  /** The curators this worker runs, by name. */
   readonly registry: CuratorRegistry;
+  /** Paths under the cache root. */
   readonly cache: CacheLayout;
+  /** Provider clients, one per provider, key and base URL. */
   readonly providers: ProviderPool;
+  /** Rate limiters, one per provider account and endpoint, shared through the cache's `limits.db`. */
   readonly limiters: LimiterPool;
   /** Requests in flight, reported under the cache for progress displays when they wait long. */
   private readonly waiting: WaitingRequests;
@@ -135,6 +150,7 @@ export class ActivityDeps {
     return checked;
   }
 
+  /** Closes the job index, the limiters and the waiting-requests report. */
   close(): void {
     this.db?.close();
     this.limiters.close();

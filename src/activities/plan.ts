@@ -16,24 +16,27 @@ import { parseFingerprint, resolveBaseURL, runFingerprint } from '../storage/fin
 import { exists } from '../storage/jsonl';
 import { apiKeyFor } from '../providers';
 import { CacheDirNotWritableError, InvalidOptionsError, WrongWorkerError } from '../errors';
+import {
+  DEFAULT_BATCH_MODE_BATCH_SIZE,
+  DEFAULT_BATCH_POLL_INTERVAL_SECONDS,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_REQUIRE_ALL_RESPONSES,
+} from '../defaults';
 import { resolve } from 'node:path';
 import type { ActivityDeps } from './deps';
 
-export const DEFAULT_BATCH_SIZE = 100;
 /**
  * Requests the workflow keeps outstanding per request allowed in flight: the batches beyond the concurrency wait at
  * the worker's limiter, so a batch that waits for its slowest answer never leaves the pipe short.
  */
 export const OUTSTANDING_PER_SLOT = 1.5;
-export const DEFAULT_MAX_RETRIES = 10;
-/** Batch mode: rows per batch, and so per provider batch unless the provider's limits split it (Curator: 10,000). */
-export const DEFAULT_BATCH_MODE_BATCH_SIZE = 10_000;
-/** Batch mode: seconds between status checks (Curator's `batch_check_interval`). */
-export const DEFAULT_BATCH_POLL_INTERVAL_SECONDS = 60;
 /** Batch mode: provider batches in flight at once across the job. */
 export const BATCH_MODE_BATCHES_IN_FLIGHT = 32;
 
+/** The input of the `plan` activity: the job's input and its workflow id. */
 export interface PlanInput extends CurateJobInput {
+  /** The job's workflow id, recorded in the job index. */
   workflowId: string;
 }
 
@@ -108,7 +111,8 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
     throw new InvalidOptionsError(`maxRetries must be a whole number >= 0, got ${maxRetries}`);
   }
-  const requireAllResponses = options.requireAllResponses ?? backend.requireAllResponses ?? true;
+  const requireAllResponses =
+    options.requireAllResponses ?? backend.requireAllResponses ?? DEFAULT_REQUIRE_ALL_RESPONSES;
 
   const datasetHash = await hashDataset(input.dataset, deps.cache);
   const runHash = runFingerprint(curator, datasetHash, deps.providers.env);

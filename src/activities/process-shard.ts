@@ -23,22 +23,8 @@ import { summarize } from '../requests/shard-outcome';
 import { readShardRows, readInputIndex } from '../storage/dataset';
 import { ShardLease } from '../storage/shard-lease';
 import { ShardLog, type AttemptRecord } from '../storage/response-log';
+import { defaultRequestTimeoutMs } from '../defaults';
 import type { ActivityDeps } from './deps';
-
-/** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
-export const DEFAULT_REASONING_TIMEOUT_MS = 600_000;
-/** Time limit of one attempt for other models: a long answer streams out well within it. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
-
-/**
- * The time limit of one attempt when the curator sets none: a server that never answers then costs minutes, not ten
- * of them, unless the model is one that may think that long.
- */
-export function defaultRequestTimeoutMs(model: string): number {
-  return /^(o\d|gpt-5)|reason|think|(^|[-/])r1\b/i.test(model)
-    ? DEFAULT_REASONING_TIMEOUT_MS
-    : DEFAULT_REQUEST_TIMEOUT_MS;
-}
 
 /**
  * How long a batch's requests may wait for admission (a slot, the pace, the window) before the activity hands the

@@ -17,10 +17,9 @@ import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, Provide
 import { checkAnswerBody, classifyError, type RequestError } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
+import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';
 
 const TOOL_NAME = 'output_schema';
-/** Anthropic requires max_tokens; this applies when the curator's generation params do not set it. */
-export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 const FINISH: Record<string, FinishReason> = {
   end_turn: 'stop',

@@ -10,6 +10,7 @@ import type { ProviderAnswer, ProviderRequest } from './types';
 /** Room kept under the byte limit for the body's framing (JSON brackets, multipart headers). */
 const FRAMING_BYTES = 64 * 1024;
 
+/** Most requests and bytes per provider batch. */
 export interface BatchLimits {
   requests: number;
   bytes: number;
@@ -21,6 +22,7 @@ export interface BatchLine {
   body: Record<string, unknown>;
 }
 
+/** Where a provider batch stands. */
 export interface BatchStatus {
   /** No request of the batch will change any more: completed, failed, expired or cancelled. */
   ended: boolean;
@@ -39,6 +41,7 @@ export interface BatchResult {
   error?: RequestError;
 }
 
+/** One connection to a provider's Batch API. */
 export interface ProviderBatchClient {
   readonly provider: string;
   readonly limits: BatchLimits;
@@ -48,8 +51,11 @@ export interface ProviderBatchClient {
   create(lines: BatchLine[], key: string, signal?: AbortSignal): Promise<{ id: string; fileId?: string }>;
   /** A batch created with `key` (after a crash between creating it and recording its id), if it can be found. */
   find(key: string, since: number): Promise<string | undefined>;
+  /** Where the batch stands. */
   status(id: string): Promise<BatchStatus>;
+  /** Every result of an ended batch, in any order. */
   results(id: string): AsyncIterable<BatchResult>;
+  /** Cancels the batch (its requests not yet processed end as cancelled). */
   cancel(id: string): Promise<void>;
 }
 

@@ -3,6 +3,7 @@
  * worker's environment (API keys never travel through workflows), and one pool of clients, for calls and for batches.
  */
 import type { Curator } from '../curator';
+import { DEFAULT_BATCH_COMPLETION_WINDOW } from '../defaults';
 import { InvalidOptionsError, MissingApiKeyError } from '../errors';
 import type { BatchLimits, ProviderBatchClient } from './batch';
 import { providerFetch } from './http-transport';
@@ -100,7 +101,7 @@ export class ProviderPool {
     const apiKey = apiKeyFor(curator, this.env);
     const baseURL = resolveBaseURL(curator, this.env);
     const limits = batchLimits(curator);
-    const completionWindow = curator.backend?.batchCompletionWindow ?? '24h';
+    const completionWindow = curator.backend?.batchCompletionWindow ?? DEFAULT_BATCH_COMPLETION_WINDOW;
     const id = JSON.stringify(['batch', curator.provider, baseURL, apiKey, limits, completionWindow]);
     let client = this.clients.get(id) as ProviderBatchClient | undefined;
     if (!client) {

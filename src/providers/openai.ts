@@ -3,6 +3,7 @@
  * through the official SDK with its retries off (Temporal retries).
  */
 import { countTokens } from 'gpt-tokenizer';
+import { DEFAULT_BATCH_COMPLETION_WINDOW } from '../defaults';
 import OpenAI, { toFile } from 'openai';
 import {
   CANCELED,
@@ -104,7 +105,7 @@ export class OpenAIBatchClient implements ProviderBatchClient {
     baseURL: string,
     apiKey: string,
     readonly limits: BatchLimits = OPENAI_BATCH_LIMITS,
-    private readonly completionWindow = '24h'
+    private readonly completionWindow = DEFAULT_BATCH_COMPLETION_WINDOW
   ) {
     this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
   }

@@ -34,6 +34,7 @@ export type ErrorType =
   /** Batch mode: the provider rejected the whole batch (its validation failed). */
   | 'BatchFailed';
 
+/** Why one attempt of a request failed, classified: what the retry decision and the response log see. */
 export interface RequestError {
   type: ErrorType;
   message: string;

@@ -3,6 +3,7 @@ import type { ChatMessage } from '../curator';
 import type { JsonSchema } from '../schema';
 import type { RequestError } from './outcome';
 
+/** One request as the engine formats it, before a provider turns it into its own body. */
 export interface ProviderRequest {
   model: string;
   messages: ChatMessage[];
@@ -15,6 +16,7 @@ export interface ProviderRequest {
 /** Finish reasons in OpenAI's vocabulary; Anthropic's stop reasons are mapped onto it (`max_tokens` is `length`). */
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | (string & {});
 
+/** A provider's answer to one request, mapped to one shape whatever the provider. */
 export interface ProviderAnswer {
   /** The text answer, or the JSON text of a structured answer. */
   text: string | null;
@@ -30,6 +32,7 @@ export interface ProviderAnswer {
   headers?: Headers;
 }
 
+/** How one call is made. */
 export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs: number;
@@ -39,6 +42,7 @@ export interface CallOptions {
 export interface ProviderClient {
   readonly provider: 'openai' | 'anthropic';
   readonly baseURL: string;
+  /** Sends one request and maps the answer; throws what `classify` understands when it fails. */
   call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer>;
   /**
    * What a failed call means: retry later, fail the request, or stop the job.

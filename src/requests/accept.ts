@@ -7,8 +7,7 @@ import type { ProviderAnswer } from '../providers/types';
 import { resolveResponseFormat, type ResponseFormat } from '../schema';
 import type { Curator } from '../curator';
 import type { AttemptRecord } from '../storage/response-log';
-
-export const DEFAULT_INVALID_FINISH_REASONS = ['length', 'content_filter'];
+import { DEFAULT_INVALID_FINISH_REASONS } from '../defaults';
 
 export type Accepted = { ok: true; value: unknown };
 

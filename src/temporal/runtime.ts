@@ -1,6 +1,7 @@
 /** The SDK runtime's log level: worker state changes at INFO would drown what the user should read. */
 import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
+import { DEFAULT_LOG_LEVEL } from '../defaults';
 import { ownFailure } from '../errors';
 
 let installed = false;
@@ -38,7 +39,7 @@ export class CuratorLogger extends DefaultLogger {
  * runtime must not shut the workers down on them.
  */
 export function installQuietRuntime(
-  level: LogLevel = (process.env.CURATOR_LOG_LEVEL as LogLevel) || 'WARN',
+  level: LogLevel = (process.env.CURATOR_LOG_LEVEL as LogLevel) || DEFAULT_LOG_LEVEL,
   ownSignals = false
 ): void {
   if (installed) return;

@@ -21,6 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { DEFAULT_BATCHES_PER_PARTITION } from '../defaults';
 import { IncompleteResponsesError, rootCause, toApplicationFailure } from '../errors';
 import {
   CuratorModel,
@@ -42,7 +43,6 @@ export const PARTIAL_RESULT_MEMO = 'partialResult';
 
 /** Batch activities one partition keeps in flight at most. */
 const MAX_PARTITION_WINDOW = 8;
-const DEFAULT_BATCHES_PER_PARTITION = 100;
 
 /** State carried across continue-as-new of the job itself. */
 export interface CurateJobState {

@@ -9,14 +9,13 @@
  * waiting, as durable timers in its history.
  */
 import type { CurationStats, RetryableFailure, RetryGroup } from '../manifests';
+import { DEFAULT_BACKOFF } from '../defaults';
 
 export interface BackoffPolicy {
   initialMs: number;
   coefficient: number;
   maxMs: number;
 }
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, coefficient: 2, maxMs: 60_000 };
 
 /** Requests that failed retryably: one request (sent on its own) or a group of them (sent in provider batches). */
 export interface Retryable {

@@ -5,7 +5,8 @@ import { defineCurator, type CuratorDefinition, type Row } from '../../src/curat
 import type { ProviderAnswer } from '../../src/providers/types';
 import { ParseError, PromptError } from '../../src/errors';
 import { buildMessages, buildRequest } from '../../src/requests/format';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../../src/requests/accept';
+import { acceptAnswer } from '../../src/requests/accept';
+import { DEFAULT_INVALID_FINISH_REASONS } from '../../src/defaults';
 import { parseRows } from '../../src/requests/parse';
 import { resolveResponseFormat, type JsonSchema } from '../../src/schema';
 
