@@ -23,13 +23,7 @@ import type {
   ProviderBatchTask,
 } from '../manifests';
 import { providerOf } from '../providers';
-import {
-  batchLine,
-  indexOfCustomId,
-  splitBatches,
-  type BatchLine,
-  type ProviderBatchClient,
-} from '../providers/batch';
+import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
 import { classifyError, type RequestError } from '../providers/outcome';
 import { answerAcceptor } from '../requests/accept';
 import { formatRequests } from '../requests/format';

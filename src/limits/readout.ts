@@ -26,8 +26,7 @@ function fromLimitsDb<T>(path: string, read: (db: Database.Database) => T | unde
 export function readLearnedLimits(path: string, bucket: string): Limits | undefined {
   return fromLimitsDb(path, (db) => {
     const row = db.prepare('SELECT learned FROM buckets WHERE bucket = ?').get(bucket) as
-      | { learned: string | null }
-      | undefined;
+      { learned: string | null } | undefined;
     return row?.learned ? (JSON.parse(row.learned) as Limits) : undefined;
   });
 }

@@ -121,4 +121,3 @@ export const CANCELED: RequestError = {
   message: 'the provider batch was cancelled before this request was processed',
   retryable: true,
 };
-

@@ -216,7 +216,9 @@ export const openai: ProviderModule = {
   body: openaiBody,
   // A real tokenizer: OpenAI's is public.
   estimateInputTokens: (request) =>
-    chatInputTokens(request, (text) => (text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text))),
+    chatInputTokens(request, (text) =>
+      text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)
+    ),
   batch: {
     limits: OPENAI_BATCH_LIMITS,
     createClient: ({ baseURL, apiKey, limits, completionWindow }) =>

@@ -78,6 +78,8 @@ export function answerAcceptor(curator: Curator): (answer: Omit<ProviderAnswer, 
   return (answer) => {
     const accepted = acceptAnswer(answer, format, invalidFinishReasons);
     const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
-    return accepted.ok ? { ...shared, ok: true, value: accepted.value } : { ...shared, ok: false, error: accepted.error };
+    return accepted.ok
+      ? { ...shared, ok: true, value: accepted.value }
+      : { ...shared, ok: false, error: accepted.error };
   };
 }

@@ -65,7 +65,6 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   return messages;
 }
 
-
 export function buildRequest(curator: Curator, row: Row): ProviderRequest {
   const params = requestParams(curator);
   return {
@@ -83,7 +82,12 @@ export interface FormattedShard {
 }
 
 /** Formats the rows `indices` of a shard whose first row is `first`: a row unreadable in the input or refused by `prompt` fails alone. */
-export function formatRequests(curator: Curator, rows: readonly Row[], first: number, indices: readonly number[]): FormattedShard {
+export function formatRequests(
+  curator: Curator,
+  rows: readonly Row[],
+  first: number,
+  indices: readonly number[]
+): FormattedShard {
   const requests = new Map<number, ProviderRequest>();
   const errors = new Map<number, RequestError>();
   for (const i of indices) {

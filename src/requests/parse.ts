@@ -78,4 +78,3 @@ export async function writeParsedShard(
   await writeFileAtomic(path, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
   return lines;
 }
-

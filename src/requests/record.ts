@@ -7,7 +7,11 @@ import { exists, writeFileAtomic } from '../storage/jsonl';
 import { type AttemptRecord, ShardLog, ResponseLogWriter } from '../storage/response-log';
 
 /** The fields every attempt record starts with: which request, which job, which attempt, when. */
-export function attemptBase(i: number, job: string, attempt: number): Pick<AttemptRecord, 'i' | 'job' | 'attempt' | 'at'> {
+export function attemptBase(
+  i: number,
+  job: string,
+  attempt: number
+): Pick<AttemptRecord, 'i' | 'job' | 'attempt' | 'at'> {
   return { i, job, attempt, at: new Date().toISOString() };
 }
 

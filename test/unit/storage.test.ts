@@ -24,13 +24,7 @@ import {
   sha256,
   stableStringify,
 } from '../../src/storage/fingerprint';
-import {
-  readJsonLines,
-  readRecords,
-  repairTornTail,
-  writeFileAtomic,
-  type JsonLine,
-} from '../../src/storage/jsonl';
+import { readJsonLines, readRecords, repairTornTail, writeFileAtomic, type JsonLine } from '../../src/storage/jsonl';
 import { MetadataDb } from '../../src/storage/metadata-db';
 import { ShardLog, ResponseLogWriter, type AttemptRecord } from '../../src/storage/response-log';
 
