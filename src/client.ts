@@ -18,7 +18,8 @@ import { CuratorName } from './search-attributes';
 import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
-import { curatorFingerprint, sha256, stableStringify } from './storage/fingerprint';
+import { curatorFingerprint } from './requests/fingerprint';
+import { sha256, stableStringify } from './storage/fingerprint';
 import { DEFAULT_TASK_QUEUE } from './defaults';
 import {
   curateWorkflow,

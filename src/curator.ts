@@ -5,7 +5,6 @@
  * Curators hold functions, which a Temporal payload cannot carry, so they are registered on the worker by name
  * and workflows refer to them by that name only.
  */
-import { isProviderName, providerForModel, providerNames } from './providers/registry';
 import { resolveResponseFormat, type JsonSchema } from './schema';
 
 /** One row of a dataset: a plain JSON object. */
@@ -231,11 +230,11 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
   if (definition.parse !== undefined && typeof definition.parse !== 'function') {
     throw new TypeError(`curator '${name}': parse must be a function`);
   }
-  const provider = definition.provider ?? providerForModel(model);
-  if (!isProviderName(provider)) {
-    const names = providerNames().map((n) => `'${n}'`);
+  const provider = definition.provider ?? (/claude/i.test(model) ? 'anthropic' : 'openai');
+  if (typeof provider !== 'string' || provider.length === 0) {
     throw new TypeError(
-      `curator '${name}': provider must be ${names.join(' or ')}, got '${String(provider)}' (see registerProvider)`
+      `curator '${name}': provider must be the name of a provider ('openai', 'anthropic', or one added with ` +
+        `registerProvider), got '${String(provider)}'`
     );
   }
   // Converted here, once, so that a schema the library cannot use fails where the curator is defined, not in a

@@ -9,7 +9,7 @@ import { CuratorChangedError, WrongApiKeyError, WrongWorkerError } from '../erro
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { readInputIndex, repairInput } from '../storage/dataset';
 import { exists } from '../storage/jsonl';
-import { parseFingerprint, runFingerprint } from '../storage/fingerprint';
+import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
 import { MetadataDb } from '../storage/metadata-db';
 
 /** What the activities are built from: the curators, the cache directory and the environment. */

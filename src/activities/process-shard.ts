@@ -11,6 +11,7 @@ import { CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/act
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { ShardOutcome, ShardTask } from '../manifests';
+import { providerOf } from '../providers';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
@@ -116,7 +117,7 @@ async function callRequests(
   log: ShardLog
 ): Promise<{ index: number; error: RequestError } | undefined> {
   const client = deps.providers.get(curator);
-  const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
+  const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests, providerOf(curator));
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
   const jobSlots = job.gate;
   const accept = answerAcceptor(curator);

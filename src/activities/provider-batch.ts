@@ -358,6 +358,6 @@ function formatShard(
   const { requests, errors } = formatRequests(curator, rows, first, indices);
   const lines = new Map<number, BatchLine>();
   const provider = providerOf(curator);
-  for (const [i, request] of requests) lines.set(i, batchLine(provider, i, request));
+  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(request)));
   return { lines, errors };
 }

@@ -1,6 +1,5 @@
 /** One rate limiter per bucket (provider, base URL, model) per worker process, over the window shared on disk. */
 import type { Curator } from '../curator';
-import { providerOf } from '../providers';
 import { OutputEstimator } from './estimate';
 import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
@@ -22,6 +21,20 @@ export function configuredLimits(curator: Curator): Limits {
     requestsPerSecond: b.maxRequestsPerSecond,
   };
 }
+
+/**
+ * How the bucket's provider counts tokens before sending (its `ProviderModule` does). Without one, input is counted
+ * from the messages' length, on the high side.
+ */
+export interface TokenEstimates {
+  estimateInputTokens(request: ProviderRequest): number;
+  /** The provider counts `max_tokens` against the output budget up front. */
+  readonly reservesMaxTokens?: boolean;
+}
+
+const BY_LENGTH: TokenEstimates = {
+  estimateInputTokens: (request) => Math.ceil(JSON.stringify(request.messages).length / 3),
+};
 
 export interface BucketLimiter {
   limiter: RateLimiter;
@@ -52,7 +65,7 @@ export class LimiterPool {
 
   constructor(private readonly path: string) {}
 
-  get(curator: Curator, baseURL: string, maxConcurrent: number): BucketLimiter {
+  get(curator: Curator, baseURL: string, maxConcurrent: number, tokens: TokenEstimates = BY_LENGTH): BucketLimiter {
     const key = rateBucket(curator, baseURL);
     let entry = this.buckets.get(key);
     if (!entry) {
@@ -66,15 +79,14 @@ export class LimiterPool {
         window: this.window,
       });
       const outputs = new OutputEstimator();
-      const provider = providerOf(curator);
       entry = {
         limiter,
         outputs,
         answered: false,
         estimate: (request) => ({
           requests: 1,
-          input: provider.estimateInputTokens(request),
-          output: outputs.estimate(request, provider.reservesMaxTokens === true),
+          input: tokens.estimateInputTokens(request),
+          output: outputs.estimate(request, tokens.reservesMaxTokens === true),
         }),
       };
       this.buckets.set(key, entry);

@@ -177,7 +177,6 @@ export const anthropic: ProviderModule = {
   apiKeyEnv: 'ANTHROPIC_API_KEY',
   baseURLEnv: 'ANTHROPIC_BASE_URL',
   defaultBaseURL: 'https://api.anthropic.com',
-  claimsModel: (model) => /claude/i.test(model),
   createClient: ({ baseURL, apiKey, fetch }) => new AnthropicProvider(baseURL, apiKey, fetch),
   body: anthropicBody,
   // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text.

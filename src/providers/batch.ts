@@ -4,8 +4,7 @@
  * and its results become the same answers and classified errors as synchronous calls.
  */
 import { classifyError, type RequestError } from './outcome';
-import type { ProviderModule } from './provider';
-import type { ProviderAnswer, ProviderRequest } from './types';
+import type { ProviderAnswer } from './types';
 
 /** Room kept under the byte limit for the body's framing (JSON brackets, multipart headers). */
 const FRAMING_BYTES = 64 * 1024;
@@ -69,9 +68,9 @@ export function indexOfCustomId(customId: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The provider body of one request, as a synchronous call would send it. */
-export function batchLine(provider: ProviderModule, index: number, request: ProviderRequest): BatchLine {
-  return { customId: customIdOf(index), body: provider.body(request) };
+/** One request of a provider batch: its provider body (`ProviderModule.body`), as a synchronous call would send it. */
+export function batchLine(index: number, body: Record<string, unknown>): BatchLine {
+  return { customId: customIdOf(index), body };
 }
 
 /**

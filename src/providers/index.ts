@@ -11,9 +11,10 @@ import type { ProviderModule } from './provider';
 import { providerNamed, providerNames } from './registry';
 import type { ProviderClient } from './types';
 import type { WaitingRequests } from './waiting-requests';
+import { rateBucket } from '../limits/bucket';
 
 export type { ProviderModule, ProviderBatchApi, ProviderClientOptions } from './provider';
-export { isProviderName, providerForModel, providerNamed, providerNames, registerProvider } from './registry';
+export { isProviderName, providerNamed, providerNames, registerProvider } from './registry';
 
 /** The provider module of a curator. */
 export function providerOf(curator: Pick<Curator, 'provider'>): ProviderModule {
@@ -39,11 +40,6 @@ export function resolveBaseURL(
 ): string {
   const provider = providerOf(curator);
   return (curator.backend?.baseURL ?? env[provider.baseURLEnv] ?? provider.defaultBaseURL).replace(/\/+$/, '');
-}
-
-/** Names the rate-limit bucket of a curator's requests: one per provider, endpoint and model, as providers count. */
-export function rateBucket(curator: Pick<Curator, 'provider' | 'model'>, baseURL: string): string {
-  return `${curator.provider} ${baseURL} ${curator.model}`;
 }
 
 /** The batch limits in effect: the provider's, lowered (never raised) by the curator's settings. */

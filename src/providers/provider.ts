@@ -46,8 +46,6 @@ export interface ProviderModule {
   readonly baseURLEnv: string;
   /** Where requests go when neither the curator nor the environment says. */
   readonly defaultBaseURL: string;
-  /** Whether a model of this name is the provider's, for curators that name no provider. */
-  claimsModel?(model: string): boolean;
   /** A client for calls of one request each; the worker keeps one per base URL and key. */
   createClient(options: ProviderClientOptions): ProviderClient;
   /** The provider's request body: what a call sends, and what a line of a provider batch carries. */

@@ -42,9 +42,3 @@ export function providerNamed(name: string): ProviderModule {
   }
   return provider;
 }
-
-/** The provider of a model when a curator names none: the first that claims it, else OpenAI (and compatibles). */
-export function providerForModel(model: string): string {
-  for (const provider of providers.values()) if (provider.claimsModel?.(model)) return provider.name;
-  return openai.name;
-}

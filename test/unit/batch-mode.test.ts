@@ -27,7 +27,7 @@ import { ANTHROPIC_BATCH_LIMITS } from '../../src/providers/anthropic';
 import { OPENAI_BATCH_LIMITS } from '../../src/providers/openai';
 import { storeRows } from '../../src/storage/dataset';
 import { decideBatchRetries } from '../../src/workflows/request-state';
-import { runFingerprint } from '../../src/storage/fingerprint';
+import { runFingerprint } from '../../src/requests/fingerprint';
 import { writeFileAtomic } from '../../src/storage/jsonl';
 import { ShardLog } from '../../src/storage/response-log';
 import { startSimulator, type Simulator } from '../../src/simulator';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { jobWorkflowId } from '../../src/client';
 import { defineCurator, type Curator } from '../../src/curator';
 import { embeddedTaskQueue } from '../../src/embedded';
-import { curatorFingerprint } from '../../src/storage/fingerprint';
+import { curatorFingerprint } from '../../src/requests/fingerprint';
 import { defaultRequestTimeoutMs } from '../../src/defaults';
 import { checkAnswerBody, classifyError } from '../../src/providers/outcome';
 

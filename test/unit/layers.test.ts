@@ -40,7 +40,6 @@ const LAYERS: { name: string; units: string[] }[] = [
  */
 const ALLOWED_UPWARD = new Set([
   'manifests.ts -> limits/window.ts',
-  'storage/fingerprint.ts -> requests/format.ts',
   'storage/response-log.ts -> providers/outcome.ts',
   'limits/estimate.ts -> providers/types.ts',
   'limits/headers.ts -> providers/outcome.ts',

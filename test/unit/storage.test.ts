@@ -17,13 +17,9 @@ import {
   readInputIndex,
   storeRows,
 } from '../../src/storage/dataset';
-import {
-  parseFingerprint,
-  resolveBaseURL,
-  runFingerprint,
-  sha256,
-  stableStringify,
-} from '../../src/storage/fingerprint';
+import { sha256, stableStringify } from '../../src/storage/fingerprint';
+import { parseFingerprint, runFingerprint } from '../../src/requests/fingerprint';
+import { resolveBaseURL } from '../../src/providers';
 import { readJsonLines, readRecords, repairTornTail, writeFileAtomic, type JsonLine } from '../../src/storage/jsonl';
 import { MetadataDb } from '../../src/storage/metadata-db';
 import { ShardLog, ResponseLogWriter, type AttemptRecord } from '../../src/storage/response-log';

@@ -1,0 +1,44 @@
+/**
+ * Run fingerprints. Same inputs, same fingerprint, same cache folder: that is what makes a rerun free.
+ *
+ * As in Curator, the fingerprint covers the dataset, the prompt function's source, the model, the response schema and
+ * the generation params, and batch mode when on; unlike Curator it also covers the provider, its base URL and the
+ * system prompt, so answers from a different endpoint or instruction are never served from cache. `parse` is hashed
+ * separately: it names the output, not the run, so changing it re-parses cached responses.
+ */
+import { requestParams, type Curator } from '../curator';
+import { resolveBaseURL } from '../providers';
+import { resolveResponseFormat } from '../schema';
+import { sha256, stableStringify } from '../storage/fingerprint';
+
+/** Identifies the run: which requests are sent and so which responses can be reused. */
+export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJS.ProcessEnv = process.env): string {
+  const format = resolveResponseFormat(curator.responseFormat);
+  const parts = {
+    dataset: datasetHash,
+    prompt: curator.prompt.toString(),
+    systemPrompt: curator.systemPrompt ?? null,
+    model: curator.model,
+    responseFormat: format ? format.jsonSchema : 'text',
+    generationParams: requestParams(curator),
+    provider: curator.provider,
+    baseURL: resolveBaseURL(curator, env),
+    // Only when on, so the fingerprints of synchronous runs stay what they were.
+    ...(curator.backend?.batch === true ? { batch: true } : {}),
+  };
+  return sha256(stableStringify(parts)).slice(0, 32);
+}
+
+/** Identifies the output: the parse function's source (the default parse has its own constant name). */
+export function parseFingerprint(curator: Curator): string {
+  return sha256(curator.parse ? curator.parse.toString() : 'default-parse').slice(0, 16);
+}
+
+/**
+ * Identifies a curator's definition as a worker with environment `env` would run it: everything the run and parse
+ * fingerprints cover except the dataset. Part of a job's workflow id, so an edited curator starts a new job instead
+ * of attaching to the job planned with the old one.
+ */
+export function curatorFingerprint(curator: Curator, env: NodeJS.ProcessEnv = process.env): string {
+  return sha256(`${runFingerprint(curator, '', env)}/${parseFingerprint(curator)}`).slice(0, 16);
+}
