@@ -14,7 +14,7 @@ import {
   type ProviderBatchClient,
 } from './batch';
 import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
-import { checkAnswerBody, classifyError, type RequestError } from './outcome';
+import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';
@@ -40,10 +40,6 @@ export class AnthropicProvider implements ProviderClient {
     fetch?: typeof globalThis.fetch
   ) {
     this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0, fetch });
-  }
-
-  classify(err: unknown): RequestError {
-    return classifyError(err);
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

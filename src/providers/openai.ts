@@ -16,7 +16,7 @@ import {
   type ProviderBatchClient,
 } from './batch';
 import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
-import { checkAnswerBody, classifyError, type RequestError } from './outcome';
+import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 
@@ -37,10 +37,6 @@ export class OpenAIProvider implements ProviderClient {
   ) {
     // Every retry belongs to Temporal, where it is durable and visible; an SDK retry would be neither.
     this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch });
-  }
-
-  classify(err: unknown): RequestError {
-    return classifyError(err);
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

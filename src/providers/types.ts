@@ -40,7 +40,8 @@ export interface CallOptions {
 
 /** One provider connection, made from the worker's environment. */
 export interface ProviderClient {
-  readonly provider: 'openai' | 'anthropic';
+  /** The provider's name, as curators give it. */
+  readonly provider: string;
   readonly baseURL: string;
   /** Sends one request and maps the answer; throws what `classify` understands when it fails. */
   call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer>;
