@@ -242,20 +242,28 @@ export function toApplicationFailure(err: unknown, details?: unknown[]): unknown
   });
 }
 
-/** Wraps an activity so that the family's errors it throws reach Temporal as {@link toApplicationFailure} says. */
-export function withApplicationFailures<A extends unknown[], R>(
-  activity: (...args: A) => Promise<R>
+/** Wraps an activity so that whatever it throws goes through `convert`; the wrapper keeps the activity's name. */
+export function convertFailures<A extends unknown[], R>(
+  activity: (...args: A) => Promise<R>,
+  convert: (err: unknown) => unknown
 ): (...args: A) => Promise<R> {
   const wrapped = async (...args: A) => {
     try {
       return await activity(...args);
     } catch (err) {
-      throw toApplicationFailure(err);
+      throw convert(err);
     }
   };
   // Temporal registers activities by their function names.
   Object.defineProperty(wrapped, 'name', { value: activity.name });
   return wrapped;
+}
+
+/** Wraps an activity so that the family's errors it throws reach Temporal as {@link toApplicationFailure} says. */
+export function withApplicationFailures<A extends unknown[], R>(
+  activity: (...args: A) => Promise<R>
+): (...args: A) => Promise<R> {
+  return convertFailures(activity, (err) => toApplicationFailure(err));
 }
 
 /** `err` and its causes, outermost first: the one walk down a `cause` chain (bounded, should one loop). */

@@ -79,7 +79,9 @@ export {
   type CurationResult,
   type DatasetInput,
 } from './client';
-export { connectClient, connectWorker } from './temporal/connection';
+export { connectClient, connectWorker, temporalAddress, temporalNamespace } from './temporal/connection';
+export { installQuietRuntime } from './temporal/runtime';
+export { formatSummary } from './cli/summary';
 export * from './defaults';
 export {
   embeddedTaskQueue,

@@ -6,7 +6,7 @@
 import { readlinkSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CacheLayout } from '../storage/cache-dir';
-import { DiskFullError } from '../errors';
+import { convertFailures, DiskFullError } from '../errors';
 
 /** Below this much free space a file system counts as the full one. */
 const NEARLY_FULL_BYTES = 1024 * 1024;
@@ -85,15 +85,7 @@ export function failClearlyOnDiskFull<A extends unknown[], R>(
   cacheRoot: string,
   activity: (...args: A) => Promise<R>
 ): (...args: A) => Promise<R> {
-  const wrapped = async (...args: A) => {
-    try {
-      return await activity(...args);
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      throw new DiskFullError(diskFullMessage(cacheRoot, err));
-    }
-  };
-  // Temporal registers activities by their function names.
-  Object.defineProperty(wrapped, 'name', { value: activity.name });
-  return wrapped;
+  return convertFailures(activity, (err) =>
+    isDiskFull(err) ? new DiskFullError(diskFullMessage(cacheRoot, err)) : err
+  );
 }

@@ -4,10 +4,12 @@ import { NativeConnection } from '@temporalio/worker';
 
 import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from '../defaults';
 
+/** The Temporal server's address: `TEMPORAL_ADDRESS`, else the local default. */
 export function temporalAddress(): string {
   return process.env.TEMPORAL_ADDRESS || DEFAULT_ADDRESS;
 }
 
+/** The Temporal namespace: `TEMPORAL_NAMESPACE`, else `default`. */
 export function temporalNamespace(): string {
   return process.env.TEMPORAL_NAMESPACE || DEFAULT_NAMESPACE;
 }
