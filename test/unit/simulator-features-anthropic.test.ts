@@ -216,7 +216,13 @@ describe('n and thinking', () => {
     err = await refusal(create({ messages, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 2048 } }));
     assert.match(err.message, /^`max_tokens` must be greater than `thinking.budget_tokens`/);
     err = await refusal(
-      create({ messages, max_tokens: 4096, temperature: 0.2, thinking: { type: 'enabled', budget_tokens: 1024 } })
+      // `temperature` is a real API field, though this SDK version leaves it out of its types.
+      create({
+        messages,
+        max_tokens: 4096,
+        temperature: 0.2,
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+      } as never)
     );
     assert.match(err.message, /^`temperature` may only be set to 1 when thinking is enabled/);
     err = await refusal(
