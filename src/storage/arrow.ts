@@ -210,17 +210,6 @@ export async function* readArrowRows(path: string): AsyncGenerator<JsonRow> {
   }
 }
 
-/**
- * The rows of an Arrow IPC stream held in memory (a few record batches, as a Parquet reader hands them over), decoded
- * as {@link readArrowRows} decodes a file's.
- */
-export function* readArrowBytes(bytes: Uint8Array): Generator<JsonRow> {
-  for (const batch of RecordBatchReader.from(bytes)) {
-    const read = createBatchDecoder(batch.schema)(batch.data);
-    for (let i = 0; i < batch.numRows; i++) yield read(i);
-  }
-}
-
 /** Hex SHA-256 of a file's contents, read as a stream. */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
