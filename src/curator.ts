@@ -183,6 +183,16 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
   parse?: (row: In, response: R) => Out | Out[] | null | undefined;
   /** Passed verbatim into the provider request body (temperature, max_tokens, ...). Part of the fingerprint. */
   generationParams?: Record<string, unknown>;
+  /**
+   * Generation params of one row, merged over {@link CuratorDefinition.generationParams} (a row's value wins; `null`
+   * or `undefined` drops the key): a function of the row, or the name of a field of the row that holds an object.
+   * Part of the fingerprint (the function's source or the field's name; the values through the dataset). A row whose
+   * params are not an object of JSON values fails alone, naming the row.
+   *
+   * @example
+   * rowGenerationParams: (row: { difficulty: string }) => ({ temperature: row.difficulty === 'hard' ? 1 : 0.2 })
+   */
+  rowGenerationParams?: ((row: In) => Record<string, unknown> | null | undefined) | string;
   /** Provider connection and engine settings. */
   backend?: BackendParams;
 }
@@ -196,11 +206,21 @@ export interface Curator<In extends RowType = Row, Out extends RowType = Row, R 
   provider: Provider;
 }
 
-/** The generation params as sent: null and undefined mean "not set" and are dropped, as Curator does. */
+/** Params without the keys set to null or undefined: those mean "not set" and are dropped, as Curator does. */
+export function withoutUnset(params: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
+}
+
+/** The curator's own generation params as sent (before any row's params are merged over them). */
 export function requestParams(curator: Curator): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(curator.generationParams ?? {}).filter(([, v]) => v !== undefined && v !== null)
-  );
+  return withoutUnset(curator.generationParams ?? {});
+}
+
+/** What identifies a curator's per-row params in the fingerprint: the function's source or the field's name. */
+export function rowParamsIdentity(curator: Curator): string | { field: string } | null {
+  const source = curator.rowGenerationParams;
+  if (source === undefined) return null;
+  return typeof source === 'string' ? { field: source } : source.toString();
 }
 
 /**
@@ -236,6 +256,10 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
       `curator '${name}': provider must be the name of a provider ('openai', 'anthropic', or one added with ` +
         `registerProvider), got '${String(provider)}'`
     );
+  }
+  const rowParams = definition.rowGenerationParams;
+  if (rowParams !== undefined && typeof rowParams !== 'function' && !(typeof rowParams === 'string' && rowParams)) {
+    throw new TypeError(`curator '${name}': rowGenerationParams must be a function of the row or a field name`);
   }
   // Converted here, once, so that a schema the library cannot use fails where the curator is defined, not in a
   // worker's activity retried for minutes.

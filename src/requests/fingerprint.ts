@@ -2,11 +2,12 @@
  * Run fingerprints. Same inputs, same fingerprint, same cache folder: that is what makes a rerun free.
  *
  * As in Curator, the fingerprint covers the dataset, the prompt function's source, the model, the response schema and
- * the generation params, and batch mode when on; unlike Curator it also covers the provider, its base URL and the
- * system prompt, so answers from a different endpoint or instruction are never served from cache. `parse` is hashed
- * separately: it names the output, not the run, so changing it re-parses cached responses.
+ * the generation params (the curator's, and where its per-row params come from), and batch mode when on; unlike
+ * Curator it also covers the provider, its base URL and the system prompt, so answers from a different endpoint or
+ * instruction are never served from cache. `parse` is hashed separately: it names the output, not the run, so
+ * changing it re-parses cached responses.
  */
-import { requestParams, type Curator } from '../curator';
+import { requestParams, rowParamsIdentity, type Curator } from '../curator';
 import { resolveBaseURL } from '../providers';
 import { resolveResponseFormat } from '../schema';
 import { sha256, stableStringify } from '../storage/fingerprint';
@@ -21,6 +22,9 @@ export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJ
     model: curator.model,
     responseFormat: format ? format.jsonSchema : 'text',
     generationParams: requestParams(curator),
+    // Only when set, so the fingerprints of curators without per-row params stay what they were. A row's own
+    // params come from the row, which the dataset hash covers.
+    ...(curator.rowGenerationParams !== undefined ? { rowGenerationParams: rowParamsIdentity(curator) } : {}),
     provider: curator.provider,
     baseURL: resolveBaseURL(curator, env),
     // Only when on, so the fingerprints of synchronous runs stay what they were.

@@ -1,10 +1,11 @@
 /** Stage "format" of a request's life: a dataset row becomes a provider request. Pure, so it is easy to test. */
-import { requestParams, type ChatMessage, type Curator, type Row } from '../curator';
+import type { ChatMessage, Curator, Row } from '../curator';
 import type { RequestError } from '../providers/outcome';
 import type { ProviderRequest } from '../providers/types';
 import { INVALID_ROW_KEY } from '../storage/dataset';
 import { resolveResponseFormat } from '../schema';
 import { PromptError } from '../errors';
+import { paramsForRow } from './row-params';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 
@@ -65,12 +66,12 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   return messages;
 }
 
+/** One row's provider request: its messages, and the curator's params with the row's own merged over them. */
 export function buildRequest(curator: Curator, row: Row): ProviderRequest {
-  const params = requestParams(curator);
   return {
     model: curator.model,
     messages: buildMessages(curator, row),
-    params,
+    params: paramsForRow(curator, row),
     schema: resolveResponseFormat(curator.responseFormat)?.jsonSchema,
   };
 }
