@@ -49,9 +49,21 @@ export type Prompt = string | ChatMessage[];
 
 /**
  * Which API a curator speaks: a provider registered by name (see `registerProvider`); built in are `openai` (chat
- * completions, and compatible servers) and `anthropic` (messages).
+ * completions, and compatible servers), `anthropic` (messages), and presets for OpenAI-compatible servers (see
+ * `PROVIDER_PRESETS`).
  */
-export type Provider = 'openai' | 'anthropic' | (string & {});
+export type Provider =
+  | 'openai'
+  | 'anthropic'
+  | 'gemini'
+  | 'deepseek'
+  | 'together'
+  | 'groq'
+  | 'openrouter'
+  | 'vllm'
+  | 'ollama'
+  | 'llama.cpp'
+  | (string & {});
 
 /**
  * Anything with a zod-like `safeParse`: a zod 4 or zod 3 schema. The provider gets its JSON Schema (zod 4's own

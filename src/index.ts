@@ -23,11 +23,14 @@ export { costUsd, pricesFor, type Prices } from './cost';
 export {
   registerProvider,
   providerNames,
+  providerPreset,
   type ProviderModule,
   type ProviderBatchApi,
   type ProviderClientOptions,
 } from './providers';
-export { openai } from './providers/openai';
+export { openai, openaiCompatible } from './providers/openai';
+export { PROVIDER_PRESETS, type ProviderPreset, type StructuredOutputMethod } from './providers/presets';
+export type { RateLimitHeaderDialect } from './providers/header-dialects';
 export { anthropic } from './providers/anthropic';
 export { classifyError, type ErrorType, type RequestError } from './providers/outcome';
 export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './providers/types';

@@ -14,7 +14,7 @@ import type { WaitingRequests } from './waiting-requests';
 import { rateBucket } from '../limits/bucket';
 
 export type { ProviderModule, ProviderBatchApi, ProviderClientOptions } from './provider';
-export { isProviderName, providerNamed, providerNames, registerProvider } from './registry';
+export { isProviderName, providerNamed, providerNames, providerPreset, registerProvider } from './registry';
 
 /** The provider module of a curator. */
 export function providerOf(curator: Pick<Curator, 'provider'>): ProviderModule {

@@ -19,6 +19,8 @@ import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } fro
 import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
+import { engineHeaders, type RateLimitHeaderDialect } from './header-dialects';
+import type { ProviderPreset, StructuredOutputMethod } from './presets';
 
 /**
  * BPE cost grows faster than linearly on long unbroken runs (a 5 MB string of one character would take minutes), so
@@ -33,29 +35,47 @@ export class OpenAIProvider implements ProviderClient {
   constructor(
     readonly baseURL: string,
     apiKey: string,
-    fetch?: typeof globalThis.fetch
+    fetch?: typeof globalThis.fetch,
+    private readonly dialect: RateLimitHeaderDialect = 'openai',
+    private readonly structuredOutput: StructuredOutputMethod = 'json_schema'
   ) {
     // Every retry belongs to Temporal, where it is durable and visible; an SDK retry would be neither.
     this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch });
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
+    const body = openaiBody(request, this.structuredOutput);
     const { data, request_id, response } = await this.client.chat.completions
-      .create(openaiBody(request) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+      .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
         signal: options.signal,
         timeout: options.timeoutMs,
       })
       .withResponse();
-    return { ...openaiAnswer(checkAnswerBody(data)), requestId: request_id ?? undefined, headers: response.headers };
+    return {
+      ...openaiAnswer(checkAnswerBody(data)),
+      requestId: request_id ?? undefined,
+      headers: engineHeaders(this.dialect, response.headers),
+    };
   }
 }
 
-/** The Chat Completions body of a request: what a call sends, and a line of a batch input file carries. */
-export function openaiBody(request: ProviderRequest): Record<string, unknown> {
+/**
+ * The Chat Completions body of a request: what a call sends, and a line of a batch input file carries. A response
+ * schema goes as `response_format` of type `json_schema`, or, for servers that only have JSON mode, as type
+ * `json_object` with the schema told in a system message (the answer is validated against it either way).
+ */
+export function openaiBody(
+  request: ProviderRequest,
+  structuredOutput: StructuredOutputMethod = 'json_schema'
+): Record<string, unknown> {
   const body: Record<string, unknown> = { ...request.params, model: request.model, messages: request.messages };
-  if (request.schema) {
+  if (request.schema && structuredOutput === 'json_schema') {
     // Not strict, as Curator: strict mode rejects common schemas (optional fields, open objects).
     body.response_format = { type: 'json_schema', json_schema: { name: 'output_schema', schema: request.schema } };
+  } else if (request.schema && structuredOutput === 'json_object') {
+    const instruction = `Answer with one JSON object that matches this JSON Schema: ${JSON.stringify(request.schema)}`;
+    body.messages = [{ role: 'system', content: instruction }, ...request.messages];
+    body.response_format = { type: 'json_object' };
   }
   return body;
 }
@@ -202,6 +222,32 @@ export class OpenAIBatchClient implements ProviderBatchClient {
   }
 }
 
+/** The input tokens of a Chat Completions request, with OpenAI's public tokenizer (close for most open models). */
+function estimateInputTokens(request: ProviderRequest): number {
+  return chatInputTokens(request, (text) =>
+    text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)
+  );
+}
+
+/**
+ * The provider module of an OpenAI-compatible server described by a preset (see `presets.ts`): OpenAI's client
+ * and body, with the preset's address, key variable, rate-limit header dialect and structured-output method. No
+ * Batch API: the servers' batch endpoints differ from OpenAI's or do not exist.
+ */
+export function openaiCompatible(preset: ProviderPreset): ProviderModule {
+  const dialect = preset.rateLimitHeaders;
+  const method = preset.structuredOutput;
+  return {
+    name: preset.name,
+    apiKeyEnv: preset.apiKeyEnv,
+    baseURLEnv: preset.baseURLEnv,
+    defaultBaseURL: preset.defaultBaseURL,
+    createClient: ({ baseURL, apiKey, fetch }) => new OpenAIProvider(baseURL, apiKey, fetch, dialect, method),
+    body: (request) => openaiBody(request, method),
+    estimateInputTokens,
+  };
+}
+
 /** OpenAI, and any server that speaks its Chat Completions API (`OPENAI_BASE_URL`). */
 export const openai: ProviderModule = {
   name: 'openai',
@@ -209,12 +255,9 @@ export const openai: ProviderModule = {
   baseURLEnv: 'OPENAI_BASE_URL',
   defaultBaseURL: 'https://api.openai.com/v1',
   createClient: ({ baseURL, apiKey, fetch }) => new OpenAIProvider(baseURL, apiKey, fetch),
-  body: openaiBody,
+  body: (request) => openaiBody(request),
   // A real tokenizer: OpenAI's is public.
-  estimateInputTokens: (request) =>
-    chatInputTokens(request, (text) =>
-      text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)
-    ),
+  estimateInputTokens,
   batch: {
     limits: OPENAI_BATCH_LIMITS,
     createClient: ({ baseURL, apiKey, limits, completionWindow }) =>

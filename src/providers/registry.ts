@@ -4,13 +4,34 @@
  */
 import { InvalidOptionsError } from '../errors';
 import { anthropic } from './anthropic';
-import { openai } from './openai';
+import { openai, openaiCompatible } from './openai';
+import { PROVIDER_PRESETS, type ProviderPreset } from './presets';
 import type { ProviderModule } from './provider';
 
 const providers = new Map<string, ProviderModule>([
   [openai.name, openai],
   [anthropic.name, anthropic],
+  ...PROVIDER_PRESETS.map((preset): [string, ProviderModule] => [preset.name, openaiCompatible(preset)]),
 ]);
+
+/**
+ * The provider module of a preset for an OpenAI-compatible server, with any of its fields overridden; register it
+ * (under the preset's name, or a `name` of your own) with {@link registerProvider}. A curator's `backend.baseURL`
+ * and the preset's base URL variable override the address without this.
+ *
+ * @example
+ * registerProvider(providerPreset('vllm', { name: 'vllm-gpu2', baseURLEnv: 'GPU2_URL', rateLimitHeaders: 'none' }));
+ * @throws InvalidOptionsError for an unknown preset name, listing the known ones.
+ */
+export function providerPreset(name: string, overrides: Partial<ProviderPreset> = {}): ProviderModule {
+  const preset = PROVIDER_PRESETS.find((p) => p.name === name);
+  if (!preset) {
+    throw new InvalidOptionsError(
+      `unknown provider preset '${name}': the presets are ${PROVIDER_PRESETS.map((p) => `'${p.name}'`).join(', ')}`
+    );
+  }
+  return openaiCompatible({ ...preset, ...overrides });
+}
 
 /**
  * Adds a provider curators can name in `provider`, or replaces the one of that name. Call it in the module that

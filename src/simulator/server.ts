@@ -15,6 +15,7 @@ import { CapacityGate } from './capacity';
 import { createLimiter } from './enforcement';
 import { FaultBook, isStatusFault } from './faults';
 import { latencySampler, type LatencySampler } from './latency';
+import { inDialect } from './header-dialects';
 import { openai } from './openai';
 import { isRecord, type JsonReply, type ProviderAdapter, type RequestContext } from './provider';
 import { limitSettings, type Limiter, type LimitSettings, type Snapshot } from './rate-limits';
@@ -171,7 +172,9 @@ class SimulatorServer {
       this.respond(res, adapter, ctx, receivedAt, { kind: 'json', ...reply, headers: reply.headers ?? {}, delayMs });
 
     const isCompletion =
-      method === 'POST' && (path === '/v1/chat/completions' || path === '/chat/completions' || path === '/v1/messages');
+      // Any prefix before `/chat/completions`: OpenAI-compatible servers live under paths of their own
+      // (`/openai/v1` for Groq, `/v1beta/openai` for Gemini, `/api/v1` for OpenRouter).
+      method === 'POST' && (path.endsWith('/chat/completions') || path === '/v1/messages');
     if (method === 'POST' && path === '/v1/messages/count_tokens') {
       if (tooLarge) return finish(adapter.plainError(413, 'Request exceeds the maximum allowed number of bytes.', ctx));
       const denied = adapter.authenticate(req.headers, this.options.validApiKeys, ctx);
@@ -472,12 +475,14 @@ class SimulatorServer {
     if (this.options.omitRateLimitHeaders === true || this.options.capacity !== undefined) {
       for (const name of Object.keys(extra)) if (/^(x-|anthropic-)ratelimit-/.test(name)) delete extra[name];
     }
-    const headers: Record<string, string> = {
+    let headers: Record<string, string> = {
       'content-type': 'application/json',
       ...adapter.commonHeaders(ctx, outcome.snapshot, Date.now() - receivedAt),
       ...extra,
       'content-length': String(Buffer.byteLength(text)),
     };
+    const dialect = this.options.rateLimitHeaderDialect;
+    if (dialect !== undefined && adapter === openai) headers = inDialect(dialect, headers);
     res.writeHead(outcome.status, headers);
     res.end(text);
   }

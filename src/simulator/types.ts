@@ -3,6 +3,8 @@
  * the other simulator modules) can import them without pulling in the HTTP server.
  */
 
+import type { SimHeaderDialect } from './header-dialects';
+
 /** The two wire formats the simulator speaks. */
 export type SimProvider = 'openai' | 'anthropic';
 
@@ -39,6 +41,12 @@ export interface SimulatorOptions {
   validApiKeys?: string[];
   /** Leave out all rate-limit headers, as some real accounts and endpoints do. */
   omitRateLimitHeaders?: boolean;
+  /**
+   * The rate-limit header dialect of OpenAI-format answers: OpenAI's per-minute headers, Groq's (requests per day,
+   * tokens per minute) or Together's (per second, `x-ratelimit-*` and `x-tokenlimit-*`).
+   * @defaultValue `'openai'`
+   */
+  rateLimitHeaderDialect?: SimHeaderDialect;
   /** The batch APIs (OpenAI Files and Batches, Anthropic Message Batches). */
   batches?: BatchOptions;
 }
