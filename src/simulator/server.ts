@@ -38,6 +38,12 @@ type Outcome =
   | { kind: 'drop'; delayMs: number };
 
 /** Sleeps that `close()` can cut short, so a slow fault never keeps the process alive. */
+/** A request body's generation params: every field but the model and the conversation. */
+function paramsOf(body: Record<string, unknown>): Record<string, unknown> {
+  const { model: _model, messages: _messages, system: _system, ...params } = body;
+  return params;
+}
+
 class Sleeper {
   private readonly pending = new Map<NodeJS.Timeout, () => void>();
 
@@ -247,6 +253,7 @@ class SimulatorServer {
       record.retryCount = retryCount;
     }
     if (isRecord(body) && typeof body.model === 'string') record.model = ctx.model = body.model;
+    if (isRecord(body)) record.params = paramsOf(body);
 
     const outcome = this.decide(adapter, ctx, req, body, record.prompt, tooLarge, receivedAt, snapshot);
     record.status = outcome.kind === 'drop' ? 0 : outcome.status;
@@ -330,6 +337,7 @@ class SimulatorServer {
       batchId,
     };
     if (isRecord(body) && typeof body.model === 'string') record.model = ctx.model = body.model;
+    if (isRecord(body)) record.params = paramsOf(body);
     const finish = (answer: LineAnswer): LineAnswer => {
       record.status = answer.kind === 'response' ? answer.status : 0;
       this.record(record);

@@ -256,6 +256,8 @@ export interface RecordedRequest {
   /** The SDK's `X-Stainless-Retry-Count` header: 0 on the first attempt, 1 on the first retry, … */
   retryCount?: number;
   model?: string;
+  /** The body's generation params (every field but the model and the conversation), as sent. */
+  params?: Record<string, unknown>;
 }
 
 /** A running simulator. */
