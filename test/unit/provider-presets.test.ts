@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidOptionsError } from '../../src/errors';
-import { providerNamed, providerNames, providerPreset } from '../../src/providers';
+import { apiKeyFor, providerNamed, providerNames, providerPreset, resolveBaseURL } from '../../src/providers';
+import { defineCurator } from '../../src/curator';
 import { engineHeaders } from '../../src/providers/header-dialects';
 import { PROVIDER_PRESETS } from '../../src/providers/presets';
 import type { ProviderRequest } from '../../src/providers/types';
@@ -66,6 +67,19 @@ describe('provider presets', () => {
       assert.ok(module.estimateInputTokens(request) > 0);
     }
     assert.deepEqual(providerNamed('openai').body(request), jsonSchemaBody, 'OpenAI itself is unchanged');
+  });
+
+  test("a preset's key comes from its own variable only: missing, it stops the run naming the variable", () => {
+    const curator = defineCurator({ name: 'g', model: 'llama-3.1-8b-instant', provider: 'groq', prompt: () => 'hi' });
+    assert.throws(
+      () => apiKeyFor(curator, { OPENAI_API_KEY: 'sk-openai' }),
+      /curator 'g' uses groq but GROQ_API_KEY is not set in the worker's environment/
+    );
+    assert.equal(apiKeyFor(curator, { GROQ_API_KEY: 'gsk' }), 'gsk');
+    assert.equal(resolveBaseURL(curator, {}), 'https://api.groq.com/openai/v1');
+    assert.equal(resolveBaseURL(curator, { GROQ_BASE_URL: 'http://proxy/v1/' }), 'http://proxy/v1');
+    const moved = defineCurator({ ...curator, backend: { baseURL: 'http://sim/openai/v1' } });
+    assert.equal(resolveBaseURL(moved, { GROQ_BASE_URL: 'http://proxy/v1' }), 'http://sim/openai/v1');
   });
 
   test('every field can be overridden', () => {
