@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startSimulator } from './server';
+import { SIM_HEADER_DIALECTS } from './header-dialects';
 import type { LatencySpec, RateLimitOptions, SimulatorOptions } from './types';
 
 /** The options, as `curator simulator --help` prints them. */
@@ -31,6 +32,7 @@ Rate limits (per minute; unset ones are reported in the headers but not enforced
   --window-ms N               length of the sliding-window rate-limit window
   --burst-seconds N           token-bucket size, in seconds of refill (default 1)
   --omit-rate-limit-headers   answer without rate-limit headers, as self-hosted servers do
+  --header-dialect NAME       OpenAI-format rate-limit headers as openai (default), groq or together send them
 
 Transient errors (sent with budget left, before the rate limiter):
   --transient-429 RATE        chance per request of a 429 with retry-after and the true remaining headers
@@ -96,6 +98,7 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions {
       seed: { type: 'string' },
       keys: { type: 'string' },
       'omit-rate-limit-headers': { type: 'boolean' },
+      'header-dialect': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -136,6 +139,15 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions {
   if (values.seed !== undefined) options.seed = values.seed;
   if (values.keys !== undefined) options.validApiKeys = values.keys.split(',').filter((k) => k !== '');
   if (values['omit-rate-limit-headers'] === true) options.omitRateLimitHeaders = true;
+  if (values['header-dialect'] !== undefined) {
+    const dialect = SIM_HEADER_DIALECTS.find((d) => d === values['header-dialect']);
+    if (dialect === undefined) {
+      throw new Error(
+        `--header-dialect expects one of ${SIM_HEADER_DIALECTS.join(', ')}, got "${values['header-dialect']}"`
+      );
+    }
+    options.rateLimitHeaderDialect = dialect;
+  }
   return options;
 }
 

@@ -4,8 +4,11 @@
  * rewrites them as the chosen server would send them.
  */
 
-/** How the simulator's OpenAI-compatible answers report rate limits (see {@link SimulatorOptions}). */
-export type SimHeaderDialect = 'openai' | 'groq' | 'together';
+/** The dialects, as the command line lists them. */
+export const SIM_HEADER_DIALECTS = ['openai', 'groq', 'together'] as const;
+
+/** How the simulator's OpenAI-compatible answers report rate limits (`rateLimitHeaderDialect` of its options). */
+export type SimHeaderDialect = (typeof SIM_HEADER_DIALECTS)[number];
 
 const MINUTES_PER_DAY = 24 * 60;
 const RATE_LIMIT = /^x-ratelimit-/;

@@ -9,6 +9,7 @@ import { PROVIDER_PRESETS } from '../../src/providers/presets';
 import type { ProviderRequest } from '../../src/providers/types';
 import { readRateLimitHeaders } from '../../src/limits/headers';
 import { startSimulator, type Simulator } from '../../src/simulator';
+import { optionsFromArgs } from '../../src/simulator/cli';
 
 const schema = { type: 'object', properties: { label: { type: 'string' } }, required: ['label'] };
 const request: ProviderRequest = {
@@ -203,5 +204,16 @@ describe('the simulator speaks the dialects the presets rely on, through the rea
     const answer = await call('vllm', `${groqSim.url}/v1`);
     assert.ok(answer.text);
     assert.equal(readRateLimitHeaders(answer.headers), undefined);
+  });
+});
+
+describe('the simulator command line', () => {
+  test('--header-dialect picks a dialect; an unknown one is a clear error', () => {
+    assert.equal(optionsFromArgs(['--header-dialect', 'together']).rateLimitHeaderDialect, 'together');
+    assert.equal(optionsFromArgs([]).rateLimitHeaderDialect, undefined);
+    assert.throws(
+      () => optionsFromArgs(['--header-dialect', 'grok']),
+      /--header-dialect expects one of openai, groq, together, got "grok"/
+    );
   });
 });
