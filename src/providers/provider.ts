@@ -31,7 +31,7 @@ export interface ProviderBatchApi {
  * One LLM provider: its client (the call, the answer mapping, the error classification), its default address and key
  * variable, its request body, its token estimate and its Batch API. Rate-limit headers are read in both dialects
  * (`x-ratelimit-*` and `anthropic-ratelimit-*`) by `src/limits/headers.ts`, so a provider speaking either needs
- * nothing more.
+ * nothing more; a client whose server speaks another dialect translates it (`header-dialects.ts`).
  *
  * @example
  * registerProvider({ ...openai, name: 'my-gateway', apiKeyEnv: 'GATEWAY_KEY', baseURLEnv: 'GATEWAY_URL',
