@@ -57,6 +57,8 @@ export interface SendRef {
 export interface SharedWindowOptions {
   /** The clock of the caches (tests move it); admission itself takes `now` from its caller. */
   clock?: () => number;
+  /** This process's key in the loads table (tests give two windows in one process two keys). Default: the pid. */
+  processId?: number;
   /** Writes buffered corrections after this long (default `GRANT_MS`); tests flush by hand with `flush()`. */
   flushAfterMs?: number;
 }
@@ -139,6 +141,7 @@ export class SharedWindow {
   private readonly memory = new Map<string, BucketMemory>();
   private readonly clock: () => number;
   private readonly flushAfterMs: number;
+  private readonly processId: number;
   private flushTimer?: NodeJS.Timeout;
   private lastPrune = 0;
   /** Whether a failed background flush was already reported (once until one succeeds again). */
@@ -150,6 +153,7 @@ export class SharedWindow {
   ) {
     this.clock = options.clock ?? Date.now;
     this.flushAfterMs = options.flushAfterMs ?? GRANT_MS;
+    this.processId = options.processId ?? process.pid;
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -185,6 +189,9 @@ export class SharedWindow {
       report: this.db.prepare(
         `INSERT INTO loads (bucket, pid, in_flight, target, at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(bucket, pid) DO UPDATE SET in_flight = excluded.in_flight, target = excluded.target, at = excluded.at`
+      ),
+      peers: this.db.prepare(
+        'SELECT COUNT(*) AS n FROM loads WHERE bucket = ? AND pid <> ? AND at > ? AND in_flight > 0'
       ),
       learn: this.db.prepare(
         `INSERT INTO buckets (bucket, learned) VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET learned = excluded.learned`
@@ -434,7 +441,12 @@ export class SharedWindow {
 
   /** Records this process's requests in flight and its target, for progress displays (see `readLoad`). */
   report(bucket: string, load: { inFlight: number; target: number }, now: number): void {
-    this.statements.report.run(bucket, process.pid, load.inFlight, load.target, now);
+    this.statements.report.run(bucket, this.processId, load.inFlight, load.target, now);
+  }
+
+  /** Other processes with requests in flight on `bucket` that reported within `LOAD_FRESH_MS`. */
+  peers(bucket: string, now: number): number {
+    return (this.statements.peers.get(bucket, this.processId, now - LOAD_FRESH_MS) as { n: number }).n;
   }
 
   learn(bucket: string, limits: Limits): void {
