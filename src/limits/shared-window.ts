@@ -57,7 +57,7 @@ export interface SendRef {
 export interface SharedWindowOptions {
   /** The clock of the caches (tests move it); admission itself takes `now` from its caller. */
   clock?: () => number;
-  /** This process's key in the loads table (tests give two windows in one process two keys). Default: the pid. */
+  /** This sender's key in the loads table. Default: the pid and the window's number in the process. */
   processId?: number;
   /** Writes buffered corrections after this long (default `GRANT_MS`); tests flush by hand with `flush()`. */
   flushAfterMs?: number;
@@ -135,6 +135,9 @@ export function readLoad(
   return row.n > 0 ? { inFlight: row.inFlight, target: row.target } : undefined;
 }
 
+/** Windows opened in this process, for their keys in the loads table. */
+let windows = 0;
+
 export class SharedWindow {
   private readonly db: Database.Database;
   private readonly statements;
@@ -153,7 +156,8 @@ export class SharedWindow {
   ) {
     this.clock = options.clock ?? Date.now;
     this.flushAfterMs = options.flushAfterMs ?? GRANT_MS;
-    this.processId = options.processId ?? process.pid;
+    // Each window is its own sender (a worker has one): two workers in one process count as two.
+    this.processId = options.processId ?? process.pid * 1000 + (windows++ % 1000);
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');

@@ -1,7 +1,7 @@
 /**
  * At the provider's limit, on a real dev server against each enforcement mode of the simulator: OpenAI's per-second
- * quantization, Anthropic's token bucket, transient 429s and 529s with budget left, and a server of limited capacity
- * without headers. Small jobs with short latencies; the assertions are counts, never timings: every row answered
+ * quantization, Anthropic's token bucket, transient 429s and 529s with budget left, a server of limited capacity
+ * without headers, and two workers sharing one bucket. Small jobs with short latencies; the assertions are counts, never timings: every row answered
  * once (nothing lost, nothing paid twice), refusals within a bound the old engine exceeded, no pause of the model for
  * refusals that came with budget left.
  */
@@ -24,6 +24,7 @@ const cases = {
   transient429: { model: 'gpt-4o-mini-transient', provider: 'openai' },
   transient529: { model: 'claude-3-5-haiku-transient', provider: 'anthropic' },
   capacity: { model: 'local-llama-capacity', provider: 'openai' },
+  twoWorkers: { model: 'gpt-4o-mini-two-workers', provider: 'openai' },
 } as const;
 type Case = keyof typeof cases;
 
@@ -138,5 +139,26 @@ describe('at the limit', () => {
     const { stats } = await run('capacity', 500, { capacity: { concurrent: 32, queue: 16 } });
     assert.ok(stats.refused.capacity503 <= 0.1 * 500, `503s: ${stats.refused.capacity503}`);
     assert.ok(stats.maxServing <= 32);
+  });
+
+  test('two workers on one bucket split its pace: together they keep the per-second quantum', async () => {
+    // A second worker on the same task queue and cache (its own limiter and pacer, one shared window).
+    const second = await createWorker({
+      connection: stack.env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      cacheDir: stack.cacheDir,
+      curators,
+      env: stack.providerEnv,
+    });
+    const running = second.run();
+    try {
+      // Each paced to the whole 100/s, the two sent up to twice that, and the simulator refused the excess.
+      const { stats } = await run('twoWorkers', 800, { rateLimits: { rpm: 6000, enforcement: 'per-second' } });
+      assert.ok(stats.refused.rateLimited <= 0.05 * 800, `429s: ${stats.refused.rateLimited}`);
+      assert.ok(Math.max(...stats.admittedPerSecond.values()) <= 100);
+    } finally {
+      second.shutdown();
+      await running;
+    }
   });
 });
