@@ -187,8 +187,8 @@ describe('at the limit', () => {
       );
       const refused = sim.stats.refused.rateLimited;
       console.log(`twoWorkers: 800 rows, ${sim.stats.total} calls, 429 ${refused}`);
-      // Paced each to the whole limit, the two drew 374 429s of 800 (47%) here; split, 41 on a loaded machine.
-      assert.ok(refused <= 0.1 * 800, `429s: ${refused}`);
+      // Paced each to the whole limit, the two drew 374 429s of 800 (47%) here; split, 41 and 57 on a loaded machine.
+      assert.ok(refused <= 0.15 * 800, `429s: ${refused}`);
       assert.ok(Math.max(...sim.stats.admittedPerSecond.values()) <= 100);
     } finally {
       second.shutdown();
