@@ -5,10 +5,13 @@
 // - Workflow code (src/workflows/**, src/workflow.ts) runs in Temporal's deterministic V8 sandbox: it may not
 //   import Node built-ins, and may import activities, SDK clients and native modules only as types
 //   (`import type`, for `proxyActivities<typeof activities>()`).
+// - No import cycles among the library's sources (eslint-plugin-import-x's `no-cycle`, which skips `import type`;
+//   test/unit/layers.test.ts checks type imports too, and that each layer imports only the layers below it).
 import { builtinModules } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
@@ -142,6 +145,20 @@ export default defineConfig(
       ],
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unused-vars': ['warn', unusedVarsOptions],
+    },
+  },
+
+  // Import cycles: the library's modules import one way (see test/unit/layers.test.ts for the layers).
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node'] })],
+    },
+    rules: {
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },
 

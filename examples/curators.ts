@@ -2,7 +2,7 @@
  * Example curators, used by the quick start, the docker-compose worker and the tests.
  */
 import { z } from 'zod';
-import { defineCurator } from '../src';
+import { defineCurator } from 'temporal-curator';
 
 const Poem = z.object({
   title: z.string(),

@@ -8,9 +8,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { curate, CurationError } from '../src';
-import { endLocalRun, signalExitCode, startLocalStack } from '../src/embedded';
-import { formatSummary } from '../src/cli/summary';
+import { curate, CurationError, endLocalRun, formatSummary, signalExitCode, startLocalStack } from 'temporal-curator';
 import { curators } from './curators';
 
 async function main() {

@@ -6,11 +6,12 @@
  * console.log(result.datasetPath, result.stats, result.table.numRows);
  */
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Curator } from './curator';
+import { CuratorError, readJobFailure, type CurationErrorType } from './errors';
 import { apiKeyIdFor } from './providers/key-id';
 import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './manifests';
 import { CuratorName } from './search-attributes';
@@ -18,7 +19,7 @@ import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
 import { curatorFingerprint, sha256, stableStringify } from './storage/fingerprint';
-import { DEFAULT_TASK_QUEUE } from './temporal/connection';
+import { DEFAULT_TASK_QUEUE } from './defaults';
 import {
   curateWorkflow,
   jobProgressQuery,
@@ -27,14 +28,24 @@ import {
   type JobProgress,
 } from './workflows';
 
+export type { CurationErrorType } from './errors';
+
 /** What a job can read: rows in memory, a `.jsonl` or `.arrow` path, a reference, or an earlier result (chaining). */
 export type DatasetInput = readonly unknown[] | string | DatasetRef | CurationManifest;
 
+/** What {@link curate} and {@link startCuration} take: the dataset, and where and how to run the job. */
 export interface CurateOptions extends JobOptions {
+  /** The rows to curate: in memory, a file, or an earlier result. */
   dataset: DatasetInput;
-  /** The workers' task queue (default `temporal-curator`). */
+  /**
+   * The workers' task queue.
+   * @defaultValue `'temporal-curator'` (`DEFAULT_TASK_QUEUE`)
+   */
   taskQueue?: string;
-  /** Where in-memory rows are stored for the worker to read: the worker's cache root (default as the worker's). */
+  /**
+   * Where in-memory rows are stored for the worker to read: the worker's cache root.
+   * @defaultValue as the worker's: `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
   /**
    * Overrides the job's workflow id, which otherwise derives from the curator (its whole definition, when given as a
@@ -50,25 +61,48 @@ export interface CurateOptions extends JobOptions {
   workerEnv?: NodeJS.ProcessEnv;
   /**
    * Index the job with the `Curator*` search attributes (see `search-attributes.ts`). They must be registered on the
-   * server: the embedded dev server does it; default false, so an unprepared cluster never refuses a job.
+   * server: the embedded dev server does it; off by default, so an unprepared cluster never refuses a job.
+   * @defaultValue false
    */
   searchAttributes?: boolean;
 }
 
 /** A finished job: its manifest, plus the dataset loaded on first access of `table`. */
 export interface CurationResult extends CurationManifest {
+  /** The output dataset as an Arrow table, read from `datasetPath` on first access. */
   readonly table: Table;
 }
 
-/** A job that failed after saving what it could; `manifest` says where the partial dataset and failures are. */
-export class CurationError extends Error {
+/**
+ * A job that failed after saving what it could; `manifest` says where the partial dataset and failures are.
+ *
+ * @example
+ * try {
+ *   await curate(client, 'poems', { dataset });
+ * } catch (err) {
+ *   if (!(err instanceof CurationError)) throw err;
+ *   switch (err.type) {
+ *     case 'IncompleteResponses': // some rows failed for good: err.manifest.failedRequestsPath lists them
+ *     case 'Cancelled': // err.manifest is the partial result
+ *       break;
+ *     case 'MissingApiKey':
+ *     case 'AuthenticationFailed': // fix the worker's key, then run the same job again
+ *     default:
+ *       throw err;
+ *   }
+ * }
+ */
+export class CurationError extends CuratorError {
   override name = 'CurationError';
   constructor(
     message: string,
-    readonly type: string,
-    readonly manifest?: CurationManifest
+    /** What the job failed with: see {@link CurationErrorType}. */
+    readonly type: CurationErrorType,
+    /** The manifest of what was saved (the partial dataset, the failed requests), when the job got that far. */
+    readonly manifest?: CurationManifest,
+    options?: ErrorOptions
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -210,13 +244,10 @@ export async function curationResult(handle: WorkflowHandle<typeof curateWorkflo
           manifest
         );
       }
-      let cause: unknown = err.cause;
-      while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
-      if (cause instanceof ApplicationFailure) {
-        const manifest = cause.details?.[0] as CurationManifest | undefined;
-        throw new CurationError(cause.message, cause.type ?? 'JobFailed', manifest);
-      }
-      throw new CurationError(err.message, 'JobFailed');
+      const failure = readJobFailure(err.cause, err.message);
+      throw new CurationError(failure.message, failure.type, failure.details[0] as CurationManifest | undefined, {
+        cause: failure.failure ?? err,
+      });
     }
     throw err;
   }

@@ -6,11 +6,13 @@ import { calcPrice } from '@pydantic/genai-prices';
 import type { Curator } from './curator';
 import type { TokenUsage } from './manifests';
 
+/** A model's prices, per million tokens, and where they come from. */
 export interface Prices {
   /** US dollars per million input tokens. */
   inputPerMillion: number;
   /** US dollars per million output tokens. */
   outputPerMillion: number;
+  /** The curator's own prices (`inputCostPerMillion` / `outputCostPerMillion`), or the maintained price list. */
   source: 'curator' | 'genai-prices';
   /** Batch-mode prices: half the synchronous ones. */
   batch?: boolean;
@@ -50,6 +52,7 @@ export function pricesFor(curator: Pick<Curator<any, any, any>, 'model' | 'provi
   return b.batch === true ? batchPrices(prices) : prices;
 }
 
+/** What `tokens` cost at `prices`, in US dollars; undefined when the model has no known price. */
 export function costUsd(prices: Prices | undefined, tokens: TokenUsage): number | undefined {
   if (!prices) return undefined;
   return (tokens.input * prices.inputPerMillion + tokens.output * prices.outputPerMillion) / 1_000_000;

@@ -33,16 +33,21 @@ export type RowTypes<In, Out> =
       ? { 'a row type must be a plain object type, not an array or a function': Out }
       : unknown;
 
+/** Who speaks a chat message. */
 export type ChatRole = 'system' | 'user' | 'assistant';
 
+/** One message of a prompt's conversation. */
 export interface ChatMessage {
+  /** Who speaks it. */
   role: ChatRole;
+  /** Its text. */
   content: string;
 }
 
 /** What `prompt(row)` may return: a user message as text, or a full conversation. */
 export type Prompt = string | ChatMessage[];
 
+/** Which API a curator speaks: OpenAI's chat completions (and compatible servers), or Anthropic's messages. */
 export type Provider = 'openai' | 'anthropic';
 
 /**
@@ -51,6 +56,7 @@ export type Provider = 'openai' | 'anthropic';
  * validated with `safeParse`. zod is an optional peer dependency: the user's zod is used.
  */
 export interface ZodLike<T = unknown> {
+  /** Validates `value`: its parsed data, or an error whose message says what does not match. */
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
 }
 
@@ -60,19 +66,27 @@ export interface ZodLike<T = unknown> {
  */
 export interface BackendParams {
   /**
-   * The provider's base URL. Defaults: `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` from the worker's environment, then
-   * the provider's public API. Unlike the Python original, it is part of the fingerprint, so answers from a local
+   * The provider's base URL. Unlike the Python original, it is part of the fingerprint, so answers from a local
    * server are never mixed with answers from the real API.
+   * @defaultValue `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` from the worker's environment, else the provider's public
+   * API
    */
   baseURL?: string;
-  /** How many times one request is retried after its first attempt (default 10, as Curator). */
+  /**
+   * How many times one request is retried after its first attempt, as in Curator.
+   * @defaultValue 10 (`DEFAULT_MAX_RETRIES`)
+   */
   maxRetries?: number;
   /**
    * Time limit of one HTTP attempt, in milliseconds.
    * @defaultValue 600,000 for reasoning models (o-series, GPT-5, R1, "thinking" models), else 180,000
+   * (`defaultRequestTimeoutMs`)
    */
   requestTimeoutMs?: number;
-  /** Requests handled by one activity (default 100). 1 works too: one activity per request. */
+  /**
+   * Requests handled by one activity. 1 works too: one activity per request.
+   * @defaultValue 100 (`DEFAULT_BATCH_SIZE`); in batch mode 10,000 (`DEFAULT_BATCH_MODE_BATCH_SIZE`)
+   */
   batchSize?: number;
   /**
    * The most requests in flight at once, per worker process. Below it, the worker sizes the number itself: from the
@@ -80,11 +94,18 @@ export interface BackendParams {
    * server's capacity (it grows until refusals or queueing show, then backs off).
    *
    * @defaultValue 1/32 of the machine's memory at 64 KiB per request, between 256 and 8,192
+   * (`MIN_DEFAULT_CEILING`, `MAX_DEFAULT_CEILING`)
    */
   maxConcurrentRequests?: number;
-  /** Throw after saving everything when any request failed for good (default true, as Curator). */
+  /**
+   * Throw after saving everything when any request failed for good, as in Curator.
+   * @defaultValue true (`DEFAULT_REQUIRE_ALL_RESPONSES`)
+   */
   requireAllResponses?: boolean;
-  /** Finish reasons treated as failures and retried (default `['length', 'content_filter']`). */
+  /**
+   * Finish reasons treated as failures and retried.
+   * @defaultValue `['length', 'content_filter']` (`DEFAULT_INVALID_FINISH_REASONS`)
+   */
   invalidFinishReasons?: string[];
   /**
    * Requests per minute the provider allows. Without any limit set, the limits are read from the provider's
@@ -110,16 +131,26 @@ export interface BackendParams {
    * (listed or `inputCostPerMillion` / `outputCostPerMillion`) are the synchronous ones; batch mode halves them.
    */
   batch?: boolean;
-  /** Batch mode: seconds between status checks of submitted batches (default 60, as Curator's `batch_check_interval`). */
+  /**
+   * Batch mode: seconds between status checks of submitted batches, as Curator's `batch_check_interval`.
+   * @defaultValue 60 (`DEFAULT_BATCH_POLL_INTERVAL_SECONDS`)
+   */
   batchPollIntervalSeconds?: number;
-  /** Batch mode: OpenAI's `completion_window` (default `'24h'`, the only value OpenAI accepts today). */
+  /**
+   * Batch mode: OpenAI's `completion_window`.
+   * @defaultValue `'24h'`, the only value OpenAI accepts today (`DEFAULT_BATCH_COMPLETION_WINDOW`)
+   */
   batchCompletionWindow?: string;
   /**
-   * Batch mode: most requests per provider batch. Default and cap: the provider's limit (OpenAI 50,000, Anthropic
-   * 100,000). A batch of `batchSize` rows larger than this, or than the byte limit, is split into several.
+   * Batch mode: most requests per provider batch, capped at the provider's limit. A batch of `batchSize` rows larger
+   * than this, or than the byte limit, is split into several.
+   * @defaultValue the provider's limit: OpenAI 50,000, Anthropic 100,000
    */
   batchMaxRequests?: number;
-  /** Batch mode: most bytes per provider batch. Default and cap: OpenAI 200 MB per input file, Anthropic 256 MB. */
+  /**
+   * Batch mode: most bytes per provider batch, capped at the provider's limit.
+   * @defaultValue the provider's limit: OpenAI 200 MB per input file, Anthropic 256 MB
+   */
   batchMaxBytes?: number;
 }
 
@@ -132,7 +163,10 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
   name: string;
   /** The model name sent to the provider. */
   model: string;
-  /** Which API to speak. Default: `anthropic` for model names containing "claude", else `openai`. */
+  /**
+   * Which API to speak.
+   * @defaultValue `anthropic` for model names containing "claude", else `openai`
+   */
   provider?: Provider;
   /** Builds the prompt for one row. Its source text is part of the fingerprint. */
   prompt: (row: In) => Prompt;
@@ -142,8 +176,9 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
   responseFormat?: ZodLike<R> | JsonSchema;
   /**
    * Turns one response into output rows. Returning an array fans out (0..n rows); `null`, `undefined` or `[]` record
-   * an empty result that is kept, never re-requested. Default: `{ response }` for text, the object itself for
-   * structured output. Not part of the fingerprint: changing it re-parses cached responses with zero API calls.
+   * an empty result that is kept, never re-requested. Not part of the fingerprint: changing it re-parses cached
+   * responses with zero API calls.
+   * @defaultValue `{ response }` for text, the object itself for structured output
    */
   parse?: (row: In, response: R) => Out | Out[] | null | undefined;
   /** Passed verbatim into the provider request body (temperature, max_tokens, ...). Part of the fingerprint. */

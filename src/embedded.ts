@@ -13,34 +13,31 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Curator } from './curator';
+import { MissingProviderKeyError } from './errors';
 import { API_KEY_ENV } from './providers';
 import { startSimulator, type Simulator } from './simulator';
 import { defaultCacheDir } from './storage/cache-dir';
-import { DEFAULT_TASK_QUEUE, temporalNamespace } from './temporal/connection';
+import { DEFAULT_TASK_QUEUE, EMBEDDED_SIMULATOR_PORT, STOP_GRACE_SECONDS } from './defaults';
+import { temporalNamespace } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { installQuietRuntime } from './temporal/runtime';
 import { createWorker } from './worker';
 
-/** How long requests in flight at a stop (Ctrl-C, SIGTERM) get to answer before the worker abandons them. */
-export const STOP_GRACE_SECONDS = 30;
-
-/**
- * The simulator's port in the embedded stack: fixed, so a rerun has the same base URL and hits the cache.
- * `CURATOR_SIMULATOR_PORT` moves it.
- *
- * @defaultValue 18787
- */
-export const EMBEDDED_SIMULATOR_PORT = 18787;
-
 const simulatorPort = () => Number(process.env.CURATOR_SIMULATOR_PORT) || EMBEDDED_SIMULATOR_PORT;
 
+/** What {@link startLocalStack} runs: the curators, and how. */
 export interface LocalStackOptions {
+  /** The curators the stack's worker runs. */
   curators: Iterable<Curator<any, any, any>>;
   /**
    * The names of the curators about to be run, which decide between the real providers and the simulator.
    * @defaultValue every curator in `curators`
    */
   run?: readonly string[];
+  /**
+   * The cache root of the worker and jobs.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
   /**
    * The task queue of the worker and jobs.
@@ -67,15 +64,21 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
+/** A running local stack: its client, worker, dev server and simulator. Close it with `close()`. */
 export interface LocalStack {
+  /** A Temporal client connected to the stack's server. */
   client: Client;
   /** The worker in this process, unless `noWorker` was set. */
   worker?: Worker;
+  /** The cache root of the worker and jobs. */
   cacheDir: string;
+  /** The task queue of the worker and jobs. */
   taskQueue: string;
   /** Where the Temporal UI is, when the stack started or found a local dev server. */
   uiUrl?: string;
+  /** The local Temporal dev server, unless `TEMPORAL_ADDRESS` names another. */
   devServer?: DevServer;
+  /** The simulator, when some curator being run has no provider configured. */
   simulator?: Simulator;
   /** True when the stack runs the dev server, which registers the `Curator*` search attributes. */
   searchAttributes: boolean;
@@ -103,11 +106,6 @@ export interface LocalStack {
 function configured(curator: Curator, env: NodeJS.ProcessEnv): boolean {
   const baseVar = curator.provider === 'anthropic' ? 'ANTHROPIC_BASE_URL' : 'OPENAI_BASE_URL';
   return !!(env[API_KEY_ENV[curator.provider]] || env[baseVar] || curator.backend?.baseURL);
-}
-
-/** Thrown when some curators being run have their provider configured and others not: nothing is faked silently. */
-export class MissingProviderKeyError extends Error {
-  override name = 'MissingProviderKeyError';
 }
 
 /**

@@ -27,6 +27,31 @@ export { createActivities, type CuratorActivities } from './activities';
 export type { ActivityDeps, ActivityDepsOptions } from './activities/deps';
 export type { PlanInput } from './activities/plan';
 export { CuratorRegistry } from './registry';
+export {
+  CacheDirNotWritableError,
+  CuratorChangedError,
+  CuratorError,
+  DamagedRunFileError,
+  DatasetError,
+  DiskFullError,
+  IncompleteResponsesError,
+  InputLineError,
+  InvalidOptionsError,
+  MissingApiKeyError,
+  MissingProviderKeyError,
+  NON_RETRYABLE_TYPES,
+  ParseError,
+  PromptError,
+  ProviderFailureError,
+  UnknownCuratorError,
+  WorkerStoppingError,
+  WrongApiKeyError,
+  WrongWorkerError,
+  type CurationErrorType,
+  type CuratorErrorType,
+  type ProviderFailureType,
+  type RowErrorType,
+} from './errors';
 export { createWorker, curatorWorkflowBundle, workflowsPath, type CuratorWorkerOptions } from './worker';
 export { CuratorPlugin, type CuratorPluginOptions } from './plugin';
 export {
@@ -42,15 +67,15 @@ export {
   type CurationResult,
   type DatasetInput,
 } from './client';
-export { connectClient, connectWorker, DEFAULT_TASK_QUEUE } from './temporal/connection';
+export { connectClient, connectWorker, temporalAddress, temporalNamespace } from './temporal/connection';
+export { installQuietRuntime } from './temporal/runtime';
+export { formatSummary } from './cli/summary';
+export * from './defaults';
 export {
-  EMBEDDED_SIMULATOR_PORT,
   embeddedTaskQueue,
   endLocalRun,
-  MissingProviderKeyError,
   signalExitCode,
   startLocalStack,
-  STOP_GRACE_SECONDS,
   type LocalStack,
   type LocalStackOptions,
 } from './embedded';

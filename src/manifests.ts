@@ -15,7 +15,10 @@ export type DatasetRef =
 
 /** Per-job settings that change how the job runs, never what it computes. */
 export interface JobOptions {
-  /** Requests per batch activity (default: the curator's `backend.batchSize`, else 100). */
+  /**
+   * Requests per batch activity.
+   * @defaultValue the curator's `backend.batchSize`, else 100 (`DEFAULT_BATCH_SIZE`; batch mode 10,000)
+   */
   batchSize?: number;
   /**
    * The most requests in flight per worker process; the worker sizes the number below it from limit and latency.
@@ -23,18 +26,30 @@ export interface JobOptions {
    * @defaultValue the curator's `backend.maxConcurrentRequests`, else a bound from the machine's memory (256-8,192)
    */
   maxConcurrentRequests?: number;
-  /** Overrides the curator's `backend.requireAllResponses`. */
+  /**
+   * Overrides the curator's `backend.requireAllResponses`.
+   * @defaultValue the curator's `backend.requireAllResponses`, else true
+   */
   requireAllResponses?: boolean;
-  /** Batches one partition workflow owns before the job starts another (default 100). */
+  /**
+   * Batches one partition workflow owns before the job starts another.
+   * @defaultValue 100 (`DEFAULT_BATCHES_PER_PARTITION`)
+   */
   batchesPerPartition?: number;
-  /** Task queue of the request activities (default: the job's task queue). */
+  /**
+   * Task queue of the request activities.
+   * @defaultValue the job's task queue
+   */
   activityTaskQueue?: string;
 }
 
+/** The input of `curateWorkflow`: which curator, over which dataset, with which options. */
 export interface CurateJobInput {
   /** Name of a curator registered on the worker. */
   curator: string;
+  /** The rows to curate. */
   dataset: DatasetRef;
+  /** Per-job settings. */
   options?: JobOptions;
   /**
    * The cache root the starter expects the job to use, when it knows it (the embedded default and the CLI do): a
@@ -135,6 +150,7 @@ export interface ProviderBatchPoll {
   batches: { batch: number; round: number }[];
 }
 
+/** What `pollProviderBatches` reports: which batches ended, and progress. */
 export interface ProviderBatchPollResult {
   /** The batches whose provider batches have all ended (completed, expired, cancelled or failed). */
   ended: number[];
@@ -175,8 +191,11 @@ export interface RetryableFailure {
   retryAfterMs?: number;
 }
 
+/** Tokens counted by the provider. */
 export interface TokenUsage {
+  /** Prompt (input) tokens. */
   input: number;
+  /** Completion (output) tokens, reasoning included. */
   output: number;
 }
 
@@ -196,17 +215,25 @@ export interface BatchOutcome {
   tokens: TokenUsage;
 }
 
+/** A job's totals, over its requests (one per input row). */
 export interface CurationStats {
+  /** Requests of the job: one per input row. */
   total: number;
+  /** Requests answered and parsed. */
   succeeded: number;
+  /** Requests failed for good (listed in the failed-requests file). */
   failed: number;
+  /** Succeeded from responses an earlier job paid for. */
   cached: number;
+  /** Rows of the output dataset (a parse may fan out or drop). */
   outputRows: number;
+  /** Tokens of the responses this job received (not cached ones). */
   tokens: TokenUsage;
   /** Attempts beyond the first, across all requests. */
   retries: number;
 }
 
+/** The input of `partitionWorkflow`: a range of batches of one job, and how to run them. */
 export interface PartitionInput {
   curator: string;
   runHash: string;
@@ -231,6 +258,7 @@ export interface PartitionInput {
   stats?: CurationStats;
 }
 
+/** What a partition returns: the totals of its batches. */
 export interface PartitionResult {
   stats: CurationStats;
 }

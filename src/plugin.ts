@@ -20,22 +20,32 @@
  * await worker.run();
  */
 import { SimplePlugin } from '@temporalio/plugin';
-import type { ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
+import type { BundleOptions, ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
 import { createActivities, type CuratorActivities } from './activities';
 import type { Curator } from './curator';
 import { workflowsPath as curatorWorkflowsPath } from './worker';
 
+/** What {@link CuratorPlugin} needs: the curators, the cache directory and the environment. */
 export interface CuratorPluginOptions {
   /** The curators this worker can run, by name. */
   curators: Iterable<Curator<any, any, any>>;
-  /** Cache root (default `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`). */
+  /**
+   * The cache root: responses, datasets and the job index.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
-  /** Where API keys and base URLs are read from (default `process.env`). */
+  /**
+   * Where API keys and base URLs are read from.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
 }
 
 /** The plugin's name, as Temporal reports it. */
 export const CURATOR_PLUGIN_NAME = 'temporal-curator';
+
+/** What users' workflow code imports this package's workflows as. */
+const WORKFLOW_ENTRY = 'temporal-curator/workflow';
 
 /** The same throttle as `createWorker`: a cancelled job stops sending new requests within about a second. */
 const HEARTBEAT_THROTTLE = '1 second';
@@ -48,6 +58,9 @@ const HEARTBEAT_THROTTLE = '1 second';
  * own `workflowsPath` keeps it, and that file must re-export ours (`export * from 'temporal-curator/workflow'`):
  * the curation job runs its partitions as child workflows on the same task queue, so both must be registered
  * there. A worker with a prebuilt `workflowBundle` is left alone; bundle a file that re-exports ours.
+ *
+ * The bundler resolves `temporal-curator/workflow` in the user's workflows to this copy of the package, the one whose
+ * activities the plugin registers (in a checkout of this repository, to its sources).
  *
  * It also sets `maxHeartbeatThrottleInterval` to 1 second unless the worker sets its own: batch activities learn of
  * a cancellation through their heartbeats, which are otherwise throttled to up to a minute.
@@ -84,6 +97,24 @@ export class CuratorPlugin extends SimplePlugin {
       ...super.configureWorker(options),
       workflowsPath: chooseWorkflowsPath(options),
       maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleInterval ?? HEARTBEAT_THROTTLE,
+    };
+  }
+
+  override configureBundler(options: BundleOptions): BundleOptions {
+    const configured = super.configureBundler(options);
+    const theirs = configured.webpackConfigHook;
+    return {
+      ...configured,
+      webpackConfigHook: (config) => {
+        const hooked = theirs ? theirs(config) : config;
+        const resolve = (hooked.resolve ??= {});
+        const alias = resolve.alias;
+        // The user's own alias of the name wins; an array form of `alias` is left alone.
+        if (!Array.isArray(alias) && !alias?.[`${WORKFLOW_ENTRY}$`]) {
+          resolve.alias = { ...alias, [`${WORKFLOW_ENTRY}$`]: require.resolve('./workflow') };
+        }
+        return hooked;
+      },
     };
   }
 

@@ -1,10 +1,8 @@
 /** The curators a worker knows, by name: workflows carry names, never functions. */
 import type { Curator } from './curator';
+import { UnknownCuratorError } from './errors';
 
-export class UnknownCuratorError extends Error {
-  override name = 'UnknownCurator';
-}
-
+/** The curators of a worker by name; names must be unique. */
 export class CuratorRegistry {
   private readonly byName = new Map<string, Curator>();
 
@@ -12,6 +10,7 @@ export class CuratorRegistry {
     for (const curator of curators) this.register(curator);
   }
 
+  /** Adds a curator; registering the same one twice is fine, another of the same name throws. */
   register(curator: Curator<any, any, any>): this {
     const existing = this.byName.get(curator.name);
     if (existing && existing !== curator) {
@@ -21,6 +20,7 @@ export class CuratorRegistry {
     return this;
   }
 
+  /** The curator of that name, or an {@link UnknownCuratorError} naming the registered ones. */
   get(name: string): Curator {
     const curator = this.byName.get(name);
     if (!curator) {
@@ -30,6 +30,7 @@ export class CuratorRegistry {
     return curator;
   }
 
+  /** The registered names. */
   names(): string[] {
     return [...this.byName.keys()];
   }

@@ -14,19 +14,37 @@ import { createActivities } from './activities';
 import { ActivityDeps } from './activities/deps';
 import type { Curator } from './curator';
 import { defaultCacheDir } from './storage/cache-dir';
-import { DEFAULT_TASK_QUEUE, connectWorker } from './temporal/connection';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './defaults';
+import { connectWorker } from './temporal/connection';
 
+/** What {@link createWorker} needs: the curators, and where Temporal, the cache and the provider keys are. */
 export interface CuratorWorkerOptions {
   /** The curators this worker can run, by name. */
   curators: Iterable<Curator<any, any, any>>;
-  /** Default: connects to `TEMPORAL_ADDRESS`, else 127.0.0.1:7233. */
+  /**
+   * The connection to Temporal.
+   * @defaultValue a connection to `TEMPORAL_ADDRESS`, else `127.0.0.1:7233` (`DEFAULT_ADDRESS`)
+   */
   connection?: NativeConnection;
+  /**
+   * The Temporal namespace.
+   * @defaultValue `TEMPORAL_NAMESPACE`, else `'default'` (`DEFAULT_NAMESPACE`)
+   */
   namespace?: string;
-  /** Default `temporal-curator`; clients must start jobs on the same queue. */
+  /**
+   * The task queue; clients must start jobs on the same queue.
+   * @defaultValue `'temporal-curator'` (`DEFAULT_TASK_QUEUE`)
+   */
   taskQueue?: string;
-  /** Cache root (default `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`). */
+  /**
+   * The cache root: responses, datasets and the job index.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
-  /** Where API keys and base URLs are read from (default `process.env`). */
+  /**
+   * Where API keys and base URLs are read from.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
   /**
    * Abort it to stop the worker gently: batch activities take no new request, let those in flight finish and log
@@ -38,6 +56,7 @@ export interface CuratorWorkerOptions {
   workerOptions?: Partial<WorkerOptions>;
 }
 
+/** The path of this package's workflows module, for `Worker.create({ workflowsPath })` or a bundler. */
 export const workflowsPath = require.resolve('./workflows');
 
 let bundle: Promise<{ code: string }> | undefined;
@@ -129,6 +148,10 @@ const quietBundlerLogger = {
   error: (message: string, meta?: unknown) => console.error(message, meta ?? ''),
 };
 
+/**
+ * Creates a Temporal worker that runs curation jobs: the curation workflows (from a bundle cached on disk) and the
+ * activities, with the given curators registered by name. Run it with `worker.run()`.
+ */
 export async function createWorker(options: CuratorWorkerOptions): Promise<Worker> {
   const deps = new ActivityDeps({
     curators: options.curators,
@@ -139,7 +162,7 @@ export async function createWorker(options: CuratorWorkerOptions): Promise<Worke
   const connection = options.connection ?? (await connectWorker());
   return Worker.create({
     connection,
-    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: await curatorWorkflowBundle(),
     activities: createActivities(deps),

@@ -14,3 +14,4 @@
 export { curateWorkflow, partitionWorkflow } from './workflows';
 export type { CurateJobState } from './workflows/curate';
 export type * from './manifests';
+export { NON_RETRYABLE_TYPES, type CurationErrorType, type ProviderFailureType } from './errors';

@@ -3,7 +3,7 @@
  * by name, each reading the dataset the previous one wrote.
  */
 import { z } from 'zod';
-import { defineCurator } from '../../src';
+import { defineCurator } from 'temporal-curator';
 
 /** Questions asked per subject: the first step fans out to this many rows per input row. */
 export const QUESTIONS_PER_SUBJECT = 3;

@@ -6,9 +6,7 @@
  * (default 127.0.0.1:7233), with API keys and base URLs from the environment. `run.ts` starts one in-process.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { CuratorPlugin } from '../../src';
-import { temporalAddress, temporalNamespace } from '../../src/temporal/connection';
-import { installQuietRuntime } from '../../src/temporal/runtime';
+import { CuratorPlugin, installQuietRuntime, temporalAddress, temporalNamespace } from 'temporal-curator';
 import { curators } from './curators';
 
 /**

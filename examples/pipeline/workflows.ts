@@ -2,16 +2,15 @@
  * The question → answer → judge pipeline as one workflow: three curation jobs run as child workflows, each reading
  * the previous one's dataset by reference (run hash and parse hash), so no row ever crosses Temporal.
  *
- * Workflow code: bundled into Temporal's sandbox, so it imports only `@temporalio/workflow`, the sandbox-safe
- * `src/workflow` and types.
+ * Workflow code: bundled into Temporal's sandbox, so it imports only `@temporalio/workflow` and the sandbox-safe
+ * `temporal-curator/workflow`.
  */
 import { executeChild, workflowInfo } from '@temporalio/workflow';
-import type { CurationManifest, CurationStats, DatasetRef } from '../../src/manifests';
-import { curateWorkflow } from '../../src/workflow';
+import { curateWorkflow, type CurationManifest, type CurationStats, type DatasetRef } from 'temporal-curator/workflow';
 
 // A worker registers the workflows its workflowsPath exports. The curation job and its partitions run as child
 // workflows on this worker's task queue, so ours must be exported beside the pipeline.
-export * from '../../src/workflow';
+export * from 'temporal-curator/workflow';
 
 export interface QaPipelineInput {
   /** Rows of the form `{ subject: string }`. */

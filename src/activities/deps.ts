@@ -1,32 +1,47 @@
 /** What the activities need from the worker process: its curators, cache directory, provider clients and database. */
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Curator } from '../curator';
 import { LimiterPool } from '../limits';
 import { API_KEY_ENV, ProviderPool } from '../providers';
 import { apiKeyIdFor } from '../providers/key-id';
 import { WaitingRequests } from '../providers/waiting-requests';
-import { CuratorRegistry, UnknownCuratorError } from '../registry';
+import { CuratorRegistry } from '../registry';
+import { CuratorChangedError, WrongApiKeyError, WrongWorkerError } from '../errors';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
-import { DatasetError, readInputIndex, repairInput } from '../storage/dataset';
+import { readInputIndex, repairInput } from '../storage/dataset';
 import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../storage/fingerprint';
 import { MetadataDb } from '../storage/metadata-db';
 
+/** What the activities are built from: the curators, the cache directory and the environment. */
 export interface ActivityDepsOptions {
   /** The curators this worker can run. */
   curators: CuratorRegistry | Iterable<Curator<any, any, any>>;
-  /** Cache root (default `CURATOR_CACHE_DIR`, else `~/.cache/temporal-curator`). */
+  /**
+   * The cache root: responses, datasets and the job index.
+   * @defaultValue `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`
+   */
   cacheDir?: string;
-  /** Where API keys and base URLs are read from (default `process.env`). */
+  /**
+   * Where API keys and base URLs are read from.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
   /** When aborted, batch activities take no new request, let those in flight finish and log them, then stop. */
   drain?: AbortSignal;
 }
 
+/**
+ * What the activities of one worker process share: its curators, cache directory, provider clients, rate limiters
+ * and job index. Pass one to {@link createActivities} to share it between workers in a process.
+ */
 export class ActivityDeps {
+  /** The curators this worker runs, by name. */
   readonly registry: CuratorRegistry;
+  /** Paths under the cache root. */
   readonly cache: CacheLayout;
+  /** Provider clients, one per provider, key and base URL. */
   readonly providers: ProviderPool;
+  /** Rate limiters, one per provider account and endpoint, shared through the cache's `limits.db`. */
   readonly limiters: LimiterPool;
   /** Requests in flight, reported under the cache for progress displays when they wait long. */
   private readonly waiting: WaitingRequests;
@@ -54,16 +69,9 @@ export class ActivityDeps {
     return this.db;
   }
 
-  /** The named curator, or a non-retryable failure: retrying cannot make an unknown name known. */
+  /** The named curator, or an `UnknownCuratorError`: retrying cannot make an unknown name known. */
   curator(name: string): Curator {
-    try {
-      return this.registry.get(name);
-    } catch (err) {
-      if (err instanceof UnknownCuratorError) {
-        throw ApplicationFailure.create({ type: 'UnknownCurator', message: err.message, nonRetryable: true });
-      }
-      throw err;
-    }
+    return this.registry.get(name);
   }
 
   /**
@@ -88,28 +96,22 @@ export class ActivityDeps {
       }
     }
     if (datasetHash === undefined) {
-      throw ApplicationFailure.create({
-        type: 'WrongWorker',
-        message:
-          `run ${runHash} of curator '${name}' is not in this worker's cache directory ${this.cache.root}: the job ` +
+      throw new WrongWorkerError(
+        `run ${runHash} of curator '${name}' is not in this worker's cache directory ${this.cache.root}: the job ` +
           'was planned by a worker of another project (another cache directory) on the same task queue. Run it ' +
-          'with its own worker, on a task queue of its own.',
-        nonRetryable: true,
-      });
+          'with its own worker, on a task queue of its own.'
+      );
     }
     if (
       runFingerprint(curator, datasetHash, this.providers.env) !== runHash ||
       parseFingerprint(curator) !== parseHash
     ) {
-      throw ApplicationFailure.create({
-        type: 'CuratorChanged',
-        message:
-          `curator '${name}' on this worker no longer matches the job's run ${runHash}: its prompt, system prompt, ` +
+      throw new CuratorChangedError(
+        `curator '${name}' on this worker no longer matches the job's run ${runHash}: its prompt, system prompt, ` +
           'model, schema, params, parse, provider or base URL changed since the job was planned. This job stops ' +
           'without writing into that cache; start the job again (the same `curator run` command, or `curate()`) ' +
-          'to run the new definition as a new job.',
-        nonRetryable: true,
-      });
+          'to run the new definition as a new job.'
+      );
     }
     this.matched.add(key);
     return curator;
@@ -127,15 +129,12 @@ export class ActivityDeps {
     const own = apiKeyIdFor(curator, this.providers.env);
     if (own === undefined || own === apiKeyId) return;
     const name = API_KEY_ENV[curator.provider];
-    throw ApplicationFailure.create({
-      type: 'WrongApiKey',
-      message:
-        `the job of curator '${curatorName}' was started with another ${name} (key id ${apiKeyId}) than this ` +
+    throw new WrongApiKeyError(
+      `the job of curator '${curatorName}' was started with another ${name} (key id ${apiKeyId}) than this ` +
         `worker's (key id ${own}, cache ${this.cache.root}): it stops before sending anything rather than pay with ` +
         `a key its user did not give it. Set the same ${name} for the worker and the command that starts the job, ` +
-        'or run each key on its own task queue.',
-      nonRetryable: true,
-    });
+        'or run each key on its own task queue.'
+    );
   }
 
   /** Checks the run's copy of the dataset once per run in this worker, rebuilding it from its source if damaged. */
@@ -144,9 +143,6 @@ export class ActivityDeps {
     if (!checked) {
       checked = repairInput(this.cache, this.cache.run(runHash)).catch((err: unknown) => {
         this.checkedInputs.delete(runHash);
-        if (err instanceof DatasetError) {
-          throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
-        }
         throw err;
       });
       this.checkedInputs.set(runHash, checked);
@@ -154,6 +150,7 @@ export class ActivityDeps {
     return checked;
   }
 
+  /** Closes the job index, the limiters and the waiting-requests report. */
   close(): void {
     this.db?.close();
     this.limiters.close();

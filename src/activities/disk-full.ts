@@ -3,10 +3,10 @@
  * and no retry fixes it: one clear, non-retryable failure names the full place and what to do. What was written
  * before stays (the logs cut a torn tail at the next append), so the rerun after freeing space goes on from there.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { readlinkSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CacheLayout } from '../storage/cache-dir';
+import { convertFailures, DiskFullError } from '../errors';
 
 /** Below this much free space a file system counts as the full one. */
 const NEARLY_FULL_BYTES = 1024 * 1024;
@@ -85,19 +85,7 @@ export function failClearlyOnDiskFull<A extends unknown[], R>(
   cacheRoot: string,
   activity: (...args: A) => Promise<R>
 ): (...args: A) => Promise<R> {
-  const wrapped = async (...args: A) => {
-    try {
-      return await activity(...args);
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      throw ApplicationFailure.create({
-        type: 'DiskFull',
-        message: diskFullMessage(cacheRoot, err),
-        nonRetryable: true,
-      });
-    }
-  };
-  // Temporal registers activities by their function names.
-  Object.defineProperty(wrapped, 'name', { value: activity.name });
-  return wrapped;
+  return convertFailures(activity, (err) =>
+    isDiskFull(err) ? new DiskFullError(diskFullMessage(cacheRoot, err)) : err
+  );
 }

@@ -4,7 +4,8 @@
  */
 import type { Curator, Row } from '../curator';
 import type { BatchOutcome } from '../manifests';
-import { ParseError, parseRows } from '../requests/parse';
+import { parseRows } from '../requests/parse';
+import { ParseError } from '../errors';
 import { writeFileAtomic } from '../storage/jsonl';
 import type { BatchLog } from '../storage/response-log';
 import type { ActivityDeps } from './deps';

@@ -2,7 +2,6 @@
  * The plan step: fingerprint the run, answer from cache when the finished dataset exists, otherwise copy the dataset
  * into the run folder and size the job.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { Curator } from '../curator';
 import { configuredLimits } from '../limits';
@@ -12,39 +11,39 @@ import type { Limits } from '../limits/window';
 import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
-import { DatasetError, hashDataset, materializeInput } from '../storage/dataset';
+import { hashDataset, materializeInput } from '../storage/dataset';
 import { parseFingerprint, resolveBaseURL, runFingerprint } from '../storage/fingerprint';
 import { exists } from '../storage/jsonl';
-import { apiKeyFor, MissingApiKeyError } from '../providers';
+import { apiKeyFor } from '../providers';
+import { CacheDirNotWritableError, InvalidOptionsError, WrongWorkerError } from '../errors';
+import {
+  DEFAULT_BATCH_MODE_BATCH_SIZE,
+  DEFAULT_BATCH_POLL_INTERVAL_SECONDS,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_REQUIRE_ALL_RESPONSES,
+} from '../defaults';
 import { resolve } from 'node:path';
 import type { ActivityDeps } from './deps';
 
-export const DEFAULT_BATCH_SIZE = 100;
 /**
  * Requests the workflow keeps outstanding per request allowed in flight: the batches beyond the concurrency wait at
  * the worker's limiter, so a batch that waits for its slowest answer never leaves the pipe short.
  */
 export const OUTSTANDING_PER_SLOT = 1.5;
-export const DEFAULT_MAX_RETRIES = 10;
-/** Batch mode: rows per batch, and so per provider batch unless the provider's limits split it (Curator: 10,000). */
-export const DEFAULT_BATCH_MODE_BATCH_SIZE = 10_000;
-/** Batch mode: seconds between status checks (Curator's `batch_check_interval`). */
-export const DEFAULT_BATCH_POLL_INTERVAL_SECONDS = 60;
 /** Batch mode: provider batches in flight at once across the job. */
 export const BATCH_MODE_BATCHES_IN_FLIGHT = 32;
 
+/** The input of the `plan` activity: the job's input and its workflow id. */
 export interface PlanInput extends CurateJobInput {
+  /** The job's workflow id, recorded in the job index. */
   workflowId: string;
 }
 
 function positiveInt(value: number | undefined, fallback: number, what: string): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1) {
-    throw ApplicationFailure.create({
-      type: 'InvalidOptions',
-      message: `${what} must be a positive integer, got ${v}`,
-      nonRetryable: true,
-    });
+    throw new InvalidOptionsError(`${what} must be a positive integer, got ${v}`);
   }
   return v;
 }
@@ -66,11 +65,9 @@ export function createPlan(deps: ActivityDeps) {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code && UNUSABLE_DIR.has(code)) {
-        throw ApplicationFailure.create({
-          type: 'CacheDirNotWritable',
-          message: `the cache directory ${deps.cache.root} cannot be written (${code}): ${(err as Error).message}`,
-          nonRetryable: true,
-        });
+        throw new CacheDirNotWritableError(
+          `the cache directory ${deps.cache.root} cannot be written (${code}): ${(err as Error).message}`
+        );
       }
       throw err;
     }
@@ -80,22 +77,12 @@ export function createPlan(deps: ActivityDeps) {
 /** Refuses, before anything is paid or written, a job this worker must not serve. */
 function checkWorkerFits(deps: ActivityDeps, curator: Curator, input: PlanInput): void {
   if (input.cacheDir !== undefined && resolve(input.cacheDir) !== resolve(deps.cache.root)) {
-    throw ApplicationFailure.create({
-      type: 'WrongWorker',
-      message:
-        `the job expects the cache directory ${resolve(input.cacheDir)} but this worker (on the same task queue) ` +
-        `uses ${deps.cache.root}: run it with a worker of its own project, on a task queue of its own.`,
-      nonRetryable: true,
-    });
+    throw new WrongWorkerError(
+      `the job expects the cache directory ${resolve(input.cacheDir)} but this worker (on the same task queue) ` +
+        `uses ${deps.cache.root}: run it with a worker of its own project, on a task queue of its own.`
+    );
   }
-  try {
-    apiKeyFor(curator, deps.providers.env);
-  } catch (err) {
-    if (err instanceof MissingApiKeyError) {
-      throw ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
-    }
-    throw err;
-  }
+  apiKeyFor(curator, deps.providers.env);
 }
 
 async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
@@ -111,11 +98,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   );
   const pollSeconds = backend.batchPollIntervalSeconds ?? DEFAULT_BATCH_POLL_INTERVAL_SECONDS;
   if (batchMode && !(typeof pollSeconds === 'number' && pollSeconds > 0 && Number.isFinite(pollSeconds))) {
-    throw ApplicationFailure.create({
-      type: 'InvalidOptions',
-      message: `batchPollIntervalSeconds must be a positive number, got ${pollSeconds}`,
-      nonRetryable: true,
-    });
+    throw new InvalidOptionsError(`batchPollIntervalSeconds must be a positive number, got ${pollSeconds}`);
   }
   // The ceiling of the worker's concurrency controller; the controller sizes the real number from limit and latency.
   const concurrency = positiveInt(
@@ -126,23 +109,12 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   if (options.batchesPerPartition !== undefined) positiveInt(options.batchesPerPartition, 1, 'batchesPerPartition');
   const maxRetries = backend.maxRetries ?? DEFAULT_MAX_RETRIES;
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-    throw ApplicationFailure.create({
-      type: 'InvalidOptions',
-      message: `maxRetries must be a whole number >= 0, got ${maxRetries}`,
-      nonRetryable: true,
-    });
+    throw new InvalidOptionsError(`maxRetries must be a whole number >= 0, got ${maxRetries}`);
   }
-  const requireAllResponses = options.requireAllResponses ?? backend.requireAllResponses ?? true;
+  const requireAllResponses =
+    options.requireAllResponses ?? backend.requireAllResponses ?? DEFAULT_REQUIRE_ALL_RESPONSES;
 
-  let datasetHash: string;
-  try {
-    datasetHash = await hashDataset(input.dataset, deps.cache);
-  } catch (err) {
-    if (err instanceof DatasetError) {
-      throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
-    }
-    throw err;
-  }
+  const datasetHash = await hashDataset(input.dataset, deps.cache);
   const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
   const parseHash = parseFingerprint(curator);
   const run = deps.cache.run(runHash);
@@ -185,15 +157,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     }
   }
 
-  let index;
-  try {
-    index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
-  } catch (err) {
-    if (err instanceof DatasetError) {
-      throw ApplicationFailure.create({ type: 'DatasetError', message: err.message, nonRetryable: true });
-    }
-    throw err;
-  }
+  const index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
   const format = resolveResponseFormat(curator.responseFormat);
   deps.metadata.startRun({
     run_hash: runHash,

@@ -6,16 +6,16 @@
  * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
  * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
  */
-import { ApplicationFailure, CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
-import { ApplicationFailureCategory } from '@temporalio/common';
+import { CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { BatchOutcome, BatchTask, RetryableFailure } from '../manifests';
 import { classifyError, type RequestError } from '../providers/outcome';
-import { MissingApiKeyError } from '../providers';
-import type { ProviderClient, ProviderRequest } from '../providers/types';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
-import { buildRequest, PromptError } from '../requests/format';
+import type { ProviderRequest } from '../providers/types';
+import { acceptAnswer } from '../requests/answer';
+import { DEFAULT_INVALID_FINISH_REASONS, defaultRequestTimeoutMs } from '../defaults';
+import { buildRequest } from '../requests/format';
+import { PromptError, ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { resolveResponseFormat } from '../schema';
 import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
 import { exists, writeFileAtomic } from '../storage/jsonl';
@@ -24,38 +24,12 @@ import { BatchLog, ResponseLogWriter, type AttemptRecord } from '../storage/resp
 import type { ActivityDeps } from './deps';
 import { type ParsedLine, tallyBatch, writeParsedShard } from './parse-stage';
 
-/** Time limit of one attempt for models that think before answering (o-series, GPT-5, R1, "thinking" models). */
-export const DEFAULT_REASONING_TIMEOUT_MS = 600_000;
-/** Time limit of one attempt for other models: a long answer streams out well within it. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
-
-/**
- * The time limit of one attempt when the curator sets none: a server that never answers then costs minutes, not ten
- * of them, unless the model is one that may think that long.
- */
-export function defaultRequestTimeoutMs(model: string): number {
-  return /^(o\d|gpt-5)|reason|think|(^|[-/])r1\b/i.test(model)
-    ? DEFAULT_REASONING_TIMEOUT_MS
-    : DEFAULT_REQUEST_TIMEOUT_MS;
-}
-
 /**
  * How long a batch's requests may wait for admission (a slot, the pace, the window) before the activity hands the
  * rest back to its workflow, which schedules them again. The workflow keeps enough batches outstanding for the
  * largest concurrency, so at a low limit most of them wait: this keeps every activity far from its time limit.
  */
 export const ADMISSION_BUDGET_MS = 10 * 60_000;
-
-function providerFor(deps: ActivityDeps, curator: Curator): ProviderClient {
-  try {
-    return deps.providers.get(curator);
-  } catch (err) {
-    if (err instanceof MissingApiKeyError) {
-      throw ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
-    }
-    throw err;
-  }
-}
 
 /** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
 async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T) => Promise<void>) {
@@ -118,13 +92,12 @@ async function processLeasedBatch(deps: ActivityDeps, curator: Curator, task: Ba
     }
     if (fatal) {
       await writeParsedShard(deps, curator, task, rows, first, log);
-      throw ApplicationFailure.create({
-        type: fatal.error.type,
-        message: `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
+      throw new ProviderFailureError(
+        fatal.error.type as ProviderFailureType,
+        `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
           fatal.error.status ? ` (HTTP ${fatal.error.status})` : ''
-        }, which every other request would hit too, so the job stops: ${fatal.error.message}`,
-        nonRetryable: true,
-      });
+        }, which every other request would hit too, so the job stops: ${fatal.error.message}`
+      );
     }
   }
   const parsed = await writeParsedShard(deps, curator, task, rows, first, log);
@@ -140,7 +113,7 @@ async function callRequests(
   toCall: number[],
   log: BatchLog
 ): Promise<{ index: number; error: RequestError } | undefined> {
-  const client = providerFor(deps, curator);
+  const client = deps.providers.get(curator);
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests);
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
   const jobSlots = job.gate;
@@ -215,12 +188,9 @@ async function callRequests(
   }
   if (deps.drain.aborted && !fatal && done < toCall.length) {
     // The answers that came are logged; the rest wait for the job's next worker.
-    throw ApplicationFailure.create({
-      type: 'WorkerStopping',
-      message: `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`,
-      // Expected on every gentle stop: not a warning for the user's screen.
-      category: ApplicationFailureCategory.BENIGN,
-    });
+    throw new WorkerStoppingError(
+      `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`
+    );
   }
   return fatal;
 

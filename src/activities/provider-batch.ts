@@ -10,7 +10,7 @@
  * resumed submit reads it and never creates a batch twice. Answers land in the same response log as synchronous
  * answers, so the cache, re-parsing with zero calls, finalize and failed_requests work unchanged.
  */
-import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { Curator, Row } from '../curator';
 import type {
@@ -21,7 +21,6 @@ import type {
   ProviderBatchTask,
   RetryGroup,
 } from '../manifests';
-import { MissingApiKeyError } from '../providers';
 import {
   BatchClientPool,
   batchLine,
@@ -31,8 +30,10 @@ import {
   type ProviderBatchClient,
 } from '../providers/batch';
 import { classifyError, type RequestError } from '../providers/outcome';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../requests/answer';
-import { buildRequest, PromptError } from '../requests/format';
+import { acceptAnswer } from '../requests/answer';
+import { DEFAULT_INVALID_FINISH_REASONS } from '../defaults';
+import { buildRequest } from '../requests/format';
+import { CuratorError, PromptError, ProviderFailureError, type ProviderFailureType } from '../errors';
 import { resolveResponseFormat } from '../schema';
 import { BatchLease } from '../storage/batch-lease';
 import { INVALID_ROW_KEY, readBatchRows, readInputIndex } from '../storage/dataset';
@@ -86,17 +87,13 @@ async function saveSubmission(path: string, submission: Submission): Promise<voi
 
 /** Provider failures that no retry fixes, as non-retryable activity failures (a bad key stops the job at once). */
 function asFailure(err: unknown, what: string): unknown {
-  if (err instanceof MissingApiKeyError) {
-    return ApplicationFailure.create({ type: 'MissingApiKey', message: err.message, nonRetryable: true });
-  }
-  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof CuratorError) return err;
   const error = classifyError(err);
   if (error.fatal || (!error.retryable && error.status !== undefined)) {
-    return ApplicationFailure.create({
-      type: error.type,
-      message: `${what} failed with ${error.type}${error.status ? ` (HTTP ${error.status})` : ''}: ${error.message}`,
-      nonRetryable: true,
-    });
+    return new ProviderFailureError(
+      error.type as ProviderFailureType,
+      `${what} failed with ${error.type}${error.status ? ` (HTTP ${error.status})` : ''}: ${error.message}`
+    );
   }
   return err;
 }

@@ -15,6 +15,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
 import type { Curator } from '../curator';
+import { DEFAULT_TASK_QUEUE } from '../defaults';
 
 /**
  * Loads one of this package's modules when a command runs. `require` rather than `import()`: it finds the compiled
@@ -147,7 +148,7 @@ export function buildProgram(): Command {
       ];
       installQuietRuntime((process.env.CURATOR_LOG_LEVEL as 'INFO') || 'INFO');
       const curators = await loadCurators(opts.curators);
-      const taskQueue: string = opts.taskQueue ?? connection.DEFAULT_TASK_QUEUE;
+      const taskQueue: string = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
       const worker = await createWorker({
         connection: await connection.connectWorker(),
         curators,

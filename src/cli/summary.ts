@@ -1,6 +1,7 @@
 /** The final statistics of a job, as a table for people. */
 import type { CurationManifest } from '../manifests';
 
+/** A finished job's statistics as a table for people, as `curator run` prints it; `elapsedMs` adds the wall time. */
 export function formatSummary(result: CurationManifest, elapsedMs?: number): string {
   const s = result.stats;
   // Requests answered by this job: cached answers cost nothing and used no tokens now.

@@ -7,15 +7,7 @@
  * or, without headers, latency that grows with the load (a server queueing requests). Pure: time is passed in.
  */
 import { totalmem } from 'node:os';
-
-/** Memory one request in flight may take (socket, buffers, request and answer), for the default ceiling. */
-export const REQUEST_MEMORY_BYTES = 64 * 1024;
-/** The share of the machine's memory the requests in flight may take by default. */
-export const MEMORY_SHARE = 1 / 32;
-/** The default ceiling never exceeds this, whatever the memory: beyond it one process's CPU is the limit. */
-export const MAX_DEFAULT_CEILING = 8192;
-/** Nor falls below this. */
-export const MIN_DEFAULT_CEILING = 256;
+import { MAX_DEFAULT_CEILING, MEMORY_SHARE, MIN_DEFAULT_CEILING, REQUEST_MEMORY_BYTES } from '../defaults';
 
 /**
  * The default upper bound of requests in flight in one worker process: 1/32 of the memory at 64 KiB each, between

@@ -2,10 +2,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
 import { checkAnswerBody } from './outcome';
+import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';
 
 const TOOL_NAME = 'output_schema';
-/** Anthropic requires max_tokens; this applies when the curator's generation params do not set it. */
-export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 const FINISH: Record<string, FinishReason> = {
   end_turn: 'stop',

@@ -12,6 +12,7 @@ import { apiKeyFor } from './index';
 import { openaiAnswer, openaiBody } from './openai';
 import { classifyError, type RequestError } from './outcome';
 import type { ProviderAnswer, ProviderRequest } from './types';
+import { DEFAULT_BATCH_COMPLETION_WINDOW } from '../defaults';
 
 /** OpenAI: requests and bytes per batch input file (the SDK's docs, 2025). */
 export const OPENAI_BATCH_LIMITS = { requests: 50_000, bytes: 200 * 1024 * 1024 };
@@ -176,7 +177,7 @@ export class OpenAIBatchClient implements ProviderBatchClient {
     baseURL: string,
     apiKey: string,
     readonly limits: BatchLimits = OPENAI_BATCH_LIMITS,
-    private readonly completionWindow = '24h'
+    private readonly completionWindow = DEFAULT_BATCH_COMPLETION_WINDOW
   ) {
     this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
   }
@@ -350,7 +351,7 @@ export class BatchClientPool {
     const apiKey = apiKeyFor(curator, this.env);
     const baseURL = resolveBaseURL(curator, this.env);
     const limits = batchLimits(curator);
-    const window = curator.backend?.batchCompletionWindow ?? '24h';
+    const window = curator.backend?.batchCompletionWindow ?? DEFAULT_BATCH_COMPLETION_WINDOW;
     const id = JSON.stringify([curator.provider, baseURL, apiKey, limits, window]);
     let client = this.clients.get(id);
     if (!client) {

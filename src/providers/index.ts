@@ -7,10 +7,7 @@ import { OpenAIProvider } from './openai';
 import type { ProviderClient } from './types';
 import type { WaitingRequests } from './waiting-requests';
 import { rateBucket } from '../limits/bucket';
-
-export class MissingApiKeyError extends Error {
-  override name = 'MissingApiKeyError';
-}
+import { MissingApiKeyError } from '../errors';
 
 /** Where to find a provider's key: the worker's environment, never a workflow input. */
 export const API_KEY_ENV = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY' } as const;

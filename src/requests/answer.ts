@@ -6,8 +6,6 @@ import type { RequestError } from '../providers/outcome';
 import type { ProviderAnswer } from '../providers/types';
 import type { ResponseFormat } from '../schema';
 
-export const DEFAULT_INVALID_FINISH_REASONS = ['length', 'content_filter'];
-
 export type Accepted = { ok: true; value: unknown };
 
 export function acceptAnswer(

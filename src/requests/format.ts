@@ -2,12 +2,9 @@
 import type { ChatMessage, Curator, Row } from '../curator';
 import type { ProviderRequest } from '../providers/types';
 import { resolveResponseFormat } from '../schema';
+import { PromptError } from '../errors';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
-
-export class PromptError extends Error {
-  override name = 'PromptError';
-}
 
 /** Keys read by generic code (serialisers, promise checks), never a sign of a missing field. */
 const NOT_FIELDS = new Set(['toJSON', 'then', 'constructor', 'toString', 'valueOf']);

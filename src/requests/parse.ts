@@ -1,9 +1,6 @@
 /** Stage 4 of a request's life: an accepted answer becomes 0..n output rows through the curator's `parse`. */
 import type { Curator, Row } from '../curator';
-
-export class ParseError extends Error {
-  override name = 'ParseError';
-}
+import { ParseError } from '../errors';
 
 function isPlainObject(value: unknown): value is Row {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;

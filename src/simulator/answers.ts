@@ -42,10 +42,12 @@ export class Rng {
     return min + Math.floor(this.next() * (max - min + 1));
   }
 
+  /** One of `items`, uniformly. */
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)] as T;
   }
 
+  /** `length` random hex digits. */
   hex(length: number): string {
     let out = '';
     while (out.length < length) out += Math.floor(this.next() * 16).toString(16);

@@ -19,6 +19,7 @@ import {
   type Schema,
   Struct,
 } from 'apache-arrow';
+import { DEFAULT_ARROW_BATCH_ROWS } from '../defaults';
 import { createBatchDecoder, createRowEncoder, type JsonRow, SchemaInferrer } from './arrow-schema';
 
 export { SchemaInferrer, type JsonRow } from './arrow-schema';
@@ -41,8 +42,6 @@ export interface ArrowWriteOptions {
   /** Rows per record batch, which bounds memory use while writing. Default 10,000. */
   batchRows?: number;
 }
-
-const DEFAULT_BATCH_ROWS = 10_000;
 
 /**
  * A sink that hands each chunk over synchronously. The writer's default sink is an unbounded queue that is drained
@@ -84,7 +83,7 @@ export async function writeArrowFile(
   rows: () => AsyncIterable<JsonRow> | Iterable<JsonRow>,
   options: ArrowWriteOptions = {}
 ): Promise<ArrowWriteResult> {
-  const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+  const batchRows = options.batchRows ?? DEFAULT_ARROW_BATCH_ROWS;
   if (!Number.isInteger(batchRows) || batchRows < 1) {
     throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
   }

@@ -4,12 +4,14 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CACHE_DIR_ENV, DEFAULT_CACHE_DIR_NAME } from '../defaults';
 
 /** `CURATOR_CACHE_DIR`, else `$XDG_CACHE_HOME/temporal-curator`, else `~/.cache/temporal-curator`. */
 export function defaultCacheDir(): string {
-  if (process.env.CURATOR_CACHE_DIR) return resolve(process.env.CURATOR_CACHE_DIR);
+  const configured = process.env[CACHE_DIR_ENV];
+  if (configured) return resolve(configured);
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'temporal-curator');
+  return join(base, DEFAULT_CACHE_DIR_NAME);
 }
 
 const pad = (batch: number) => String(batch).padStart(6, '0');

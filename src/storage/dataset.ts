@@ -6,6 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
+import { DamagedRunFileError, DatasetError } from '../errors';
 import type { DatasetRef } from '../manifests';
 import { readArrowRows, sha256File } from './arrow';
 import type { CacheLayout, RunLayout } from './cache-dir';
@@ -29,15 +30,6 @@ export interface InputIndex {
   source?: DatasetRef;
   /** The source file's size and modification time when it was read: a change means the job is superseded. */
   sourceStat?: { size: number; mtimeMs: number };
-}
-
-export class DatasetError extends Error {
-  override name = 'DatasetError';
-}
-
-/** A file the plan wrote into the run folder was torn or edited afterwards. */
-export class DamagedRunFileError extends Error {
-  override name = 'DamagedRunFile';
 }
 
 function describe(ref: DatasetRef): string {

@@ -8,14 +8,10 @@
  *   recursive steps after parsing (fingerprints, Arrow) would overflow the stack on it.
  * - A UTF-8 byte order mark at the start of the file is not part of the first row.
  */
+import { InputLineError } from '../errors';
 
 /** The deepest nesting of arrays and objects accepted in an input row. */
 export const MAX_INPUT_DEPTH = 100;
-
-/** Thrown for a line that is valid JSON but cannot be taken as a row. */
-export class InputLineError extends Error {
-  override name = 'InputLineError';
-}
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 

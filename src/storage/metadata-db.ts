@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** One run in `metadata.db`, as Curator's columns name it. */
 export interface RunRecord {
   run_hash: string;
   parse_hash: string | null;
@@ -152,26 +153,31 @@ export class MetadataDb {
     this.event(runHash, fields.status, fields.workflow_id, { dataset_sha256: fields.dataset_sha256 });
   }
 
+  /** Records an event of a run (`cache-hit`, a status change, ...). */
   event(runHash: string, event: string, workflowId: string | null, detail?: unknown): void {
     this.db
       .prepare('INSERT INTO run_events (run_hash, at, event, workflow_id, detail) VALUES (?, ?, ?, ?, ?)')
       .run(runHash, new Date().toISOString(), event, workflowId, detail === undefined ? null : JSON.stringify(detail));
   }
 
+  /** The run of that hash, if known. */
   getRun(runHash: string): RunRecord | undefined {
     return this.db.prepare('SELECT * FROM runs WHERE run_hash = ?').get(runHash) as RunRecord | undefined;
   }
 
+  /** The most recently changed runs, newest first. */
   listRuns(limit = 50): RunRecord[] {
     return this.db.prepare('SELECT * FROM runs ORDER BY last_edited_time DESC LIMIT ?').all(limit) as RunRecord[];
   }
 
+  /** A run's events, oldest first. */
   events(runHash: string): { at: string; event: string; workflow_id: string | null; detail: string | null }[] {
     return this.db
       .prepare('SELECT at, event, workflow_id, detail FROM run_events WHERE run_hash = ? ORDER BY id')
       .all(runHash) as never;
   }
 
+  /** Closes the database. */
   close(): void {
     this.db.close();
   }

@@ -17,17 +17,26 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type RecordBatch, RecordBatchReader, RecordBatchStreamWriter, Table, tableToIPC } from 'apache-arrow';
 import * as pq from 'parquet-wasm';
+import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS } from '../defaults';
 import { fsyncFile } from './arrow';
 
 /** Options for {@link writeParquetFromArrow}. */
 export interface ParquetWriteOptions {
-  /** Default 'zstd': smaller than snappy on text at a similar speed, and read by every current Parquet reader. */
+  /**
+   * The compression codec: zstd is smaller than snappy on text at a similar speed, and read by every current Parquet
+   * reader.
+   * @defaultValue `'zstd'` (`DEFAULT_PARQUET_COMPRESSION`)
+   */
   compression?: 'zstd' | 'snappy';
-  /** At most this many rows per row group. Default 10,000, the batch size of the Arrow files finalize writes. */
+  /**
+   * At most this many rows per row group.
+   * @defaultValue 10,000, the batch size of the Arrow files finalize writes (`DEFAULT_ROW_GROUP_ROWS`)
+   */
   rowGroupRows?: number;
   /**
-   * At most about this many uncompressed bytes per row group. Default 64 MiB. A row group is buffered in WebAssembly
-   * memory until it is complete, and LLM rows can be long, so a row cap alone would not bound memory.
+   * At most about this many uncompressed bytes per row group. A row group is buffered in WebAssembly memory until it
+   * is complete, and LLM rows can be long, so a row cap alone would not bound memory.
+   * @defaultValue 64 MiB (`DEFAULT_ROW_GROUP_BYTES`)
    */
   rowGroupBytes?: number;
 }
@@ -41,9 +50,6 @@ export interface ParquetWriteResult {
   bytes: number;
 }
 
-const DEFAULT_ROW_GROUP_ROWS = 10_000;
-const DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024;
-
 function writerProperties(options: ParquetWriteOptions): pq.WriterProperties {
   const rows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
   const bytes = options.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES;
@@ -51,7 +57,7 @@ function writerProperties(options: ParquetWriteOptions): pq.WriterProperties {
   if (!Number.isInteger(bytes) || bytes < 1) {
     throw new RangeError(`rowGroupBytes must be a positive integer, got ${bytes}`);
   }
-  const compression = options.compression ?? 'zstd';
+  const compression = options.compression ?? DEFAULT_PARQUET_COMPRESSION;
   if (compression !== 'zstd' && compression !== 'snappy') {
     throw new RangeError(`compression must be 'zstd' or 'snappy', got '${String(compression)}'`);
   }

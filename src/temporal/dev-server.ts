@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CURATOR_SEARCH_ATTRIBUTES, searchAttributeArgs } from '../search-attributes';
+import { DEFAULT_DEV_SERVER_PORT } from '../defaults';
 import { findTemporalCli } from './cli-path';
 import { useServer, withStartLock } from './dev-server-lease';
 
@@ -22,8 +23,11 @@ export interface DevServerOptions {
   extraArgs?: string[];
 }
 
+/** A local Temporal dev server, started or reused. */
 export interface DevServer {
+  /** Its gRPC address, `127.0.0.1:<port>`. */
   address: string;
+  /** Its Web UI. */
   uiUrl: string;
   /** False when an already running server was reused: stop() then leaves it alone. */
   owned: boolean;
@@ -69,7 +73,7 @@ async function waitUntilReachable(
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const port = options.port ?? 7233;
+  const port = options.port ?? DEFAULT_DEV_SERVER_PORT;
   const server = await withStartLock(port, () => startOrReuse(options, port));
   const release = useServer(port);
   let released = false;

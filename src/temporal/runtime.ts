@@ -1,21 +1,14 @@
 /** The SDK runtime's log level: worker state changes at INFO would drown what the user should read. */
 import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
+import { DEFAULT_LOG_LEVEL } from '../defaults';
+import { ownFailure } from '../errors';
+
 let installed = false;
 
 interface FailureLike {
-  nonRetryable?: unknown;
   type?: unknown;
   message?: unknown;
-  cause?: unknown;
-}
-
-/** The library's own error at the root of `error` (a workflow fails with its activity's failure as the cause). */
-function ownFailure(error: unknown): FailureLike | undefined {
-  for (let e = error as FailureLike | undefined, depth = 0; e && depth < 5; e = e.cause as FailureLike, depth++) {
-    if (e.nonRetryable === true && typeof e.type === 'string') return e;
-  }
-  return undefined;
 }
 
 /**
@@ -25,7 +18,8 @@ function ownFailure(error: unknown): FailureLike | undefined {
  */
 export class CuratorLogger extends DefaultLogger {
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const own = message === 'Activity failed' || message === 'Workflow failed' ? ownFailure(meta?.error) : undefined;
+    const own =
+      message === 'Activity failed' || message === 'Workflow failed' ? ownFailure<FailureLike>(meta?.error) : undefined;
     if (own) {
       const what = meta?.activityType ?? meta?.workflowType;
       super.log(
@@ -45,7 +39,7 @@ export class CuratorLogger extends DefaultLogger {
  * runtime must not shut the workers down on them.
  */
 export function installQuietRuntime(
-  level: LogLevel = (process.env.CURATOR_LOG_LEVEL as LogLevel) || 'WARN',
+  level: LogLevel = (process.env.CURATOR_LOG_LEVEL as LogLevel) || DEFAULT_LOG_LEVEL,
   ownSignals = false
 ): void {
   if (installed) return;

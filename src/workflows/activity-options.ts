@@ -1,23 +1,6 @@
 /** How the workflows call the activities: timeouts and the retry policy for infrastructure failures. */
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
-
-/** Failures that no retry can fix; listed so Temporal does not retry them even if thrown as plain errors. */
-export const NON_RETRYABLE_TYPES = [
-  'UnknownCurator',
-  'CacheDirNotWritable',
-  'EndpointUnreachable',
-  'DatasetError',
-  'InvalidOptions',
-  'MissingApiKey',
-  'AuthenticationFailed',
-  'PermissionDenied',
-  'NotFound',
-  'InsufficientQuota',
-  'WrongWorker',
-  'CuratorChanged',
-  'DamagedRunFile',
-  'DiskFull',
-];
+import { NON_RETRYABLE_TYPES } from '../errors';
 
 /** Retries for infrastructure failures (a worker lost, a network blip), not for answers: those are per request. */
 const INFRASTRUCTURE_RETRY = {
@@ -25,7 +8,7 @@ const INFRASTRUCTURE_RETRY = {
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
   maximumAttempts: 20,
-  nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
 } as const satisfies ActivityOptions['retry'];
 
 export function batchActivityOptions(taskQueue?: string): ActivityOptions {
@@ -59,6 +42,6 @@ export const planActivityOptions: ActivityOptions = {
     initialInterval: '1s',
     maximumInterval: '30s',
     maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
   },
 };

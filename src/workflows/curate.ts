@@ -8,11 +8,9 @@
  * starting it again continues where it stopped.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
-  ChildWorkflowFailure,
   continueAsNew,
   isCancellation,
   proxyActivities,
@@ -25,6 +23,8 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CuratorActivities } from '../activities';
+import { DEFAULT_BATCHES_PER_PARTITION } from '../defaults';
+import { IncompleteResponsesError, rootCause, toApplicationFailure } from '../errors';
 import {
   CuratorModel,
   CuratorName,
@@ -44,7 +44,6 @@ export const PARTIAL_RESULT_MEMO = 'partialResult';
 
 /** Batch activities one partition keeps in flight at most. */
 const MAX_PARTITION_WINDOW = 8;
-const DEFAULT_BATCHES_PER_PARTITION = 100;
 
 /** State carried across continue-as-new of the job itself. */
 export interface CurateJobState {
@@ -81,20 +80,6 @@ export function partitionLayout(plan: RunPlan, batchesPerPartition = DEFAULT_BAT
 function indexJob(pairs: SearchAttributeUpdatePair[]): void {
   if (workflowInfo().typedSearchAttributes.get(CuratorName) === undefined) return;
   upsertSearchAttributes(pairs);
-}
-
-/** The innermost failure: a child failure wraps an activity failure that wraps what the activity threw. */
-function rootCause(err: unknown): unknown {
-  let cause = err;
-  while (
-    (cause instanceof ChildWorkflowFailure ||
-      cause instanceof ActivityFailure ||
-      cause instanceof ApplicationFailure) &&
-    cause.cause
-  ) {
-    cause = cause.cause;
-  }
-  return cause;
 }
 
 export async function curateWorkflow(input: CurateJobInput, state?: CurateJobState): Promise<CurationManifest> {
@@ -232,15 +217,14 @@ export async function curateWorkflow(input: CurateJobInput, state?: CurateJobSta
     });
   }
   if (plan.requireAllResponses && manifest.stats.failed > 0) {
-    throw ApplicationFailure.create({
-      type: 'IncompleteResponses',
-      message:
+    throw toApplicationFailure(
+      new IncompleteResponsesError(
         `${manifest.stats.failed} of ${manifest.stats.total} requests failed for good and requireAllResponses is on. ` +
-        `Everything else is saved: dataset ${manifest.datasetPath}, failed requests ${manifest.failedRequestsPath}. ` +
-        `Run the job again to retry only the failed requests.`,
-      nonRetryable: true,
-      details: [manifest],
-    });
+          `Everything else is saved: dataset ${manifest.datasetPath}, failed requests ${manifest.failedRequestsPath}. ` +
+          `Run the job again to retry only the failed requests.`
+      ),
+      [manifest]
+    );
   }
   return manifest;
 }

@@ -12,7 +12,8 @@ import { CancellationScope, condition, isCancellation, proxyActivities, sleep } 
 import type { CuratorActivities } from '../activities';
 import type { PartitionInput, ProviderBatchOutcome, ProviderBatchTask, RetryGroup } from '../manifests';
 import { pollActivityOptions, providerBatchActivityOptions } from './activity-options';
-import { backoffMs, DEFAULT_BACKOFF } from './request-state';
+import { DEFAULT_BACKOFF } from '../defaults';
+import { backoffMs } from './request-state';
 
 export interface BatchRetryDecision {
   /** The attempt counts whose requests are resubmitted. */

@@ -9,14 +9,13 @@
  * waiting, as durable timers in its history.
  */
 import type { CurationStats, RetryableFailure } from '../manifests';
+import { DEFAULT_BACKOFF } from '../defaults';
 
 export interface BackoffPolicy {
   initialMs: number;
   coefficient: number;
   maxMs: number;
 }
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, coefficient: 2, maxMs: 60_000 };
 
 export interface RetryDecision {
   /** Requests to attempt again, with the attempts made so far. */

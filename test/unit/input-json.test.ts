@@ -1,7 +1,8 @@
 /** Reading a user's JSONL line: numbers JavaScript cannot hold stay exact, deep nesting is refused, a BOM dropped. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputLineError, MAX_INPUT_DEPTH, parseInputLine, stripBom } from '../../src/storage/input-json';
+import { InputLineError } from '../../src/errors';
+import { MAX_INPUT_DEPTH, parseInputLine, stripBom } from '../../src/storage/input-json';
 
 test('integers beyond 2^53 and numbers beyond double range become their exact decimal strings', () => {
   assert.deepEqual(parseInputLine('{"id": 9007199254740993, "x": 1e400, "y": -1E+999, "n": [12345678901234567890]}'), {

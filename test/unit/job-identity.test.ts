@@ -5,7 +5,7 @@ import { jobWorkflowId } from '../../src/client';
 import { defineCurator, type Curator } from '../../src/curator';
 import { embeddedTaskQueue } from '../../src/embedded';
 import { curatorFingerprint } from '../../src/storage/fingerprint';
-import { defaultRequestTimeoutMs } from '../../src/activities/process-batch';
+import { defaultRequestTimeoutMs } from '../../src/defaults';
 import { checkAnswerBody, classifyError } from '../../src/providers/outcome';
 
 const base = { name: 'c', model: 'gpt-4o-mini', prompt: (row: { t: string }) => `A ${row.t}` };

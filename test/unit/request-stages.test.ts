@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { defineCurator, type CuratorDefinition, type Row } from '../../src/curator';
 import type { ProviderAnswer } from '../../src/providers/types';
-import { buildMessages, buildRequest, PromptError } from '../../src/requests/format';
-import { acceptAnswer, DEFAULT_INVALID_FINISH_REASONS } from '../../src/requests/answer';
-import { parseRows, ParseError } from '../../src/requests/parse';
+import { ParseError, PromptError } from '../../src/errors';
+import { buildMessages, buildRequest } from '../../src/requests/format';
+import { acceptAnswer } from '../../src/requests/answer';
+import { DEFAULT_INVALID_FINISH_REASONS } from '../../src/defaults';
+import { parseRows } from '../../src/requests/parse';
 import { resolveResponseFormat, type JsonSchema } from '../../src/schema';
 
 function curator(overrides: Partial<CuratorDefinition<any, any, any>> = {}) {

@@ -1,14 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_BACKOFF } from '../../src/defaults';
 import type { CurationStats, RetryableFailure, RunPlan } from '../../src/manifests';
-import {
-  addStats,
-  backoffMs,
-  decideRetries,
-  DEFAULT_BACKOFF,
-  emptyStats,
-  type BackoffPolicy,
-} from '../../src/workflows/request-state';
+import { addStats, backoffMs, decideRetries, emptyStats, type BackoffPolicy } from '../../src/workflows/request-state';
 import { partitionLayout } from '../../src/workflows/curate';
 
 const ZERO = () => 0;

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineCurator, type CuratorDefinition, type Row } from '../../src/curator';
 import { CacheLayout } from '../../src/storage/cache-dir';
+import { DatasetError } from '../../src/errors';
 import {
-  DatasetError,
   hashDataset,
   INVALID_ROW_KEY,
   materializeInput,
