@@ -9,7 +9,7 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { CancelledFailure } from '@temporalio/common';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Curator } from './curator';
 import { CuratorError, readJobFailure, type CurationErrorType } from './errors';
 import { apiKeyIdFor } from './providers/key-id';
@@ -18,6 +18,7 @@ import { CuratorName } from './search-attributes';
 import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';
 import { storeRows } from './storage/dataset';
+import { detectInputKind, hashInput } from './storage/input-sources';
 import { curatorFingerprint, sha256, stableStringify } from './storage/fingerprint';
 import { DEFAULT_TASK_QUEUE } from './defaults';
 import {
@@ -117,9 +118,8 @@ export async function resolveDataset(
 ): Promise<{ ref: DatasetRef; hash: string }> {
   if (typeof input === 'string') {
     const path = resolve(input);
-    const ext = extname(path).toLowerCase();
-    const kind = ext === '.arrow' || ext === '.ipc' || ext === '.feather' ? 'arrow' : 'jsonl';
-    return { ref: { kind, path }, hash: await sha256File(path) };
+    const kind = await detectInputKind(path);
+    return { ref: { kind, path }, hash: await hashInput(kind, path) };
   }
   if (Array.isArray(input)) {
     const path = await storeRows(input, new CacheLayout(cacheDir ?? defaultCacheDir()));
@@ -130,7 +130,7 @@ export async function resolveDataset(
   }
   const ref = input as DatasetRef;
   if (ref.kind === 'run') return { ref, hash: sha256(`${ref.runHash}/${ref.parseHash}`) };
-  return { ref, hash: await sha256File(ref.path) };
+  return { ref, hash: await hashInput(ref.kind, ref.path) };
 }
 
 /** The memo key naming a job's dataset file, by which a newer job of the same curator and file finds it. */

@@ -10,6 +10,14 @@ export type DatasetRef =
   | { kind: 'jsonl'; path: string }
   /** An Apache Arrow IPC file (file or stream format). */
   | { kind: 'arrow'; path: string }
+  /** A Parquet file, read one row group at a time. */
+  | { kind: 'parquet'; path: string }
+  /**
+   * A Hugging Face `datasets` folder: a `save_to_disk` folder (`state.json` and `data-0000x-of-0000N.arrow`), or a
+   * cache folder of one split (`dataset_info.json` and its `.arrow` files). A single `.arrow` file of `datasets` is
+   * an `arrow` dataset.
+   */
+  | { kind: 'hf-dataset'; path: string }
   /** The output of an earlier curation, by its run hash and parse hash: how curations chain. */
   | { kind: 'run'; runHash: string; parseHash: string };
 

@@ -76,7 +76,7 @@ export function buildProgram(): Command {
     .description('run a curator over a dataset file on the embedded default (or TEMPORAL_ADDRESS) and wait for it')
     .argument('<module>', 'a .ts or .js module exporting curators')
     .requiredOption('-c, --curator <name>', 'which exported curator to run')
-    .requiredOption('-i, --input <file>', 'input dataset: .jsonl or .arrow')
+    .requiredOption('-i, --input <file>', 'input dataset: .jsonl, Arrow IPC (.arrow), Parquet, or a Hugging Face datasets folder')
     .option('-o, --output <file>', 'also copy the Arrow dataset here')
     .option('--batch-size <n>', 'requests per activity', positiveInt)
     .option(

@@ -81,6 +81,13 @@ export function generateText(rng: Rng): string {
   return sentences.join(' ');
 }
 
+/** Sentences of {@link generateText} until the text is `chars` characters long (cut there). */
+export function generateTextOfLength(rng: Rng, chars: number): string {
+  let text = '';
+  while (text.length < chars) text += (text === '' ? '' : ' ') + generateText(rng);
+  return text.slice(0, chars);
+}
+
 /** A JSON Schema node as found in requests; booleans are valid schemas too. */
 type Schema = Record<string, unknown> | boolean;
 

@@ -21,6 +21,8 @@ import {
 } from './provider';
 import { formatRfc3339, type Dimension, type DimensionState, type Rejection, type Snapshot } from './rate-limits';
 import { charsForTokens, contentText, promptTokens, textTokens } from './tokens';
+import { anthropicMediaError, anthropicPartTokens } from './anthropic-media';
+import { thinkingBlock } from './reasoning';
 
 /** One organisation id per process, like a real account. */
 const ORGANIZATION_ID = randomUUID();
@@ -109,13 +111,39 @@ function outputSchema(body: Body): unknown {
   return format.schema ?? {};
 }
 
-/** The tool the request forces (`tool_choice` `tool` or `any`), if any. */
+function toolsOf(body: Body): Body[] {
+  return Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+}
+
+/** The tool `tool_choice` forces (`tool` by name, or `any`), if it forces one. */
 function forcedTool(body: Body): Body | undefined {
-  const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+  const tools = toolsOf(body);
   const choice = body.tool_choice;
   if (!isRecord(choice)) return undefined;
   if (choice.type === 'any') return tools[0];
   if (choice.type === 'tool') return tools.find((t) => t.name === choice.name);
+  return undefined;
+}
+
+/**
+ * The tool the answer uses: the forced one; with `auto` (or no choice) one of the declared tools, as the simulator
+ * always uses a tool when it may; none for `none`.
+ */
+function chosenTool(body: Body, rng: Rng): Body | undefined {
+  const forced = forcedTool(body);
+  if (forced !== undefined) return forced;
+  const tools = toolsOf(body);
+  const choice = body.tool_choice;
+  if (tools.length === 0 || (isRecord(choice) && choice.type === 'none')) return undefined;
+  return tools.length === 1 ? tools[0] : rng.pick(tools);
+}
+
+/** The thinking budget of `thinking: {type: 'enabled'}` (or half the limit for `adaptive`), if thinking is on. */
+function thinkingBudget(body: Body): number | undefined {
+  const thinking = body.thinking;
+  if (!isRecord(thinking)) return undefined;
+  if (thinking.type === 'enabled' && typeof thinking.budget_tokens === 'number') return thinking.budget_tokens;
+  if (thinking.type === 'adaptive' && typeof body.max_tokens === 'number') return Math.floor(body.max_tokens / 2);
   return undefined;
 }
 
@@ -125,7 +153,7 @@ export function anthropicInputTokens(body: Body): number {
   if (body.system !== undefined && body.system !== null && systemText(body.system) !== '') {
     contents.unshift(body.system);
   }
-  return promptTokens(contents, [body.tools, outputSchema(body)]);
+  return promptTokens(contents, [body.tools, outputSchema(body)], anthropicPartTokens);
 }
 
 interface Answer {
@@ -136,16 +164,26 @@ interface Answer {
   tokens: number;
 }
 
+/** The answer: a `thinking` block first when thinking is on, then the visible answer in what is left of `max_tokens`. */
 function answer(body: Body, ctx: RequestContext, fault: AnswerFault | undefined): Answer {
-  const rng = new Rng(
+  const seedParts = [
     ctx.seed,
     String(body.model),
     anthropic.promptText(body),
     // `stop_sequences` and `max_tokens` only cut the answer, so they stay out of the seed: a cut answer is a prefix.
     JSON.stringify([body.temperature, body.top_p, body.top_k]),
-    '0'
-  );
+    '0',
+  ];
   const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : Infinity;
+  const budget = thinkingBudget(body);
+  if (budget === undefined) return visibleAnswer(body, new Rng(...seedParts), maxTokens, fault);
+  const thinking = thinkingBlock(budget, seedParts);
+  const thinkingTokens = textTokens(thinking.thinking);
+  const visible = visibleAnswer(body, new Rng(...seedParts), maxTokens - thinkingTokens, fault);
+  return { ...visible, content: [thinking, ...visible.content], tokens: visible.tokens + thinkingTokens };
+}
+
+function visibleAnswer(body: Body, rng: Rng, maxTokens: number, fault: AnswerFault | undefined): Answer {
   const refusalDetails = (explanation: string | null): Body => ({ type: 'refusal', category: null, explanation });
 
   if (fault?.kind === 'refusal') {
@@ -159,7 +197,7 @@ function answer(body: Body, ctx: RequestContext, fault: AnswerFault | undefined)
     };
   }
 
-  const tool = forcedTool(body);
+  const tool = chosenTool(body, rng);
   if (tool !== undefined) {
     let input = generateFromSchema(tool.input_schema ?? { type: 'object' }, rng);
     if (fault?.kind === 'invalid-json') input = breakSchemaValue(input);
@@ -185,8 +223,11 @@ function answer(body: Body, ctx: RequestContext, fault: AnswerFault | undefined)
   let text: string;
   let stopReason = 'end_turn';
   let stopSequence: string | null = null;
-  if (schema !== undefined) text = JSON.stringify(generateFromSchema(schema, rng));
-  else {
+  const breakSchema = fault?.kind === 'invalid-json' && fault.breaks === 'schema' && schema !== undefined;
+  if (schema !== undefined) {
+    const value = generateFromSchema(schema, rng);
+    text = JSON.stringify(breakSchema ? breakSchemaValue(value) : value);
+  } else {
     const stopped = applyStop(generateText(rng), body.stop_sequences);
     text = stopped.text;
     if (stopped.matched !== undefined) {
@@ -194,7 +235,7 @@ function answer(body: Body, ctx: RequestContext, fault: AnswerFault | undefined)
       stopSequence = stopped.matched;
     }
   }
-  if (fault?.kind === 'invalid-json')
+  if (fault?.kind === 'invalid-json' && !breakSchema)
     text = truncateJson(text.startsWith('{') ? text : JSON.stringify({ answer: text }));
   if (textTokens(text) > maxTokens) {
     text = text.slice(0, charsForTokens(maxTokens));
@@ -382,6 +423,59 @@ function validateCreate(body: Body, ctx: RequestContext): JsonReply | undefined 
   if (isRecord(choice) && choice.type === 'tool' && forcedTool(body) === undefined) {
     return error(400, 'invalid_request_error', `tool_choice: tool '${String(choice.name)}' not found in tools`, ctx);
   }
+  return validateFeatures(body, ctx);
+}
+
+/** Fields of other providers' requests that the Messages API refuses as unknown. */
+const FOREIGN_FIELDS = ['n', 'logprobs', 'top_logprobs', 'reasoning_effort', 'response_format'] as const;
+
+/** Checks of the features beyond plain text: foreign fields, extended thinking, images and documents. */
+function validateFeatures(body: Body, ctx: RequestContext): JsonReply | undefined {
+  const invalid = (message: string): JsonReply => error(400, 'invalid_request_error', message, ctx);
+  for (const field of FOREIGN_FIELDS) if (field in body) return invalid(`${field}: Extra inputs are not permitted`);
+  const thinking = body.thinking;
+  if (thinking !== undefined && thinking !== null) {
+    const type = isRecord(thinking) ? thinking.type : undefined;
+    if (!['enabled', 'disabled', 'adaptive'].includes(type as string)) {
+      return invalid(
+        `thinking: Input tag '${String(type)}' found using 'type' does not match any of the expected tags: ` +
+          "'disabled', 'enabled', 'adaptive'"
+      );
+    }
+    if (type === 'enabled') {
+      const budget = (thinking as Body).budget_tokens;
+      if (budget === undefined) return invalid('thinking.enabled.budget_tokens: Field required');
+      if (typeof budget !== 'number' || !Number.isInteger(budget)) {
+        return invalid('thinking.enabled.budget_tokens: Input should be a valid integer');
+      }
+      if (budget < 1024)
+        return invalid('thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
+      if ((body.max_tokens as number) <= budget) {
+        return invalid(
+          '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at ' +
+            'https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size'
+        );
+      }
+    }
+    if (type !== 'disabled') {
+      if (body.temperature !== undefined && body.temperature !== null && body.temperature !== 1) {
+        return invalid(
+          '`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at ' +
+            'https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility'
+        );
+      }
+      if (forcedTool(body) !== undefined)
+        return invalid('Thinking may not be enabled when tool_choice forces tool use.');
+    }
+  }
+  const media = anthropicMediaError(body);
+  if (media !== undefined)
+    return error(
+      media.status,
+      media.status === 413 ? 'request_too_large' : 'invalid_request_error',
+      media.message,
+      ctx
+    );
   return undefined;
 }
 

@@ -84,7 +84,7 @@ interface OpenAIBatch {
   outputFileId: string | null;
   errorFileId: string | null;
   counts: { total: number; completed: number; failed: number };
-  usage: { input: number; output: number };
+  usage: { input: number; output: number; reasoning: number };
 }
 
 interface AnthropicBatch {
@@ -359,7 +359,7 @@ export class BatchStore {
       outputFileId: null,
       errorFileId: null,
       counts: { total: 0, completed: 0, failed: 0 },
-      usage: { input: 0, output: 0 },
+      usage: { input: 0, output: 0, reasoning: 0 },
     };
     const errors = this.validateInput(file, endpoint, batch.lines);
     if (errors.length > 0) {
@@ -494,6 +494,8 @@ export class BatchStore {
         const usage = isRecord(answer.body) && isRecord(answer.body.usage) ? answer.body.usage : {};
         batch.usage.input += Number(usage.prompt_tokens ?? 0);
         batch.usage.output += Number(usage.completion_tokens ?? 0);
+        const details = isRecord(usage.completion_tokens_details) ? usage.completion_tokens_details : {};
+        batch.usage.reasoning += Number(details.reasoning_tokens ?? 0);
       } else errors.push(record);
     }
     if (this.host.options().shuffleResults) {
@@ -542,7 +544,7 @@ export class BatchStore {
         input_tokens: batch.usage.input,
         input_tokens_details: { cached_tokens: 0 },
         output_tokens: batch.usage.output,
-        output_tokens_details: { reasoning_tokens: 0 },
+        output_tokens_details: { reasoning_tokens: batch.usage.reasoning },
         total_tokens: batch.usage.input + batch.usage.output,
       },
       metadata: batch.metadata,

@@ -21,7 +21,7 @@ const DIRECTIVE = /\[\[sim:([^\]]*)\]\]/g;
  * message can carry commas as `%2C`. Unknown directives are ignored rather than failing the request.
  *
  * Recognised: `status=N` (with `retryAfter`, `retryAfterMs`, `type`, `code`, `message`, `shouldRetry`,
- * `budgetLeft`), `drop`, `slow=MS`, `malformed`, `finish=REASON`, `refusal[=TEXT]`, `invalid-json`, `expire` (batch
+ * `budgetLeft`), `drop`, `slow=MS`, `malformed`, `finish=REASON`, `refusal[=TEXT]`, `invalid-json[=schema|syntax]`, `expire` (batch
  * requests only); plus `times=N` and `probability=P` on any.
  */
 export function parseDirectives(text: string): Directive[] {
@@ -76,7 +76,10 @@ function faultFromItems(items: Map<string, string | undefined>): FaultSpec | und
     const text = items.get('refusal');
     return text === undefined || text === '' ? { kind: 'refusal' } : { kind: 'refusal', text };
   }
-  if (items.has('invalid-json') || items.has('invalid_json')) return { kind: 'invalid-json' };
+  if (items.has('invalid-json') || items.has('invalid_json')) {
+    const breaks = items.get('invalid-json') ?? items.get('invalid_json');
+    return breaks === 'schema' || breaks === 'syntax' ? { kind: 'invalid-json', breaks } : { kind: 'invalid-json' };
+  }
   if (items.has('expire')) return { kind: 'expire' };
   return undefined;
 }

@@ -3,7 +3,10 @@
  * documented or observed; see the provider reference, Part B1).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { generateFromSchema, generateText, Rng, truncateJson } from './answers';
+import { breakSchemaValue, generateFromSchema, generateText, Rng, truncateJson } from './answers';
+import { logprobsOf } from './logprobs';
+import { openaiMediaError, openaiPartTokens } from './openai-media';
+import { isReasoningModel, reasoningTokens, REASONING_EFFORTS } from './reasoning';
 import { mapFinishReason } from './faults';
 import {
   applyStop,
@@ -51,17 +54,31 @@ function responseSchema(body: Body): unknown {
   return format.json_schema.schema ?? {};
 }
 
-/** The function the request forces (`tool_choice` naming one, or `required`), if any. */
-function forcedTool(body: Body): { name: string; parameters: unknown } | undefined {
-  const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
-  const fn = (tool: Body): Body => (isRecord(tool.function) ? tool.function : {});
+/** The declared functions. */
+function toolsOf(body: Body): Body[] {
+  return Array.isArray(body.tools) ? body.tools.filter((t) => isRecord(t) && isRecord(t.function)) : [];
+}
+
+/** The function `tool_choice` names, if it names one. */
+function namedTool(body: Body): string | undefined {
   const choice = body.tool_choice;
+  if (!isRecord(choice) || !isRecord(choice.function)) return undefined;
+  return String(choice.function.name);
+}
+
+/**
+ * The function the answer calls: the one `tool_choice` names; with `required`, `auto` or no choice, one of the
+ * declared functions (the simulator always calls a tool when it may, so tests see tool calls); none for `none`.
+ */
+function chosenTool(body: Body, rng: Rng): { name: string; parameters: unknown } | undefined {
+  const tools = toolsOf(body);
+  const fn = (tool: Body): Body => tool.function as Body;
+  const choice = body.tool_choice;
+  const named = namedTool(body);
   let tool: Body | undefined;
-  if (choice === 'required') tool = tools[0];
-  else if (isRecord(choice) && isRecord(choice.function)) {
-    const name = choice.function.name;
-    tool = tools.find((t) => fn(t).name === name);
-  }
+  if (named !== undefined) tool = tools.find((t) => fn(t).name === named);
+  else if (choice === 'none' || tools.length === 0) return undefined;
+  else tool = tools.length === 1 ? tools[0] : rng.pick(tools);
   if (tool === undefined) return undefined;
   const name = fn(tool).name;
   return { name: typeof name === 'string' ? name : 'function', parameters: fn(tool).parameters ?? {} };
@@ -70,7 +87,7 @@ function forcedTool(body: Body): { name: string; parameters: unknown } | undefin
 /** Prompt tokens as billed (and debited from the TPM window): messages plus tool and response schemas. */
 export function openaiPromptTokens(body: Body): number {
   const contents = messagesOf(body).map((m) => (m.content ?? m.tool_calls ?? '') as unknown);
-  return promptTokens(contents, [responseSchema(body), body.tools]);
+  return promptTokens(contents, [responseSchema(body), body.tools], openaiPartTokens);
 }
 
 function maxTokensOf(body: Body): number | undefined {
@@ -80,33 +97,49 @@ function maxTokensOf(body: Body): number | undefined {
 
 interface Choice {
   choice: Body;
+  /** Completion tokens, reasoning tokens included. */
   tokens: number;
+  reasoning: number;
 }
 
 function makeChoice(body: Body, ctx: RequestContext, index: number, fault: AnswerFault | undefined): Choice {
-  const rng = new Rng(
+  const seedParts = [
     ctx.seed,
     String(body.model),
     openai.promptText(body),
     // `stop` and the token limits only cut the answer, so they stay out of the seed: a cut answer is a prefix.
     JSON.stringify([body.temperature, body.top_p, body.seed, body.frequency_penalty, body.presence_penalty]),
-    String(index)
-  );
-  const maxTokens = maxTokensOf(body);
-  const finish = (reason: string, message: Body, tokens: number): Choice => ({
-    choice: { index, message, logprobs: null, finish_reason: reason },
-    tokens,
+    String(index),
+  ];
+  const rng = new Rng(...seedParts);
+  // Reasoning comes first and shares the token limit with the visible answer (`max_completion_tokens` covers both).
+  const reasoningWanted = isReasoningModel(body.model) ? reasoningTokens(body.reasoning_effort, seedParts) : 0;
+  const limit = maxTokensOf(body);
+  const reasoning = limit === undefined ? reasoningWanted : Math.min(reasoningWanted, limit);
+  const maxTokens = limit === undefined ? undefined : limit - reasoning;
+  const finish = (reason: string, message: Body, tokens: number, logprobs: unknown = null): Choice => ({
+    choice: { index, message, logprobs, finish_reason: reason },
+    tokens: tokens + reasoning,
+    reasoning,
   });
+
+  if (maxTokens === 0) {
+    // The limit went on reasoning: the API answers an empty text cut for length.
+    return finish('length', { role: 'assistant', content: '', refusal: null, annotations: [] }, 0);
+  }
 
   if (fault?.kind === 'refusal') {
     const refusal = fault.text ?? "I'm sorry, but I can't help with that request.";
     return finish('stop', { role: 'assistant', content: null, refusal, annotations: [] }, textTokens(refusal));
   }
 
-  const tool = forcedTool(body);
+  const tool = chosenTool(body, rng);
   if (tool !== undefined) {
-    let args = JSON.stringify(generateFromSchema(tool.parameters, rng));
-    if (fault?.kind === 'invalid-json') args = truncateJson(args);
+    const value = generateFromSchema(tool.parameters, rng);
+    let args = JSON.stringify(
+      fault?.kind === 'invalid-json' && fault.breaks === 'schema' ? breakSchemaValue(value) : value
+    );
+    if (fault?.kind === 'invalid-json' && fault.breaks !== 'schema') args = truncateJson(args);
     let reason = 'tool_calls';
     if (maxTokens !== undefined && textTokens(args) > maxTokens) {
       args = args.slice(0, charsForTokens(maxTokens));
@@ -125,13 +158,17 @@ function makeChoice(body: Body, ctx: RequestContext, index: number, fault: Answe
   const format = isRecord(body.response_format) ? body.response_format.type : undefined;
   let text: string;
   let reason = 'stop';
-  if (schema !== undefined) text = JSON.stringify(generateFromSchema(schema, rng));
-  else if (format === 'json_object') text = JSON.stringify({ answer: generateText(rng) });
+  if (schema !== undefined) {
+    const value = generateFromSchema(schema, rng);
+    text = JSON.stringify(
+      fault?.kind === 'invalid-json' && fault.breaks === 'schema' ? breakSchemaValue(value) : value
+    );
+  } else if (format === 'json_object') text = JSON.stringify({ answer: generateText(rng) });
   else {
     text = generateText(rng);
     text = applyStop(text, body.stop).text;
   }
-  if (fault?.kind === 'invalid-json')
+  if (fault?.kind === 'invalid-json' && !(schema !== undefined && fault.breaks === 'schema'))
     text = truncateJson(text.startsWith('{') ? text : JSON.stringify({ answer: text }));
   if (maxTokens !== undefined && textTokens(text) > maxTokens) {
     text = text.slice(0, charsForTokens(maxTokens));
@@ -141,7 +178,77 @@ function makeChoice(body: Body, ctx: RequestContext, index: number, fault: Answe
     reason = mapFinishReason(fault.reason, 'openai');
     if (reason === 'length') text = text.slice(0, Math.ceil(text.length / 2));
   }
-  return finish(reason, { role: 'assistant', content: text, refusal: null, annotations: [] }, textTokens(text));
+  const logprobs =
+    body.logprobs === true
+      ? logprobsOf(text, typeof body.top_logprobs === 'number' ? body.top_logprobs : 0, seedParts)
+      : null;
+  return finish(
+    reason,
+    { role: 'assistant', content: text, refusal: null, annotations: [] },
+    textTokens(text),
+    logprobs
+  );
+}
+
+/** A 400 `invalid_request_error` with a param and a code. */
+function invalid(message: string, param: string | null, code: string): JsonReply {
+  return error(400, message, 'invalid_request_error', param, code);
+}
+
+/** Checks of the features beyond plain text: images and files, tools, reasoning and logprobs. */
+function validateFeatures(body: Body): JsonReply | undefined {
+  const media = openaiMediaError(body);
+  if (media !== undefined) return invalid(media.message, media.param, media.code);
+  const named = namedTool(body);
+  if (named !== undefined && !toolsOf(body).some((t) => (t.function as Body).name === named)) {
+    return invalid(
+      `Invalid value for 'tool_choice': tool choice '${named}' not found in 'tools' parameter.`,
+      'tool_choice',
+      'invalid_value'
+    );
+  }
+  if ((body.tool_choice === 'required' || named !== undefined) && toolsOf(body).length === 0) {
+    return invalid(
+      "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+      'tool_choice',
+      'invalid_value'
+    );
+  }
+  const effort = body.reasoning_effort;
+  if (effort !== undefined && effort !== null) {
+    if (!isReasoningModel(body.model)) {
+      return invalid(
+        "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+        'reasoning_effort',
+        'unsupported_parameter'
+      );
+    }
+    if (!(REASONING_EFFORTS as readonly unknown[]).includes(effort)) {
+      return invalid(
+        `Invalid value: '${String(effort)}'. Supported values are: ${REASONING_EFFORTS.map((e) => `'${e}'`).join(', ')}.`,
+        'reasoning_effort',
+        'invalid_value'
+      );
+    }
+  }
+  const top = body.top_logprobs;
+  if (top !== undefined && top !== null) {
+    if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20) {
+      return invalid(
+        `Invalid 'top_logprobs': integer out of range. Expected a value between 0 and 20, but got ${JSON.stringify(top)} instead.`,
+        'top_logprobs',
+        'integer_above_max_value'
+      );
+    }
+    if (body.logprobs !== true) {
+      return invalid(
+        "Invalid value for 'logprobs': must be true when 'top_logprobs' is specified.",
+        'logprobs',
+        'invalid_value'
+      );
+    }
+  }
+  return undefined;
 }
 
 export const openai: ProviderAdapter = {
@@ -236,7 +343,7 @@ export const openai: ProviderAdapter = {
         'unsupported_value'
       );
     }
-    return undefined;
+    return validateFeatures(body);
   },
 
   promptText(body) {
@@ -249,10 +356,12 @@ export const openai: ProviderAdapter = {
     const n = typeof body.n === 'number' ? body.n : 1;
     const choices: Body[] = [];
     let completionTokens = 0;
+    let reasoningTotal = 0;
     for (let i = 0; i < n; i++) {
-      const { choice, tokens } = makeChoice(body, ctx, i, fault);
+      const { choice, tokens, reasoning } = makeChoice(body, ctx, i, fault);
       choices.push(choice);
       completionTokens += tokens;
+      reasoningTotal += reasoning;
     }
     const input = openaiPromptTokens(body);
     const fingerprint = createHash('sha256')
@@ -271,7 +380,7 @@ export const openai: ProviderAdapter = {
           total_tokens: input + completionTokens,
           prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
           completion_tokens_details: {
-            reasoning_tokens: 0,
+            reasoning_tokens: reasoningTotal,
             audio_tokens: 0,
             accepted_prediction_tokens: 0,
             rejected_prediction_tokens: 0,

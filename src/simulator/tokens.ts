@@ -40,25 +40,39 @@ export function contentText(content: unknown): string {
 }
 
 /**
- * Characters a content is billed for: its text plus the JSON of non-text parts, so that images or tool calls in a
- * conversation still cost something.
+ * Tokens a part is billed for when it is not text, or `undefined` to bill its JSON as text: each wire format counts
+ * its own images and documents (see `media.ts`).
  */
-function contentChars(content: unknown): number {
-  if (typeof content === 'string') return content.length;
-  if (!Array.isArray(content)) return content == null ? 0 : JSON.stringify(content).length;
-  let chars = 0;
-  for (const part of content) {
-    if (isRecord(part) && typeof part.text === 'string') chars += part.text.length;
-    else if (isRecord(part) && part.type === 'tool_result') chars += contentChars(part.content);
-    else chars += JSON.stringify(part ?? null).length;
+export type PartTokens = (part: Record<string, unknown>) => number | undefined;
+
+/**
+ * Tokens a content is billed for: its text plus the JSON of non-text parts, so that tool calls in a conversation
+ * still cost something; parts that `media` prices (images, documents) cost what it says instead.
+ */
+function contentTokens(content: unknown, media: PartTokens | undefined): number {
+  const billed = { chars: 0, tokens: 0 };
+  addContent(content, media, billed);
+  return billed.tokens + Math.ceil(billed.chars / 4);
+}
+
+function addContent(content: unknown, media: PartTokens | undefined, billed: { chars: number; tokens: number }): void {
+  if (typeof content === 'string') billed.chars += content.length;
+  else if (!Array.isArray(content)) billed.chars += content == null ? 0 : JSON.stringify(content).length;
+  else {
+    for (const part of content) {
+      const priced = isRecord(part) && media !== undefined ? media(part) : undefined;
+      if (priced !== undefined) billed.tokens += priced;
+      else if (isRecord(part) && typeof part.text === 'string') billed.chars += part.text.length;
+      else if (isRecord(part) && part.type === 'tool_result') addContent(part.content, media, billed);
+      else billed.chars += JSON.stringify(part ?? null).length;
+    }
   }
-  return chars;
 }
 
 /** Prompt tokens of a list of message contents plus any extra JSON (tools, schemas) the request carries. */
-export function promptTokens(contents: unknown[], extras: unknown[] = []): number {
+export function promptTokens(contents: unknown[], extras: unknown[] = [], media?: PartTokens): number {
   let tokens = PRIMING;
-  for (const content of contents) tokens += PER_MESSAGE + Math.ceil(contentChars(content) / 4);
+  for (const content of contents) tokens += PER_MESSAGE + contentTokens(content, media);
   for (const extra of extras) {
     if (extra !== undefined && extra !== null) tokens += Math.ceil(JSON.stringify(extra).length / 4);
   }

@@ -169,6 +169,8 @@ export interface FaultRule {
  *   A `length` / `max_tokens` answer is cut in half.
  * - `refusal`: OpenAI answers `content: null` with a `refusal` string; Anthropic answers `stop_reason: 'refusal'`.
  * - `invalid-json`: structured output that is not valid JSON (text), or that breaks the schema (Anthropic tool input).
+ *   With `breaks: 'schema'` the output (text, OpenAI tool arguments, Anthropic tool input) is valid JSON that breaks
+ *   the declared schema, as a model's wrong tool call is; give the rule a `probability` to break that share of calls.
  * - `expire`: inside a provider batch, the request is not processed before the batch expires (OpenAI error line with
  *   code `batch_expired`, Anthropic result `expired`). Synchronous requests ignore it.
  */
@@ -189,7 +191,7 @@ export type FaultSpec =
   | { kind: 'malformed' }
   | { kind: 'finish'; reason: string }
   | { kind: 'refusal'; text?: string }
-  | { kind: 'invalid-json' }
+  | { kind: 'invalid-json'; breaks?: 'syntax' | 'schema' }
   | { kind: 'expire' };
 
 /** Counters over the completion requests received since start or the last `reset()`. */

@@ -4,16 +4,17 @@
  * own rows, in constant memory, however large the dataset.
  */
 import { createWriteStream } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { DamagedRunFileError, DatasetError } from '../errors';
 import type { DatasetRef } from '../manifests';
-import { readArrowRows, sha256File } from './arrow';
+import { readColumnarRows, hashInput, statInput } from './input-sources';
 import type { CacheLayout, RunLayout } from './cache-dir';
 import { ensureDir, exists, readJsonLines, writeFileAtomic } from './jsonl';
 import { sha256 } from './fingerprint';
 import { parseInputLine } from './input-json';
 import type { Row } from '../curator';
+import { sha256File } from './arrow';
 
 /** Marks an input line that is not a JSON object; the request for it fails with this message, no other row is lost. */
 export const INVALID_ROW_KEY = '__curator_invalid_row';
@@ -47,7 +48,7 @@ export async function hashDataset(ref: DatasetRef, cache: CacheLayout): Promise<
     return result.datasetSha256;
   }
   if (!(await exists(ref.path))) throw new DatasetError(`dataset not found: ${describe(ref)}`);
-  return sha256File(ref.path);
+  return hashInput(ref.kind, ref.path);
 }
 
 async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<Row> {
@@ -68,13 +69,8 @@ async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<
     }
     return;
   }
-  const path = ref.kind === 'arrow' ? ref.path : cache.run(ref.runHash).dataset(ref.parseHash);
-  try {
-    yield* readArrowRows(path);
-  } catch (err) {
-    // No retry reads a file that is not Arrow: the user must be told at once which file it is.
-    throw new DatasetError(`${path} cannot be read as an Arrow IPC file or stream: ${(err as Error).message}`);
-  }
+  if (ref.kind === 'run') yield* readColumnarRows('arrow', cache.run(ref.runHash).dataset(ref.parseHash));
+  else yield* readColumnarRows(ref.kind, ref.path);
 }
 
 let copies = 0;
@@ -154,9 +150,7 @@ export async function materializeInput(
     datasetHash,
     inputSha256: await sha256File(run.input),
     source: ref,
-    ...(ref.kind === 'run'
-      ? {}
-      : { sourceStat: await stat(ref.path).then((st) => ({ size: st.size, mtimeMs: st.mtimeMs })) }),
+    ...(ref.kind === 'run' ? {} : { sourceStat: await statInput(ref.kind, ref.path) }),
   };
   await writeFileAtomic(run.inputIndex, JSON.stringify(index));
   return index;
@@ -169,7 +163,7 @@ export async function materializeInput(
 async function checkSourceUnchanged(cache: CacheLayout, index: InputIndex): Promise<void> {
   const source = index.source;
   if (!source || source.kind === 'run' || index.sourceStat === undefined) return;
-  const now = await stat(source.path).catch(() => undefined);
+  const now = await statInput(source.kind, source.path).catch(() => undefined);
   if (now && now.size === index.sourceStat.size && now.mtimeMs === index.sourceStat.mtimeMs) return;
   if (now && (await hashDataset(source, cache)) === index.datasetHash) return;
   throw new DatasetError(
