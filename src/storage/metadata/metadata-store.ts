@@ -1,0 +1,70 @@
+/**
+ * The metadata of runs (what `curator runs`/`show`/`export` read) behind one asynchronous interface: `metadata.db`
+ * (SQLite) in the cache directory by default, PostgreSQL when `CURATOR_DATABASE_URL` is set, so that workers on
+ * several machines and the CLI anywhere see the same runs.
+ */
+import { MetadataDb, type RunEvent, type RunFinish, type RunRecord, type RunStart } from '../metadata-db';
+
+/** {@link MetadataDb}'s methods, asynchronous (a network database answers later). */
+export interface MetadataStore {
+  /** Where the metadata lives, for messages (a path, or the database URL without its password). */
+  readonly location: string;
+  /** Records a run's identity when it starts; a known run keeps its creation time. */
+  startRun(run: RunStart): Promise<void>;
+  /** Records a finished run's counts, output and hashes. */
+  finishRun(runHash: string, fields: RunFinish): Promise<void>;
+  /** Appends one entry to a run's history. */
+  event(runHash: string, event: string, workflowId: string | null, detail?: unknown): Promise<void>;
+  getRun(runHash: string): Promise<RunRecord | undefined>;
+  /** The most recently edited runs first. */
+  listRuns(limit?: number): Promise<RunRecord[]>;
+  /** A run's history, oldest first. */
+  events(runHash: string): Promise<RunEvent[]>;
+  close(): Promise<void>;
+}
+
+/** `metadata.db` through the {@link MetadataStore} interface. */
+export class SqliteMetadataStore implements MetadataStore {
+  private readonly db: MetadataDb;
+
+  constructor(readonly location: string) {
+    this.db = new MetadataDb(location);
+  }
+
+  async startRun(run: RunStart): Promise<void> {
+    this.db.startRun(run);
+  }
+  async finishRun(runHash: string, fields: RunFinish): Promise<void> {
+    this.db.finishRun(runHash, fields);
+  }
+  async event(runHash: string, event: string, workflowId: string | null, detail?: unknown): Promise<void> {
+    this.db.event(runHash, event, workflowId, detail);
+  }
+  async getRun(runHash: string): Promise<RunRecord | undefined> {
+    return this.db.getRun(runHash);
+  }
+  async listRuns(limit?: number): Promise<RunRecord[]> {
+    return this.db.listRuns(limit);
+  }
+  async events(runHash: string): Promise<RunEvent[]> {
+    return this.db.events(runHash);
+  }
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/**
+ * The metadata store a worker or the CLI uses: PostgreSQL at `CURATOR_DATABASE_URL` when set, else the SQLite file
+ * at `sqlitePath` (the cache directory's `metadata.db`).
+ */
+export async function openMetadataStore(
+  sqlitePath: string,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<MetadataStore> {
+  const url = env.CURATOR_DATABASE_URL;
+  if (!url) return new SqliteMetadataStore(sqlitePath);
+  // Loaded only when chosen: the embedded default never pays for the PostgreSQL client.
+  const { PgMetadataStore } = await import('./pg-metadata-store');
+  return PgMetadataStore.open(url);
+}
