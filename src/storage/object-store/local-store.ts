@@ -5,7 +5,6 @@
  * by a process that died is taken over once it is older than {@link STALE_LOCK_MS}.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -141,7 +140,7 @@ export class LocalObjectStore implements ObjectStore {
       if (isMissing(err)) return undefined;
       throw err;
     });
-    return fh && createReadStream(path, { fd: fh.fd, autoClose: true });
+    return fh?.createReadStream();
   }
 
   async upload(

@@ -4,7 +4,6 @@
  */
 import { LocalObjectStore } from './local-store';
 import type { ObjectStore } from './object-store';
-import { S3ObjectStore, s3ClientFromEnv } from './s3-store';
 
 /** A parsed `CURATOR_STORAGE` value. */
 export type StorageLocation = { kind: 'local'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -38,10 +37,12 @@ export function parseStorageLocation(value: string, variable = 'CURATOR_STORAGE'
  * The object store a worker uses: `CURATOR_STORAGE` from `env` when set, else `defaultDir` (the cache directory's
  * run root).
  */
-export function openObjectStore(defaultDir: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+export async function openObjectStore(defaultDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ObjectStore> {
   const location: StorageLocation = env.CURATOR_STORAGE
     ? parseStorageLocation(env.CURATOR_STORAGE)
     : { kind: 'local', dir: defaultDir };
   if (location.kind === 'local') return new LocalObjectStore(location.dir);
+  // Loaded only when chosen: the embedded default never pays for the AWS SDK.
+  const { S3ObjectStore, s3ClientFromEnv } = await import('./s3-store');
   return new S3ObjectStore({ bucket: location.bucket, prefix: location.prefix, client: s3ClientFromEnv(env) });
 }
