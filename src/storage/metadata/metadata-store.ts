@@ -65,6 +65,8 @@ export async function openMetadataStore(
   const url = env.CURATOR_DATABASE_URL;
   if (!url) return new SqliteMetadataStore(sqlitePath);
   // Loaded only when chosen: the embedded default never pays for the PostgreSQL client.
-  const { PgMetadataStore } = await import('./pg-metadata-store');
+  // require, not import(): the CLI runs the sources through tsx's CommonJS hook, which leaves import() to Node.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PgMetadataStore } = require('./pg-metadata-store') as typeof import('./pg-metadata-store');
   return PgMetadataStore.open(url);
 }

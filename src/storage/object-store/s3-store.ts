@@ -46,14 +46,23 @@ export interface S3ObjectStoreOptions {
 
 /**
  * An S3 client from the standard variables: `AWS_ENDPOINT_URL_S3` (or `AWS_ENDPOINT_URL`) for a non-AWS store, then
- * path-style addressing; `AWS_REGION` (default `us-east-1`); credentials from the SDK's default chain
- * (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, instance roles).
+ * path-style addressing; `AWS_REGION` (default `us-east-1`); `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
+ * (/`AWS_SESSION_TOKEN`) from `env` when set there, else the SDK's default chain (profiles, instance roles).
  */
 export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   return new S3Client({
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            sessionToken: env.AWS_SESSION_TOKEN || undefined,
+          },
+        }
+      : {}),
   });
 }
 
@@ -153,7 +162,13 @@ export class S3ObjectStore implements ObjectStore {
     const ifNoneMatch = opts.ifAbsent ? '*' : undefined;
 
     const sendPart = async (body: Buffer): Promise<void> => {
-      uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }))).UploadId;
+      // CRC32 declared up front: each part carries its checksum and the store checks the parts listed at completion
+      // against them (parts listed with checksums the upload did not declare are refused).
+      uploadId ??= (
+        await this.client.send(
+          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ChecksumAlgorithm: 'CRC32' })
+        )
+      ).UploadId;
       const PartNumber = parts.length + 1;
       // One part in flight while the next one fills: memory stays at about two parts.
       if (parts.length > 0) await parts[parts.length - 1];

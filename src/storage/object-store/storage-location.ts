@@ -43,6 +43,8 @@ export async function openObjectStore(defaultDir: string, env: NodeJS.ProcessEnv
     : { kind: 'local', dir: defaultDir };
   if (location.kind === 'local') return new LocalObjectStore(location.dir);
   // Loaded only when chosen: the embedded default never pays for the AWS SDK.
-  const { S3ObjectStore, s3ClientFromEnv } = await import('./s3-store');
+  // require, not import(): the CLI runs the sources through tsx's CommonJS hook, which leaves import() to Node.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { S3ObjectStore, s3ClientFromEnv } = require('./s3-store') as typeof import('./s3-store');
   return new S3ObjectStore({ bucket: location.bucket, prefix: location.prefix, client: s3ClientFromEnv(env) });
 }
