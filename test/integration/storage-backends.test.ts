@@ -13,6 +13,7 @@ import { loadSegmentedLog, SegmentLogWriter } from '../../src/storage/object-sto
 import { openObjectStore } from '../../src/storage/object-store/storage-location';
 import type { RunFinish, RunStart } from '../../src/storage/metadata-db';
 import { SqliteMetadataStore, type MetadataStore } from '../../src/storage/metadata/metadata-store';
+import { PgLeases } from '../../src/storage/metadata/pg-leases';
 import { PgMetadataStore } from '../../src/storage/metadata/pg-metadata-store';
 import type { AttemptRecord } from '../../src/storage/response-log';
 import { startCli } from '../helpers/cli-process';
@@ -214,5 +215,51 @@ describe('run metadata on PostgreSQL', { skip }, () => {
     assert.equal(await show.exited, 0, show.stderr());
     assert.match(show.stdout(), /dataset_sha256\s+f{64}/);
     assert.match(show.stdout(), /history:\n.*started\s+curate-1\n.*succeeded\s+curate-1/);
+  });
+
+  test('row leases: of 10 takers at once one holds; a waiter takes over once the holder stops refreshing', async () => {
+    const leases = await PgLeases.open(await pg.database('leases'));
+    try {
+      let lostCalls = 0;
+      const takers = await Promise.allSettled(
+        Array.from({ length: 10 }, () => {
+          const stop = new AbortController();
+          return leases.acquire('run/batch-0', stop.signal, () => stop.abort(), {
+            refreshMs: 0,
+            staleMs: 1500,
+            onLost: () => lostCalls++,
+          });
+        })
+      );
+      const held = takers.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+      assert.equal(held.length, 1);
+      const holder = held[0];
+      let waits = 0;
+      const next = await leases.acquire(
+        'run/batch-0',
+        new AbortController().signal,
+        () => {
+          // The holder refreshes for a while, then dies without releasing.
+          if (++waits <= 3) void holder.refresh();
+        },
+        { staleMs: 1500, pollMs: 100, refreshMs: 0 }
+      );
+      assert.ok(waits > 3, `waited ${waits} times`);
+      assert.equal(await holder.refresh(), false);
+      assert.equal(holder.lost, true);
+      assert.equal(lostCalls, 1);
+      await holder.release(); // must not free the new holder's lease
+      const stop = new AbortController();
+      await assert.rejects(
+        leases.acquire('run/batch-0', stop.signal, () => stop.abort()),
+        { name: 'AbortError' }
+      );
+      assert.equal(await next.refresh(), true);
+      await next.release();
+      const free = await leases.acquire('run/batch-0', new AbortController().signal, () => assert.fail('released'));
+      await free.release();
+    } finally {
+      await leases.close();
+    }
   });
 });
