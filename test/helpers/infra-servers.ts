@@ -37,20 +37,19 @@ function build(what: string): string | undefined {
   return run.status === 0 ? undefined : `scripts/infra/build.sh ${what} failed (exit ${run.status}); see its output`;
 }
 
-let checked: { reason?: string } | undefined;
+const checked = new Map<string, string | undefined>();
 
 /**
- * Makes sure versitygw and PostgreSQL are built; returns why the tests must skip, or undefined. Synchronous, so that
- * a suite can pass it as `describe`'s `skip`.
+ * Makes sure `server` is built (versitygw) or installed (PostgreSQL); returns why its tests must skip, or undefined.
+ * Synchronous, so that a suite can pass it as `describe`'s `skip`.
  */
-export function infraSkipReason(): string | undefined {
-  if (checked) return checked.reason;
+export function infraSkipReason(server: 'versitygw' | 'postgres'): string | undefined {
+  if (checked.has(server)) return checked.get(server);
   const { versitygw, pgBin } = infraPaths();
-  let reason: string | undefined;
-  if (!existsSync(versitygw)) reason = build('versitygw');
-  if (!reason && !existsSync(join(pgBin, 'postgres'))) reason = build('packages');
-  if (!reason && !existsSync(versitygw)) reason = `no ${versitygw} after the build`;
-  checked = { reason };
+  const binary = server === 'versitygw' ? versitygw : join(pgBin, 'postgres');
+  let reason = existsSync(binary) ? undefined : build(server === 'versitygw' ? 'versitygw' : 'packages');
+  if (!reason && !existsSync(binary)) reason = `no ${binary} after the build`;
+  checked.set(server, reason);
   return reason;
 }
 

@@ -21,11 +21,10 @@ import { infraSkipReason, startPgServer, startS3Server, type PgServer, type S3Se
 import { objectStoreContract } from '../helpers/object-store-contract';
 import { tempDir } from '../helpers/temporal';
 
-const skip = infraSkipReason();
 const BUCKET = 'curator';
 const PART = 5 << 20;
 
-describe('S3 object store on versitygw', { skip }, () => {
+describe('S3 object store on versitygw', { skip: infraSkipReason('versitygw') }, () => {
   let server: S3Server;
   const stores = () => new S3ObjectStore({ bucket: BUCKET, prefix: '', client: s3ClientFromEnv(server.env) });
   const fresh = (partSize = PART) =>
@@ -164,7 +163,7 @@ async function lifeOfARun(db: MetadataStore): Promise<unknown> {
   };
 }
 
-describe('run metadata on PostgreSQL', { skip }, () => {
+describe('run metadata on PostgreSQL', { skip: infraSkipReason('postgres') }, () => {
   let pg: PgServer;
   before(async () => {
     pg = await startPgServer(tempDir('postgres'));
