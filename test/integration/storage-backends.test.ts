@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { S3ObjectStore, s3ClientFromEnv } from '../../src/storage/object-store/s3-store';
+import { openDataPlane, SegmentedResponseLogs } from '../../src/storage/data-plane';
 import { loadSegmentedLog, SegmentLogWriter } from '../../src/storage/object-store/segmented-response-log';
 import { openObjectStore } from '../../src/storage/object-store/storage-location';
 import type { RunFinish, RunStart } from '../../src/storage/metadata-db';
@@ -262,3 +263,46 @@ describe('run metadata on PostgreSQL', { skip: infraSkipReason('postgres') }, ()
     }
   });
 });
+
+describe(
+  'the data plane with CURATOR_STORAGE and CURATOR_DATABASE_URL set',
+  {
+    skip: infraSkipReason('versitygw') ?? infraSkipReason('postgres'),
+  },
+  () => {
+    test('response logs go to the bucket as segments, leases and metadata to PostgreSQL', async () => {
+      const s3 = await startS3Server(tempDir('plane-s3'), BUCKET);
+      const pg = await startPgServer(tempDir('plane-pg'));
+      const env = {
+        ...s3.env,
+        CURATOR_STORAGE: `s3://${BUCKET}/runs`,
+        CURATOR_DATABASE_URL: await pg.database('plane'),
+      };
+      const plane = await openDataPlane(tempDir('plane-cache'), env);
+      try {
+        assert.ok(plane.objects instanceof S3ObjectStore && plane.metadata instanceof PgMetadataStore);
+        assert.ok(plane.responses instanceof SegmentedResponseLogs);
+        const w = await plane.responses.open('r1', 3, 'curate-1', 2);
+        await w.append({ i: 7, job: 'curate-1', attempt: 1, at: new Date().toISOString(), ok: true, value: 'x' });
+        await w.close();
+        const keys: string[] = [];
+        for await (const e of plane.objects.list('r1/responses/000003/')) keys.push(e.key);
+        assert.equal(keys.length, 1);
+        assert.match(keys[0], /^r1\/responses\/000003\/curate-1\.2\.[0-9a-f]{8}\.00000001\.\d+-[0-9a-f]{16}\.jsonl$/);
+        assert.equal((await plane.responses.load('r1', 3, 'curate-1')).requests.get(7)?.success?.value, 'x');
+        const lease = await plane.leases.acquire('r1', 3, new AbortController().signal, () => undefined);
+        const stop = new AbortController();
+        await assert.rejects(
+          plane.leases.acquire('r1', 3, stop.signal, () => stop.abort()),
+          { name: 'AbortError' }
+        );
+        await lease.release();
+        const again = await plane.leases.acquire('r1', 3, new AbortController().signal, () => assert.fail('released'));
+        await again.release();
+      } finally {
+        await plane.close();
+        await Promise.all([s3.stop(), pg.stop()]);
+      }
+    });
+  }
+);

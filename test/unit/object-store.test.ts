@@ -14,6 +14,8 @@ import {
   SegmentLogWriter,
 } from '../../src/storage/object-store/segmented-response-log';
 import type { AttemptRecord } from '../../src/storage/response-log';
+import { openDataPlane } from '../../src/storage/data-plane';
+import { SqliteMetadataStore } from '../../src/storage/metadata/metadata-store';
 import { objectStoreContract } from '../helpers/object-store-contract';
 import { tempDir } from '../helpers/temporal';
 
@@ -169,5 +171,30 @@ describe('LocalObjectStore', () => {
     const listed: string[] = [];
     for await (const e of store.list('')) listed.push(e.key);
     assert.deepEqual(listed, ['k']);
+  });
+});
+
+describe('openDataPlane', () => {
+  test('with neither variable set: the cache directory, as today', async () => {
+    const dir = tempDir('plane-local');
+    const plane = await openDataPlane(dir, {});
+    try {
+      assert.ok(plane.objects instanceof LocalObjectStore);
+      assert.ok(plane.metadata instanceof SqliteMetadataStore);
+      const w = await plane.responses.open('r1', 3, 'job', 1);
+      await w.append(rec(1));
+      await w.close();
+      assert.deepEqual(await readdir(join(dir, 'r1', 'responses')), ['000003.jsonl']);
+      assert.equal((await plane.responses.load('r1', 3, 'j')).requests.get(1)?.success?.value, 1);
+      const lease = await plane.leases.acquire('r1', 3, new AbortController().signal, () => undefined);
+      const stop = new AbortController();
+      await assert.rejects(
+        plane.leases.acquire('r1', 3, stop.signal, () => stop.abort()),
+        { name: 'AbortError' }
+      );
+      await lease.release();
+    } finally {
+      await plane.close();
+    }
   });
 });
