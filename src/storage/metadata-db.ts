@@ -34,50 +34,6 @@ export interface RunRecord {
   failed_requests_path: string | null;
 }
 
-/** What {@link MetadataDb.startRun} records about a starting run. */
-export type RunStart = Pick<
-  RunRecord,
-  | 'run_hash'
-  | 'parse_hash'
-  | 'curator_name'
-  | 'dataset_hash'
-  | 'prompt_func'
-  | 'model_name'
-  | 'provider'
-  | 'base_url'
-  | 'response_format'
-  | 'workflow_id'
-  | 'total_requests'
-> &
-  Partial<Pick<RunRecord, 'batch_mode'>>;
-
-/** What {@link MetadataDb.finishRun} records about a finished run. */
-export type RunFinish = Pick<
-  RunRecord,
-  | 'status'
-  | 'parse_hash'
-  | 'workflow_id'
-  | 'total_requests'
-  | 'succeeded_requests'
-  | 'failed_requests'
-  | 'cached_requests'
-  | 'total_prompt_tokens'
-  | 'total_completion_tokens'
-  | 'output_rows'
-  | 'dataset_path'
-  | 'dataset_sha256'
-  | 'failed_requests_path'
-> &
-  Partial<Pick<RunRecord, 'total_cost_milli_dollars'>>;
-
-/** One entry of a run's history. */
-export interface RunEvent {
-  at: string;
-  event: string;
-  workflow_id: string | null;
-  detail: string | null;
-}
-
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   run_hash TEXT PRIMARY KEY,
@@ -130,7 +86,23 @@ export class MetadataDb {
   }
 
   /** Records a run's identity when it starts; a known run keeps its creation time. */
-  startRun(run: RunStart): void {
+  startRun(
+    run: Pick<
+      RunRecord,
+      | 'run_hash'
+      | 'parse_hash'
+      | 'curator_name'
+      | 'dataset_hash'
+      | 'prompt_func'
+      | 'model_name'
+      | 'provider'
+      | 'base_url'
+      | 'response_format'
+      | 'workflow_id'
+      | 'total_requests'
+    > &
+      Partial<Pick<RunRecord, 'batch_mode'>>
+  ): void {
     const now = new Date().toISOString();
     this.db
       .prepare(
@@ -146,7 +118,26 @@ export class MetadataDb {
   }
 
   /** Records a finished run's counts, output and hashes. */
-  finishRun(runHash: string, fields: RunFinish): void {
+  finishRun(
+    runHash: string,
+    fields: Pick<
+      RunRecord,
+      | 'status'
+      | 'parse_hash'
+      | 'workflow_id'
+      | 'total_requests'
+      | 'succeeded_requests'
+      | 'failed_requests'
+      | 'cached_requests'
+      | 'total_prompt_tokens'
+      | 'total_completion_tokens'
+      | 'output_rows'
+      | 'dataset_path'
+      | 'dataset_sha256'
+      | 'failed_requests_path'
+    > &
+      Partial<Pick<RunRecord, 'total_cost_milli_dollars'>>
+  ): void {
     this.db
       .prepare(
         `UPDATE runs SET status = @status, parse_hash = @parse_hash, workflow_id = @workflow_id,
@@ -175,7 +166,7 @@ export class MetadataDb {
     return this.db.prepare('SELECT * FROM runs ORDER BY last_edited_time DESC LIMIT ?').all(limit) as RunRecord[];
   }
 
-  events(runHash: string): RunEvent[] {
+  events(runHash: string): { at: string; event: string; workflow_id: string | null; detail: string | null }[] {
     return this.db
       .prepare('SELECT at, event, workflow_id, detail FROM run_events WHERE run_hash = ? ORDER BY id')
       .all(runHash) as never;

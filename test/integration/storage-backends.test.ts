@@ -12,8 +12,12 @@ import { S3ObjectStore, s3ClientFromEnv } from '../../src/storage/object-store/s
 import { openDataPlane, SegmentedResponseLogs } from '../../src/storage/data-plane';
 import { loadSegmentedLog, SegmentLogWriter } from '../../src/storage/object-store/segmented-response-log';
 import { openObjectStore } from '../../src/storage/object-store/storage-location';
-import type { RunFinish, RunStart } from '../../src/storage/metadata-db';
-import { SqliteMetadataStore, type MetadataStore } from '../../src/storage/metadata/metadata-store';
+import {
+  SqliteMetadataStore,
+  type MetadataStore,
+  type RunFinish,
+  type RunStart,
+} from '../../src/storage/metadata/metadata-store';
 import { PgLeases } from '../../src/storage/metadata/pg-leases';
 import { PgMetadataStore } from '../../src/storage/metadata/pg-metadata-store';
 import type { AttemptRecord } from '../../src/storage/response-log';

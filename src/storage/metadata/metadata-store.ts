@@ -3,7 +3,14 @@
  * (SQLite) in the cache directory by default, PostgreSQL when `CURATOR_DATABASE_URL` is set, so that workers on
  * several machines and the CLI anywhere see the same runs.
  */
-import { MetadataDb, type RunEvent, type RunFinish, type RunRecord, type RunStart } from '../metadata-db';
+import { MetadataDb, type RunRecord } from '../metadata-db';
+
+/** What {@link MetadataStore.startRun} records about a starting run (as {@link MetadataDb.startRun}). */
+export type RunStart = Parameters<MetadataDb['startRun']>[0];
+/** What {@link MetadataStore.finishRun} records about a finished run (as {@link MetadataDb.finishRun}). */
+export type RunFinish = Parameters<MetadataDb['finishRun']>[1];
+/** One entry of a run's history. */
+export type RunEvent = ReturnType<MetadataDb['events']>[number];
 
 /** {@link MetadataDb}'s methods, asynchronous (a network database answers later). */
 export interface MetadataStore {

@@ -4,8 +4,8 @@
  * (they sort as text), `batch_mode` stays 0/1, counters are `bigint` read back as numbers (exact below 2^53).
  */
 import pg from 'pg';
-import type { RunEvent, RunFinish, RunRecord, RunStart } from '../metadata-db';
-import type { MetadataStore } from './metadata-store';
+import type { RunRecord } from '../metadata-db';
+import type { MetadataStore, RunEvent, RunFinish, RunStart } from './metadata-store';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
