@@ -15,6 +15,7 @@ import {
   SegmentLogWriter,
 } from '../../src/storage/object-store/segmented-response-log';
 import { StoreLease } from '../../src/storage/object-store/store-lease';
+import type { BatchLeaseStore } from '../../src/storage/data-plane';
 
 export interface ContractOptions {
   /** A store on a fresh root; the suite closes it. */
@@ -234,4 +235,18 @@ export function objectStoreContract(opts: ContractOptions): void {
       await held.release();
       assert.equal(await s.get('leases/7'), undefined);
     }));
+}
+
+/** A data plane's batch lease holds one taker at a time, and is free again once released. */
+export async function assertLeaseExclusive(leases: BatchLeaseStore, run: string, batch: number): Promise<void> {
+  const lease = await leases.acquire(run, batch, new AbortController().signal, () => undefined);
+  const stop = new AbortController();
+  await assert.rejects(
+    leases.acquire(run, batch, stop.signal, () => stop.abort()),
+    { name: 'AbortError' },
+    'a second taker waits'
+  );
+  await lease.release();
+  const again = await leases.acquire(run, batch, new AbortController().signal, () => assert.fail('released'));
+  await again.release();
 }

@@ -23,7 +23,7 @@ import { PgMetadataStore } from '../../src/storage/metadata/pg-metadata-store';
 import type { AttemptRecord } from '../../src/storage/response-log';
 import { startCli } from '../helpers/cli-process';
 import { infraSkipReason, startPgServer, startS3Server, type PgServer, type S3Server } from '../helpers/infra-servers';
-import { objectStoreContract } from '../helpers/object-store-contract';
+import { assertLeaseExclusive, objectStoreContract } from '../helpers/object-store-contract';
 import { tempDir } from '../helpers/temporal';
 
 const BUCKET = 'curator';
@@ -294,15 +294,7 @@ describe(
         assert.equal(keys.length, 1);
         assert.match(keys[0], /^r1\/responses\/000003\/curate-1\.2\.[0-9a-f]{8}\.00000001\.\d+-[0-9a-f]{16}\.jsonl$/);
         assert.equal((await plane.responses.load('r1', 3, 'curate-1')).requests.get(7)?.success?.value, 'x');
-        const lease = await plane.leases.acquire('r1', 3, new AbortController().signal, () => undefined);
-        const stop = new AbortController();
-        await assert.rejects(
-          plane.leases.acquire('r1', 3, stop.signal, () => stop.abort()),
-          { name: 'AbortError' }
-        );
-        await lease.release();
-        const again = await plane.leases.acquire('r1', 3, new AbortController().signal, () => assert.fail('released'));
-        await again.release();
+        await assertLeaseExclusive(plane.leases, 'r1', 3);
       } finally {
         await plane.close();
         await Promise.all([s3.stop(), pg.stop()]);

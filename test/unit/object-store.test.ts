@@ -16,7 +16,7 @@ import {
 import type { AttemptRecord } from '../../src/storage/response-log';
 import { openDataPlane } from '../../src/storage/data-plane';
 import { SqliteMetadataStore } from '../../src/storage/metadata/metadata-store';
-import { objectStoreContract } from '../helpers/object-store-contract';
+import { assertLeaseExclusive, objectStoreContract } from '../helpers/object-store-contract';
 import { tempDir } from '../helpers/temporal';
 
 describe('CURATOR_STORAGE', () => {
@@ -186,13 +186,7 @@ describe('openDataPlane', () => {
       await w.close();
       assert.deepEqual(await readdir(join(dir, 'r1', 'responses')), ['000003.jsonl']);
       assert.equal((await plane.responses.load('r1', 3, 'j')).requests.get(1)?.success?.value, 1);
-      const lease = await plane.leases.acquire('r1', 3, new AbortController().signal, () => undefined);
-      const stop = new AbortController();
-      await assert.rejects(
-        plane.leases.acquire('r1', 3, stop.signal, () => stop.abort()),
-        { name: 'AbortError' }
-      );
-      await lease.release();
+      await assertLeaseExclusive(plane.leases, 'r1', 3);
     } finally {
       await plane.close();
     }

@@ -4,47 +4,27 @@
  * (they sort as text), `batch_mode` stays 0/1, counters are `bigint` read back as numbers (exact below 2^53).
  */
 import pg from 'pg';
-import type { RunRecord } from '../metadata-db';
+import { METADATA_SCHEMA, type RunRecord } from '../metadata-db';
 import type { MetadataStore, RunEvent, RunFinish, RunStart } from './metadata-store';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS runs (
-  run_hash TEXT PRIMARY KEY,
-  parse_hash TEXT,
-  curator_name TEXT NOT NULL,
-  dataset_hash TEXT NOT NULL,
-  prompt_func TEXT NOT NULL,
-  model_name TEXT NOT NULL,
-  provider TEXT NOT NULL,
-  base_url TEXT NOT NULL,
-  response_format TEXT NOT NULL,
-  batch_mode INTEGER NOT NULL DEFAULT 0,
-  created_time TEXT NOT NULL,
-  last_edited_time TEXT NOT NULL,
-  status TEXT NOT NULL,
-  workflow_id TEXT,
-  total_requests BIGINT NOT NULL DEFAULT 0,
-  succeeded_requests BIGINT NOT NULL DEFAULT 0,
-  failed_requests BIGINT NOT NULL DEFAULT 0,
-  cached_requests BIGINT NOT NULL DEFAULT 0,
-  total_prompt_tokens BIGINT NOT NULL DEFAULT 0,
-  total_completion_tokens BIGINT NOT NULL DEFAULT 0,
-  total_cost_milli_dollars DOUBLE PRECISION,
-  output_rows BIGINT NOT NULL DEFAULT 0,
-  dataset_path TEXT,
-  dataset_sha256 TEXT,
-  failed_requests_path TEXT
-);
-CREATE TABLE IF NOT EXISTS run_events (
-  id BIGSERIAL PRIMARY KEY,
-  run_hash TEXT NOT NULL,
-  at TEXT NOT NULL,
-  event TEXT NOT NULL,
-  workflow_id TEXT,
-  detail TEXT
-);
-CREATE INDEX IF NOT EXISTS run_events_run ON run_events(run_hash);
-`;
+/** metadata.db's tables in PostgreSQL's types: each rule must apply, so a change there cannot slip past here. */
+const SCHEMA_RULES: [RegExp, string][] = [
+  [/\bid INTEGER PRIMARY KEY AUTOINCREMENT\b/, 'id BIGSERIAL PRIMARY KEY'],
+  // 0/1 as in SQLite, so a RunRecord reads the same from either.
+  [/\bbatch_mode BOOLEAN NOT NULL DEFAULT 0\b/, 'batch_mode SMALLINT NOT NULL DEFAULT 0'],
+  [/\bINTEGER\b/g, 'BIGINT'],
+  [/\bREAL\b/g, 'DOUBLE PRECISION'],
+];
+
+/** {@link METADATA_SCHEMA} translated by {@link SCHEMA_RULES}. */
+export function pgSchema(sqlite = METADATA_SCHEMA): string {
+  return SCHEMA_RULES.reduce((text, [pattern, replacement]) => {
+    if (!pattern.test(text)) throw new Error(`metadata schema: no match for ${pattern} (update SCHEMA_RULES)`);
+    pattern.lastIndex = 0;
+    return text.replace(pattern, replacement);
+  }, sqlite);
+}
+const SCHEMA = pgSchema();
 
 /** Any constant: the key of the advisory lock that serializes schema creation among workers starting together. */
 const SCHEMA_LOCK = 0x63757261746f72;
