@@ -18,6 +18,7 @@ import {
   type UploadOptions,
   type UploadResult,
 } from './object-store';
+import { hashingStream } from './hashing-stream';
 
 /** Scratch names next to the objects; listings never show them. */
 const SCRATCH = '.~';
@@ -151,17 +152,11 @@ export class LocalObjectStore implements ObjectStore {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}${SCRATCH}${process.pid}.${++scratchCounter}.tmp`;
-    const hash = createHash('sha256');
-    let bytes = 0;
+    const stream = hashingStream(source);
     const fh = await open(tmp, 'wx');
     try {
       try {
-        for await (const chunk of source) {
-          const buf = Buffer.from(chunk);
-          hash.update(buf);
-          bytes += buf.length;
-          await fh.writeFile(buf);
-        }
+        for await (const buf of stream.chunks) await fh.writeFile(buf);
       } finally {
         await fh.close();
       }
@@ -175,7 +170,7 @@ export class LocalObjectStore implements ObjectStore {
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
-    return { bytes, sha256: hash.digest('hex') };
+    return stream.result();
   }
 
   async *list(prefix: string): AsyncIterable<ObjectEntry> {

@@ -17,7 +17,6 @@ import {
   type CompletedPart,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   checkKey,
@@ -29,6 +28,7 @@ import {
   type UploadOptions,
   type UploadResult,
 } from './object-store';
+import { hashingStream } from './hashing-stream';
 
 /** Where the objects go and how to reach the store. */
 export interface S3ObjectStoreOptions {
@@ -153,8 +153,7 @@ export class S3ObjectStore implements ObjectStore {
     opts: UploadOptions = {}
   ): Promise<UploadResult> {
     const Key = this.key(key);
-    const hash = createHash('sha256');
-    let bytes = 0;
+    const stream = hashingStream(source);
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let uploadId: string | undefined;
@@ -181,10 +180,7 @@ export class S3ObjectStore implements ObjectStore {
     };
 
     try {
-      for await (const chunk of source) {
-        const buf = Buffer.from(chunk);
-        hash.update(buf);
-        bytes += buf.length;
+      for await (const buf of stream.chunks) {
         pending.push(buf);
         pendingBytes += buf.length;
         if (pendingBytes >= this.partSize) {
@@ -229,7 +225,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       throw err;
     }
-    return { bytes, sha256: hash.digest('hex') };
+    return stream.result();
   }
 
   async *list(prefix: string): AsyncIterable<ObjectEntry> {
