@@ -4,8 +4,11 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkKey } from '../../src/storage/object-store/object-store';
 import { LocalObjectStore } from '../../src/storage/object-store/local-store';
-import { openObjectStore, parseStorageLocation } from '../../src/storage/object-store/storage-location';
-import { S3ObjectStore } from '../../src/storage/object-store/s3-store';
+import {
+  openObjectStore,
+  parseStorageLocation,
+  probeConditionalWrites,
+} from '../../src/storage/object-store/storage-location';
 import {
   newWriterId,
   parseSegmentName,
@@ -45,15 +48,30 @@ describe('CURATOR_STORAGE', () => {
   test('openObjectStore: the default directory unless CURATOR_STORAGE says otherwise', async () => {
     const local = await openObjectStore('/tmp/x', {});
     assert.ok(local instanceof LocalObjectStore && local.location === '/tmp/x');
-    const s3 = await openObjectStore('/tmp/x', {
-      CURATOR_STORAGE: 's3://curator/runs',
-      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
-      AWS_ACCESS_KEY_ID: 'k',
-      AWS_SECRET_ACCESS_KEY: 's',
-    });
-    assert.ok(s3 instanceof S3ObjectStore);
-    assert.equal(s3.location, 's3://curator/runs');
-    await s3.close();
+    // An S3 location is probed before use: a store that cannot be reached is an error at open, not at the first write.
+    await assert.rejects(
+      openObjectStore('/tmp/x', {
+        CURATOR_STORAGE: 's3://curator/runs',
+        AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+        AWS_ACCESS_KEY_ID: 'k',
+        AWS_SECRET_ACCESS_KEY: 's',
+      }),
+      /ECONNREFUSED/
+    );
+  });
+
+  test('a store that ignores If-None-Match: * is refused, and the probe leaves nothing behind', async () => {
+    await probeConditionalWrites(new LocalObjectStore(tempDir('probe-ok')));
+    const dir = tempDir('probe-bad');
+    class Unconditional extends LocalObjectStore {
+      override async putIfAbsent(key: string, body: Buffer | string): Promise<string | undefined> {
+        return this.put(key, body);
+      }
+    }
+    await assert.rejects(probeConditionalWrites(new Unconditional(dir)), /does not honour If-None-Match: \*/);
+    const left: string[] = [];
+    for await (const e of new LocalObjectStore(dir).list('')) left.push(e.key);
+    assert.deepEqual(left, []);
   });
 
   test('keys that could escape the root are refused', async () => {

@@ -2,6 +2,7 @@
  * `CURATOR_STORAGE`: where a worker keeps run artifacts. Unset, the local cache directory (the embedded default);
  * `s3://bucket/prefix`, an S3 bucket reached through the standard AWS variables.
  */
+import { randomBytes } from 'node:crypto';
 import { LocalObjectStore } from './local-store';
 import type { ObjectStore } from './object-store';
 
@@ -34,8 +35,28 @@ export function parseStorageLocation(value: string, variable = 'CURATOR_STORAGE'
 }
 
 /**
- * The object store a worker uses: `CURATOR_STORAGE` from `env` when set, else `defaultDir` (the cache directory's
- * run root).
+ * Refuses a store that ignores `If-None-Match: *` (every guarantee of the segments and the lease leans on it): a
+ * second create of a scratch key must find it taken. Three small requests, once per process.
+ */
+export async function probeConditionalWrites(store: ObjectStore): Promise<void> {
+  const key = `_probe/${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    const first = await store.putIfAbsent(key, 'first');
+    const second = await store.putIfAbsent(key, 'second');
+    if (first === undefined || second !== undefined) {
+      throw new Error(
+        `${store.location} does not honour If-None-Match: * (a second create of ${key} was not refused); ` +
+          'the response log and the leases need a store that does (docs/storage-backends.md)'
+      );
+    }
+  } finally {
+    await store.delete(key).catch(() => undefined);
+  }
+}
+
+/**
+ * The object store a worker uses: `CURATOR_STORAGE` from `env` when set (checked with
+ * {@link probeConditionalWrites}), else `defaultDir` (the cache directory's run root).
  */
 export async function openObjectStore(defaultDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ObjectStore> {
   const location: StorageLocation = env.CURATOR_STORAGE
@@ -46,5 +67,12 @@ export async function openObjectStore(defaultDir: string, env: NodeJS.ProcessEnv
   // require, not import(): the CLI runs the sources through tsx's CommonJS hook, which leaves import() to Node.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { S3ObjectStore, s3ClientFromEnv } = require('./s3-store') as typeof import('./s3-store');
-  return new S3ObjectStore({ bucket: location.bucket, prefix: location.prefix, client: s3ClientFromEnv(env) });
+  const store = new S3ObjectStore({ bucket: location.bucket, prefix: location.prefix, client: s3ClientFromEnv(env) });
+  try {
+    await probeConditionalWrites(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
