@@ -76,6 +76,7 @@ async function waitForPort(port: number, child: ChildProcess, what: string, log:
     if (ok) return;
     await delay(50);
   }
+  child.kill('SIGKILL'); // the caller never gets a handle to stop it with
   throw new Error(`${what} not listening on ${port} after 30 s: ${log()}`);
 }
 
@@ -131,8 +132,14 @@ export async function startS3Server(dir: string, bucket: string): Promise<S3Serv
   const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
   const { s3ClientFromEnv } = await import('../../src/storage/object-store/s3-store');
   const client = s3ClientFromEnv(env);
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    await stopChild(proc!.child); // the caller never gets a handle to stop it with
+    throw err;
+  } finally {
+    client.destroy();
+  }
   return {
     endpoint,
     env,
