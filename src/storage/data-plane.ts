@@ -5,7 +5,7 @@
  * conditional PUTs) in the bucket; `CURATOR_DATABASE_URL` puts run metadata and leases (rows, preferred over the
  * store's) in PostgreSQL. See docs/storage-backends.md.
  */
-import { BatchLease } from './batch-lease';
+import { ShardLease } from './shard-lease';
 import { CacheLayout, pad } from './cache-dir';
 import type { MetadataStore } from './metadata/metadata-store';
 import { openMetadataStore } from './metadata/open-metadata-store';
@@ -14,7 +14,7 @@ import type { ObjectStore } from './object-store/object-store';
 import { openObjectStore } from './object-store/storage-location';
 import { loadSegmentedLog, newWriterId, SegmentLogWriter } from './object-store/segmented-response-log';
 import { StoreLease } from './object-store/store-lease';
-import { BatchLog, ResponseLogWriter, type AttemptRecord } from './response-log';
+import { ShardLog, ResponseLogWriter, type AttemptRecord } from './response-log';
 
 /** Appends one activity attempt's records; `append` resolves once the record is durable (and only then counts). */
 export interface ResponseLogAppender {
@@ -24,8 +24,8 @@ export interface ResponseLogAppender {
 
 /** The response logs of every batch of every run. */
 export interface ResponseLogStore {
-  /** Everything recorded for the batch, folded for job `jobId` ({@link BatchLog.apply}). */
-  load(runHash: string, batch: number, jobId: string): Promise<BatchLog>;
+  /** Everything recorded for the batch, folded for job `jobId` ({@link ShardLog.apply}). */
+  load(runHash: string, batch: number, jobId: string): Promise<ShardLog>;
   /** A writer for one activity attempt of job `jobId` on the batch. */
   open(runHash: string, batch: number, jobId: string, attempt: number): Promise<ResponseLogAppender>;
 }
@@ -44,8 +44,8 @@ export interface BatchLeaseStore {
 /** Today's files in the cache directory. */
 export class LocalResponseLogs implements ResponseLogStore {
   constructor(private readonly cache: CacheLayout) {}
-  load(runHash: string, batch: number, jobId: string): Promise<BatchLog> {
-    return BatchLog.load(this.cache.run(runHash).responses(batch), jobId);
+  load(runHash: string, batch: number, jobId: string): Promise<ShardLog> {
+    return ShardLog.load(this.cache.run(runHash).responses(batch), jobId);
   }
   open(runHash: string, batch: number): Promise<ResponseLogAppender> {
     return ResponseLogWriter.open(this.cache.run(runHash).responses(batch));
@@ -62,7 +62,7 @@ export const runKeys = {
 /** Segments in an object store (segmented-response-log.ts). */
 export class SegmentedResponseLogs implements ResponseLogStore {
   constructor(private readonly store: ObjectStore) {}
-  load(runHash: string, batch: number, jobId: string): Promise<BatchLog> {
+  load(runHash: string, batch: number, jobId: string): Promise<ShardLog> {
     return loadSegmentedLog(this.store, runKeys.responses(runHash, batch), jobId);
   }
   async open(runHash: string, batch: number, jobId: string, attempt: number): Promise<ResponseLogAppender> {
@@ -100,7 +100,7 @@ export async function openDataPlane(cacheDir: string, env: NodeJS.ProcessEnv = p
           acquire: (run, batch, signal, waiting) =>
             StoreLease.acquire(objects, runKeys.lease(run, batch), signal, waiting),
         }
-      : { acquire: (run, batch, signal, waiting) => BatchLease.acquire(cache.run(run).lease(batch), signal, waiting) };
+      : { acquire: (run, batch, signal, waiting) => ShardLease.acquire(cache.run(run).lease(batch), signal, waiting) };
   return {
     objects,
     responses: remote ? new SegmentedResponseLogs(objects) : new LocalResponseLogs(cache),

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ObjectExistsError, type ObjectStore } from '../../src/storage/object-store/object-store';
-import { BatchLog, type AttemptRecord } from '../../src/storage/response-log';
+import { ShardLog, type AttemptRecord } from '../../src/storage/response-log';
 import {
   compactSegments,
   loadSegmentedLog,
@@ -162,7 +162,7 @@ export function objectStoreContract(opts: ContractOptions): void {
       await Promise.all(records.map((r) => (r.job === 'job-a' ? a : b).append(r)));
       await Promise.all([a.close(), b.close()]);
 
-      const expected = new BatchLog();
+      const expected = new ShardLog();
       for (const r of records) expected.apply(r, 'job-a');
       const loaded = await loadSegmentedLog(s, prefix, 'job-a');
       assert.deepEqual([...loaded.requests.entries()], [...expected.requests.entries()]);

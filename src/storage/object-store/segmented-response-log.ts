@@ -7,13 +7,13 @@
  * - nothing torn is read as data: a segment's key carries its length and SHA-256, and a reader skips (and reports) an
  *   object whose bytes do not match its name;
  * - a rerun reads every recorded answer: {@link loadSegmentedLog} lists the prefix and folds every segment with
- *   {@link BatchLog.apply}, the same fold as the local file.
+ *   {@link ShardLog.apply}, the same fold as the local file.
  *
  * Keys are `<prefix>/<writer>.<seq>.<bytes>-<sha256/16>.jsonl`: written once (`If-None-Match: *`), never replaced,
  * so writers on different machines (a terminated job's orphan and its successor) never overwrite each other.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { BatchLog, type AttemptRecord } from '../response-log';
+import { ShardLog, type AttemptRecord } from '../response-log';
 import type { ObjectStore } from './object-store';
 
 /** When a writer stores what it has queued. */
@@ -195,9 +195,9 @@ export async function readSegments(store: ObjectStore, prefix: string): Promise<
   return out;
 }
 
-/** The batch's state for job `jobId`, folded from every segment (as {@link BatchLog.load} does for the file). */
-export async function loadSegmentedLog(store: ObjectStore, prefix: string, jobId: string): Promise<BatchLog> {
-  const log = new BatchLog();
+/** The batch's state for job `jobId`, folded from every segment (as {@link ShardLog.load} does for the file). */
+export async function loadSegmentedLog(store: ObjectStore, prefix: string, jobId: string): Promise<ShardLog> {
+  const log = new ShardLog();
   for (const line of (await readSegments(store, prefix)).lines) log.apply(JSON.parse(line) as AttemptRecord, jobId);
   return log;
 }

@@ -2,7 +2,7 @@
  * One activity at a time per batch, across machines, on the object store alone (no database): the lease is an object
  * created with `If-None-Match: *` (one winner among concurrent takers), refreshed and taken over with `If-Match` on
  * the version last seen (one winner again), and released with a conditional delete (only one's own lease). It plays
- * the part of the local `BatchLease` file; as there, correctness of the data never depends on it (segments are
+ * the part of the local `ShardLease` file; as there, correctness of the data never depends on it (segments are
  * write-once), it only keeps a terminated job's orphan and its successor from sending the same requests at once.
  *
  * Expiry compares the holder's `expiresAt` with the reader's clock, so `staleMs` must exceed the worst clock skew
