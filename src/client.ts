@@ -275,7 +275,7 @@ export interface CurationProgress extends JobProgress {
   stats: CurationStats;
 }
 
-/** What a batch activity reports with each heartbeat (see `processBatch`). */
+/** What a shard activity reports with each heartbeat (see `curatorProcessShard`). */
 interface BatchHeartbeat {
   done?: number;
   of?: number;

@@ -62,7 +62,7 @@ build_versitygw() {
     infra_log "versitygw $VERSITYGW_VERSION: cached in $VERSITYGW_BIN_DIR"
     return
   fi
-  infra_log "building versitygw $VERSITYGW_VERSION (~2-5 min at nice 19) -> $VERSITYGW_BIN_DIR"
+  infra_log "building versitygw $VERSITYGW_VERSION (cold: ~12 min on a busy 2-core box, mostly module downloads; see logs/build-times.txt) -> $VERSITYGW_BIN_DIR"
   # go.mod says go 1.25: the machine's Go is enough, so no toolchain download.
   timed "versitygw-$VERSITYGW_VERSION" go_install "$VERSITYGW_BIN_DIR" local \
     "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION:versitygw"

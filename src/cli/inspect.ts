@@ -1,4 +1,7 @@
-/** The read-only commands over past runs: runs, show, export. They read metadata.db and the cache. */
+/**
+ * The read-only commands over past runs: runs, show, export. They read the run metadata (metadata.db, or PostgreSQL
+ * when `CURATOR_DATABASE_URL` is set) and the cache.
+ */
 import { createWriteStream } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -6,15 +9,17 @@ import { resolve } from 'node:path';
 import { readArrowRows } from '../storage/arrow';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { writeParquetFromArrow } from '../storage/parquet';
-import { MetadataDb, type RunRecord } from '../storage/metadata-db';
+import type { RunRecord } from '../storage/metadata-db';
+import type { MetadataStore } from '../storage/metadata/metadata-store';
+import { openMetadataStore } from '../storage/metadata/open-metadata-store';
 
-export function openMetadata(cacheDir?: string): MetadataDb {
-  return new MetadataDb(new CacheLayout(cacheDir ?? defaultCacheDir()).metadataDb);
+export function openMetadata(cacheDir?: string): Promise<MetadataStore> {
+  return openMetadataStore(new CacheLayout(cacheDir ?? defaultCacheDir()).metadataDb);
 }
 
 /** A run by its hash or any unique prefix of it, as git does for commits. */
-export function findRun(db: MetadataDb, hash: string): RunRecord {
-  const matches = db.listRuns(10_000).filter((r) => r.run_hash.startsWith(hash));
+export async function findRun(db: MetadataStore, hash: string): Promise<RunRecord> {
+  const matches = (await db.listRuns(10_000)).filter((r) => r.run_hash.startsWith(hash));
   if (matches.length === 1) return matches[0];
   throw new Error(
     matches.length ? `'${hash}' matches ${matches.length} runs; give more characters` : `no run '${hash}'`
@@ -39,11 +44,11 @@ export function formatRuns(runs: RunRecord[]): string {
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
 }
 
-export function formatRun(db: MetadataDb, run: RunRecord): string {
+export async function formatRun(db: MetadataStore, run: RunRecord): Promise<string> {
   const lines = Object.entries(run)
     .filter(([k]) => k !== 'prompt_func')
     .map(([k, v]) => `${k.padEnd(24)} ${v === null ? '' : String(v)}`);
-  const events = db.events(run.run_hash).map((e) => `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}`);
+  const events = (await db.events(run.run_hash)).map((e) => `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}`);
   return [...lines, `${'prompt_func'.padEnd(24)} ${run.prompt_func.split('\n')[0]}…`, 'history:', ...events].join('\n');
 }
 

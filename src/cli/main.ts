@@ -187,16 +187,16 @@ export function buildProgram(): Command {
 
   program
     .command('runs')
-    .description('list the runs recorded in metadata.db')
+    .description('list the runs recorded in metadata.db (or at CURATOR_DATABASE_URL)')
     .option('--cache-dir <dir>', 'cache root')
     .option('-n, --limit <n>', 'how many', positiveInt, 50)
     .action(async (opts) => {
       const { formatRuns, openMetadata } = load<typeof import('./inspect')>('./inspect');
-      const db = openMetadata(opts.cacheDir);
+      const db = await openMetadata(opts.cacheDir);
       try {
-        console.log(formatRuns(db.listRuns(opts.limit)));
+        console.log(formatRuns(await db.listRuns(opts.limit)));
       } finally {
-        db.close();
+        await db.close();
       }
     });
 
@@ -207,11 +207,11 @@ export function buildProgram(): Command {
     .option('--cache-dir <dir>', 'cache root')
     .action(async (hash: string, opts) => {
       const { findRun, formatRun, openMetadata } = load<typeof import('./inspect')>('./inspect');
-      const db = openMetadata(opts.cacheDir);
+      const db = await openMetadata(opts.cacheDir);
       try {
-        console.log(formatRun(db, findRun(db, hash)));
+        console.log(await formatRun(db, await findRun(db, hash)));
       } finally {
-        db.close();
+        await db.close();
       }
     });
 
@@ -224,12 +224,12 @@ export function buildProgram(): Command {
     .option('--cache-dir <dir>', 'cache root')
     .action(async (hash: string, opts) => {
       const { exportRun, findRun, openMetadata } = load<typeof import('./inspect')>('./inspect');
-      const db = openMetadata(opts.cacheDir);
+      const db = await openMetadata(opts.cacheDir);
       try {
-        const rows = await exportRun(findRun(db, hash), opts.format, opts.output);
+        const rows = await exportRun(await findRun(db, hash), opts.format, opts.output);
         console.log(`${rows} rows written to ${opts.output}`);
       } finally {
-        db.close();
+        await db.close();
       }
     });
 

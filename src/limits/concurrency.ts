@@ -2,8 +2,8 @@
  * How many requests a worker keeps in flight for one bucket, from the work itself. With a known rate limit, Little's
  * law gives what the limit needs (in flight = rate x latency), with headroom for the spread of latencies, so the
  * target grows as answers slow down. With no limit known (self-hosted servers without headers), the target is found
- * by probing: it grows by half each round until the server shows congestion, then grows slowly and shrinks by a factor on
- * congestion (AIMD). Congestion is a refusal without evidence of a used-up budget (a 429 with budget left, 503, 529)
+ * by probing: it grows by one with every answer (doubling per round trip, as TCP's slow start) until the server shows
+ * congestion, then grows slowly and shrinks by a factor on congestion (AIMD). Congestion is a refusal without evidence of a used-up budget (a 429 with budget left, 503, 529)
  * or, without headers, latency that grows with the load (a server queueing requests). Pure: time is passed in.
  */
 import { totalmem } from 'node:os';
@@ -26,7 +26,12 @@ export const SPARE = 16;
 export const INITIAL_LATENCY_MS = 1000;
 /** Where probing starts without a known limit. */
 export const INITIAL_PROBE = 16;
-/** Growth per round while probing: fast, but an overshoot past a server's capacity stays moderate. */
+/**
+ * Without a known limit, growth of the probe per answer: the target doubles per round trip. An overshoot past a
+ * server's capacity stays small: a refusal cuts at once, and an answer that waited in the server's queue adds nothing.
+ */
+export const PROBE_GROWTH_PER_ANSWER = 1;
+/** Growth per round while probing with a known limit (the window then only bounds the headroom). */
 export const PROBE_GROWTH = 1.5;
 /** The floor of every decrease. */
 export const MIN_TARGET = 4;
@@ -64,12 +69,15 @@ export class ConcurrencyController {
   /** The lowest round mean seen: the latency of an unloaded server, drifting up slowly so it can follow a change. */
   private baseLatencyMs?: number;
   private round: Round = { answered: 0, congested: 0, latencySum: 0 };
+  /** The window when the round began: what a round's latencies judge, before this round's growth per answer. */
+  private roundWindow: number;
   /** Counts the cuts made on a refusal without headers; a request carries the count of when it was sent. */
   private cuts = 0;
 
   /** @param ceiling - the most requests in flight ever (the default, or a job's larger `maxConcurrentRequests`). */
   constructor(private ceiling: number) {
     this.window = Math.min(ceiling, INITIAL_PROBE);
+    this.roundWindow = this.window;
   }
 
   /** A job allows more in flight than the ceiling so far. */
@@ -96,6 +104,13 @@ export class ConcurrencyController {
     this.measured = true;
     this.round.answered++;
     this.round.latencySum += latencyMs;
+    // Without a known limit, probing grows with every answer (as TCP's slow start does) rather than once a round: a
+    // round lasts one latency, and the steps of a whole round each left the pipe short for that long. An answer that
+    // already waited in the server's queue adds nothing.
+    const queued = this.baseLatencyMs !== undefined && latencyMs > this.baseLatencyMs * QUEUEING_HOLD;
+    if (this.probing && requestsPerSecond === undefined && !queued) {
+      this.window = Math.min(this.ceiling, this.window + PROBE_GROWTH_PER_ANSWER);
+    }
     this.maybeEndRound(requestsPerSecond);
   }
 
@@ -129,6 +144,7 @@ export class ConcurrencyController {
     this.window = Math.max(MIN_TARGET, Math.floor(this.target(requestsPerSecond) * DECREASE));
     this.cuts++;
     this.round = { answered: 0, congested: 0, latencySum: 0 };
+    this.roundWindow = this.window;
   }
 
   snapshot(requestsPerSecond: number | undefined): ConcurrencySnapshot {
@@ -139,7 +155,12 @@ export class ConcurrencyController {
   private maybeEndRound(requestsPerSecond: number | undefined): void {
     const r = this.round;
     const size = r.answered + r.congested;
-    if (size < Math.max(MIN_TARGET * 2, this.target(requestsPerSecond))) return;
+    // Without headers the target grows within the round: the round is the target it began with.
+    const length =
+      requestsPerSecond === undefined
+        ? Math.min(this.target(undefined), Math.round(this.roundWindow))
+        : this.target(requestsPerSecond);
+    if (size < Math.max(MIN_TARGET * 2, length)) return;
     this.round = { answered: 0, congested: 0, latencySum: 0 };
     const share = r.congested / size;
     const mean = r.answered > 0 ? r.latencySum / r.answered : undefined;
@@ -154,17 +175,20 @@ export class ConcurrencyController {
     // apart from a full one only by its refusals and its queueing, so every sign counts there.
     // (Without headers a refusal has cut already, in `congested`.)
     const overloaded = headerless ? queueing > QUEUEING_DECREASE : share > TOLERATED_SHARE;
+    // Latencies judge the load the round was sent at: growth per answer since then is not kept on a sign of queueing.
+    const judged = headerless ? Math.min(current, Math.round(this.roundWindow)) : current;
     if (overloaded) {
       this.probing = false;
-      this.window = Math.max(MIN_TARGET, Math.floor(current * DECREASE));
+      this.window = Math.max(MIN_TARGET, Math.floor(judged * DECREASE));
     } else if (headerless && queueing > QUEUEING_HOLD) {
-      // Answers slow down before refusals start: stop probing, grow no further this round.
+      // Answers slow down before refusals start: stop probing, grow no further.
       this.probing = false;
-      this.window = Math.min(this.window, current);
+      this.window = Math.min(this.window, judged);
     } else if (r.congested === 0) {
-      if (this.probing) this.window = Math.min(this.ceiling, this.window * PROBE_GROWTH);
-      else this.window = Math.min(this.ceiling, this.window + Math.max(1, Math.sqrt(this.window)));
+      if (this.probing && !headerless) this.window = Math.min(this.ceiling, this.window * PROBE_GROWTH);
+      else if (!this.probing) this.window = Math.min(this.ceiling, this.window + Math.max(1, Math.sqrt(this.window)));
     }
     if (!headerless && r.congested === 0) this.window = Math.max(this.window, current);
+    this.roundWindow = this.window;
   }
 }

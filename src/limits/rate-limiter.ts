@@ -55,8 +55,27 @@ const MAX_BACKOFF_MS = 60_000;
 const PACED_REFUSAL_MS = 1000;
 /** The window's totals (to spot other machines' use in the headers) are read at most this often. */
 export const TOTALS_EVERY_MS = 1000;
-/** This process's load is written for progress displays at most this often. */
+/** This process's load is written for progress displays (and for the other processes' pace) at most this often. */
 const REPORT_EVERY_MS = 1000;
+/** How often the other processes sending on the bucket are counted again, to share the pace with them. */
+export const PEERS_EVERY_MS = 1000;
+
+/**
+ * The limits one of `processes` paces to: the per-minute limits split evenly. The shared window keeps the minute for
+ * all of them together, but each process's pacer spreads only its own sends: two paced to the whole limit send twice
+ * the rate in every second until the minute is used up, then nothing, which per-second enforcement refuses.
+ */
+export function paceShare(limits: Limits, processes: number): Limits {
+  if (processes <= 1) return limits;
+  const split = (v: number | undefined) => (v === undefined ? undefined : v / processes);
+  return {
+    ...limits,
+    requestsPerMinute: split(limits.requestsPerMinute),
+    tokensPerMinute: split(limits.tokensPerMinute),
+    inputTokensPerMinute: split(limits.inputTokensPerMinute),
+    outputTokensPerMinute: split(limits.outputTokensPerMinute),
+  };
+}
 
 export class RateLimiter {
   /** Places for requests in flight, as many as the controller's target. */
@@ -77,6 +96,8 @@ export class RateLimiter {
   /** Recent estimated cost per request, to turn token limits into a request rate. */
   private typical?: Cost;
   private reportedAt = 0;
+  /** Other processes sending on this bucket lately, counted at `at` (see `PEERS_EVERY_MS`). */
+  private peers = { at: -Infinity, count: 0 };
 
   constructor(private readonly options: RateLimiterOptions) {
     this.controller = new ConcurrencyController(options.maxConcurrent);
@@ -191,11 +212,17 @@ export class RateLimiter {
     if (state.pausedUntil > now) return { waitMs: state.pausedUntil - now };
     // Sends count even while no limit is known: the first request's headers may reveal one it counts against.
     const limits = this.limits(state.learned);
-    const paceMs = this.pacer.take(cost, limits, now);
+    if (now - this.peers.at >= PEERS_EVERY_MS) {
+      this.peers = { at: now, count: window.peers(bucket, now) };
+      // This process's own report must be as fresh for the others, or they would pace as if it had stopped.
+      this.report();
+    }
+    const paced = paceShare(limits, this.peers.count + 1);
+    const paceMs = this.pacer.take(cost, paced, now);
     if (paceMs > 0) return { waitMs: paceMs };
     const result = window.tryAdmit(bucket, cost, limits, now);
     // The minute is full: the paced turn was not used.
-    if (!('ref' in result)) this.pacer.refund(cost, limits);
+    if (!('ref' in result)) this.pacer.refund(cost, paced);
     return result;
   }
 

@@ -57,6 +57,8 @@ export interface SendRef {
 export interface SharedWindowOptions {
   /** The clock of the caches (tests move it); admission itself takes `now` from its caller. */
   clock?: () => number;
+  /** This sender's key in the loads table. Default: the pid and the window's number in the process. */
+  processId?: number;
   /** Writes buffered corrections after this long (default `GRANT_MS`); tests flush by hand with `flush()`. */
   flushAfterMs?: number;
 }
@@ -133,12 +135,16 @@ export function readLoad(
   return row.n > 0 ? { inFlight: row.inFlight, target: row.target } : undefined;
 }
 
+/** Windows opened in this process, for their keys in the loads table. */
+let windows = 0;
+
 export class SharedWindow {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly memory = new Map<string, BucketMemory>();
   private readonly clock: () => number;
   private readonly flushAfterMs: number;
+  private readonly processId: number;
   private flushTimer?: NodeJS.Timeout;
   private lastPrune = 0;
   /** Whether a failed background flush was already reported (once until one succeeds again). */
@@ -150,6 +156,8 @@ export class SharedWindow {
   ) {
     this.clock = options.clock ?? Date.now;
     this.flushAfterMs = options.flushAfterMs ?? GRANT_MS;
+    // Each window is its own sender (a worker has one): two workers in one process count as two.
+    this.processId = options.processId ?? process.pid * 1000 + (windows++ % 1000);
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -185,6 +193,9 @@ export class SharedWindow {
       report: this.db.prepare(
         `INSERT INTO loads (bucket, pid, in_flight, target, at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(bucket, pid) DO UPDATE SET in_flight = excluded.in_flight, target = excluded.target, at = excluded.at`
+      ),
+      peers: this.db.prepare(
+        'SELECT COUNT(*) AS n FROM loads WHERE bucket = ? AND pid <> ? AND at > ? AND in_flight > 0'
       ),
       learn: this.db.prepare(
         `INSERT INTO buckets (bucket, learned) VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET learned = excluded.learned`
@@ -434,7 +445,12 @@ export class SharedWindow {
 
   /** Records this process's requests in flight and its target, for progress displays (see `readLoad`). */
   report(bucket: string, load: { inFlight: number; target: number }, now: number): void {
-    this.statements.report.run(bucket, process.pid, load.inFlight, load.target, now);
+    this.statements.report.run(bucket, this.processId, load.inFlight, load.target, now);
+  }
+
+  /** Other processes with requests in flight on `bucket` that reported within `LOAD_FRESH_MS`. */
+  peers(bucket: string, now: number): number {
+    return (this.statements.peers.get(bucket, this.processId, now - LOAD_FRESH_MS) as { n: number }).n;
   }
 
   learn(bucket: string, limits: Limits): void {

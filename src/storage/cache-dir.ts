@@ -14,7 +14,8 @@ export function defaultCacheDir(): string {
   return join(base, DEFAULT_CACHE_DIR_NAME);
 }
 
-const pad = (batch: number) => String(batch).padStart(6, '0');
+/** A batch number as it appears in file names and object keys: zero-padded so that names sort in batch order. */
+export const pad = (batch: number): string => String(batch).padStart(6, '0');
 
 /** Paths inside one cache root. */
 export class CacheLayout {

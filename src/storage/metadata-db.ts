@@ -35,7 +35,8 @@ export interface RunRecord {
   failed_requests_path: string | null;
 }
 
-const SCHEMA = `
+/** The tables (SQLite); the PostgreSQL store translates this same text, so the two never drift apart. */
+export const METADATA_SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   run_hash TEXT PRIMARY KEY,
   parse_hash TEXT,
@@ -83,7 +84,7 @@ export class MetadataDb {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 10000');
-    this.db.exec(SCHEMA);
+    this.db.exec(METADATA_SCHEMA);
   }
 
   /** Records a run's identity when it starts; a known run keeps its creation time. */

@@ -61,10 +61,15 @@ export interface PartitionLayout {
   window: number;
 }
 
-/** Splits the batches so that about `batchesInFlight` batch activities run at once across all partitions. */
+/**
+ * Splits the batches so that about `batchesInFlight` batch activities run at once across all partitions: at least
+ * that many, and at most one more per partition. Rounding the window down instead left a job that fits the plan with
+ * a batch or two per partition waiting for the partition's first batch to end, and for its slowest answer: with
+ * answers of tens of seconds, those batches went out after the rest, into an empty pipe.
+ */
 export function partitionLayout(plan: RunPlan, batchesPerPartition = DEFAULT_BATCHES_PER_PARTITION): PartitionLayout {
   const inFlight = Math.max(1, Math.ceil(plan.batchesInFlight / MAX_PARTITION_WINDOW));
-  const window = Math.max(1, Math.floor(plan.batchesInFlight / inFlight));
+  const window = Math.max(1, Math.ceil(plan.batchesInFlight / inFlight));
   const perPartition = Math.max(1, Math.floor(batchesPerPartition));
   const length = Math.max(1, Math.min(perPartition, Math.ceil(plan.batchCount / inFlight)));
   return { length, count: Math.ceil(plan.batchCount / length), inFlight, window };

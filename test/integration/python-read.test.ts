@@ -107,11 +107,11 @@ describe('Python reads our Arrow and Parquet output', () => {
     });
     assert.equal(result.stats.succeeded, items.length);
     const parquetPath = join(out, `${name}.parquet`);
-    const db = openMetadata(cacheDir);
+    const db = await openMetadata(cacheDir);
     try {
-      assert.equal(await exportRun(findRun(db, result.runHash), 'parquet', parquetPath), result.stats.outputRows);
+      assert.equal(await exportRun(await findRun(db, result.runHash), 'parquet', parquetPath), result.stats.outputRows);
     } finally {
-      db.close();
+      await db.close();
     }
     const rows: JsonRow[] = [];
     for await (const row of readArrowRows(result.datasetPath)) rows.push(row);

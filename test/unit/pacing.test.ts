@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIN_PACE_SHARE, Pacer, PACE_SHARE, SHARE_RECOVERY_PER_SECOND, SHARE_TRIM } from '../../src/limits/pacing';
+import { paceShare } from '../../src/limits/rate-limiter';
 
 const ONE = { requests: 1, input: 100, output: 50 };
 const T0 = 1_700_000_000_000;
@@ -114,7 +115,7 @@ describe('Pacer', () => {
     const trimmed = new Pacer();
     for (let k = 0; k < 5; k++) refuse(trimmed, T0 - 5000 + k * 1000);
     const share = trimmed.share(T0);
-    assert.ok(share < PACE_SHARE * 0.96, `trimmed to ${share}`);
+    assert.ok(share < PACE_SHARE && share >= MIN_PACE_SHARE, `trimmed to ${share}`);
     const sent = drive(trimmed, limits, 10_000);
     const full = drive(new Pacer(), limits, 10_000);
     assert.ok(sent.length < full.length, `trimmed ${sent.length} < untrimmed ${full.length}`);
@@ -123,5 +124,42 @@ describe('Pacer', () => {
     assert.ok(trimmed.share(later) > share, 'recovering');
     assert.ok(Math.abs(trimmed.share(later) - Math.min(PACE_SHARE, share + 10 * SHARE_RECOVERY_PER_SECOND)) < 1e-9);
     assert.equal(trimmed.share(later + 600_000), PACE_SHARE, 'never above the untrimmed share');
+  });
+
+  /** Most sends in any sliding second. */
+  function busiestSecond(sent: number[]): number {
+    let most = 0;
+    for (let i = 0, j = 0; i < sent.length; i++) {
+      while (sent[i]! - sent[j]! >= 1000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    return most;
+  }
+
+  /** Two processes' pacers sending as fast as each lets them, on one clock: the merged send times. */
+  function driveTwo(limits: Parameters<Pacer['take']>[1], ms: number): number[] {
+    const pacers = [new Pacer(), new Pacer()];
+    const sent: number[] = [];
+    for (let now = T0; now < T0 + ms; now++) {
+      for (const pacer of pacers) while (pacer.take(ONE, limits, now) === 0) sent.push(now);
+    }
+    return sent;
+  }
+
+  test('two processes sharing a bucket each pace to their share: together they keep every second of the limit', () => {
+    const limits = { requestsPerMinute: 6000 };
+    // Each paced to the whole limit, two processes send twice the rate (the shared window only keeps the minute).
+    assert.ok(busiestSecond(driveTwo(limits, 10_000)) > 150);
+    const shared = driveTwo(paceShare(limits, 2), 10_000);
+    assert.ok(busiestSecond(shared) <= 100, `busiest second ${busiestSecond(shared)}`);
+    assert.ok(shared.length >= 0.95 * 1000, `${shared.length} in 10 s`);
+    assert.deepEqual(paceShare(limits, 1), limits);
+    assert.deepEqual(paceShare({ tokensPerMinute: 900, requestsPerSecond: 7 }, 3), {
+      tokensPerMinute: 300,
+      requestsPerSecond: 7,
+      requestsPerMinute: undefined,
+      inputTokensPerMinute: undefined,
+      outputTokensPerMinute: undefined,
+    });
   });
 });

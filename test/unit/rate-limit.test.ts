@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Curator } from '../../src/curator';
 import { LimiterPool } from '../../src/limits';
 import { RateLimiter } from '../../src/limits/rate-limiter';
-import { copiesThatFit, GRANT_MS, SharedWindow, STATE_TTL_MS } from '../../src/limits/shared-window';
+import { copiesThatFit, GRANT_MS, LOAD_FRESH_MS, SharedWindow, STATE_TTL_MS } from '../../src/limits/shared-window';
 import { admissionDelay, MINUTE_MS, WINDOW_MARGIN_MS, type Cost, type Limits } from '../../src/limits/window';
 
 const ONE: Cost = { requests: 1, input: 10, output: 5 };
@@ -173,6 +173,25 @@ describe('SharedWindow', () => {
     assert.deepEqual(learned, { requestsPerMinute: 500 });
     clock.now += STATE_TTL_MS;
     assert.equal(b.state('b').learned, learned, 'the same object while the limits do not change');
+    a.close();
+    b.close();
+  });
+
+  test('other processes with requests in flight on a bucket are counted from their fresh reports', () => {
+    const path = dbPath();
+    const clock = { now: T0 };
+    const a = new SharedWindow(path, { clock: () => clock.now, processId: 1 });
+    const b = new SharedWindow(path, { clock: () => clock.now, processId: 2 });
+    assert.equal(a.peers('b', T0), 0);
+    b.report('b', { inFlight: 3, target: 10 }, T0);
+    a.report('b', { inFlight: 5, target: 10 }, T0);
+    assert.equal(a.peers('b', T0 + 1), 1, 'b sends');
+    assert.equal(b.peers('b', T0 + 1), 1, 'a sends; b does not count itself');
+    assert.equal(a.peers('other', T0 + 1), 0, 'another bucket');
+    b.report('b', { inFlight: 0, target: 10 }, T0 + 2);
+    assert.equal(a.peers('b', T0 + 3), 0, 'b has nothing in flight');
+    b.report('b', { inFlight: 1, target: 10 }, T0 + 4);
+    assert.equal(a.peers('b', T0 + 4 + LOAD_FRESH_MS), 0, 'b stopped reporting');
     a.close();
     b.close();
   });

@@ -251,8 +251,9 @@ describe('partitionLayout', () => {
           assert.ok(layout.window >= 1 && layout.window <= 8, what);
           assert.ok(layout.inFlight >= 1, what);
           assert.equal(layout.count, Math.ceil(n / layout.length), what);
-          // Together the partitions never run more batches at once than planned.
-          assert.ok(layout.inFlight * layout.window <= Math.max(1, b), what);
+          // Together the partitions run at least the planned batches at once, and at most one more per partition.
+          assert.ok(layout.inFlight * layout.window >= Math.min(Math.max(1, b), 8 * layout.inFlight), what);
+          assert.ok(layout.inFlight * layout.window < Math.max(1, b) + layout.inFlight, what);
         }
       }
     }
@@ -284,10 +285,24 @@ describe('partitionLayout', () => {
     }
   });
 
-  test('batches in flight across the job never exceed the plan', () => {
-    for (const b of [9, 10, 15, 17, 23, 40, 100]) {
+  test('batches in flight across the job reach the plan, with at most one more per partition', () => {
+    for (const b of [9, 10, 15, 17, 23, 40, 100, 123]) {
       const layout = partitionLayout(plan(1000, b));
-      assert.ok(layout.inFlight * layout.window <= b, `batchesInFlight=${b}: ${JSON.stringify(layout)}`);
+      const what = `batchesInFlight=${b}: ${JSON.stringify(layout)}`;
+      assert.ok(layout.inFlight * layout.window >= b, what);
+      assert.ok(layout.inFlight * layout.window < b + layout.inFlight, what);
+    }
+  });
+
+  test('a job whose batches fit the plan runs every batch at once: no partition holds more than its window', () => {
+    // 10,000 rows of 100 at the default ceiling: 100 batches planned in flight. Rounding the window down gave
+    // 13 partitions of 8 batches with a window of 7, and 12 batches waited for a batch of their partition to end.
+    for (const n of [9, 17, 63, 99, 100, 101, 123]) {
+      for (let b = n; b <= n + 3; b++) {
+        const layout = partitionLayout(plan(n, b));
+        assert.ok(layout.length <= layout.window, `batchCount=${n} batchesInFlight=${b}: ${JSON.stringify(layout)}`);
+        assert.ok(layout.count <= layout.inFlight, `batchCount=${n} batchesInFlight=${b}: ${JSON.stringify(layout)}`);
+      }
     }
   });
 
