@@ -24,7 +24,7 @@ export type {
   SimulatorStats,
   TransientOptions,
 } from './types';
-export type { SimHeaderDialect } from './header-dialects';
+export { SIM_HEADER_DIALECTS, type SimHeaderDialect } from './header-dialects';
 export { parseDirectives, type Directive } from './faults';
 export { formatGoDuration, formatRfc3339 } from './rate-limits';
 export { latencySampler, logNormal, type LatencySampler } from './latency';
