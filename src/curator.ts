@@ -147,6 +147,14 @@ export interface BackendParams {
    */
   batch?: boolean;
   /**
+   * Answer each request that any run of the cache directory already answered (the same body to the same provider,
+   * base URL and mode) from that answer, with no call: then changing one row (its text or its
+   * `rowGenerationParams`) makes one new call, not a run's worth. Every accepted answer is kept for this (one small
+   * file each under `answers/` in the cache directory) while it is on.
+   * @defaultValue false (`DEFAULT_REUSE_ANSWERS`): each run asks anew, as in Curator
+   */
+  reuseAnswers?: boolean;
+  /**
    * Batch mode: seconds between status checks of submitted batches, as Curator's `batch_check_interval`.
    * @defaultValue 60 (`DEFAULT_BATCH_POLL_INTERVAL_SECONDS`)
    */

@@ -31,6 +31,12 @@ export const DEFAULT_BACKOFF: { readonly initialMs: number; readonly coefficient
 /** Whether a job with requests that failed for good ends as failed, after saving everything (as in Curator). */
 export const DEFAULT_REQUIRE_ALL_RESPONSES = true;
 
+/**
+ * Whether requests take the answers other runs got for the identical request (`reuseAnswers`). Off, as in Curator,
+ * whose cache is per run: with it on, a sampled answer is not drawn again for the same request in a new run.
+ */
+export const DEFAULT_REUSE_ANSWERS = false;
+
 /** Finish reasons that reject an answer as retryable (`invalidFinishReasons`): cut short, or filtered. */
 export const DEFAULT_INVALID_FINISH_REASONS: string[] = ['length', 'content_filter'];
 

@@ -17,6 +17,7 @@ import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } f
 import { answerAcceptor } from '../requests/accept';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
+import { AnswerReuse } from '../requests/reuse';
 import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
 import { send } from '../requests/send';
@@ -135,6 +136,9 @@ async function callRequests(
   await writeRequestShard(run.requests(task.batch), !task.retry, requests);
 
   const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
+  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL);
+  const provider = providerOf(curator);
+  const bodies = new Map(reuse.enabled ? [...requests].map(([i, request]) => [i, provider.body(request)]) : []);
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   /** Places of requests cancelled in flight, given back when the batch ends. */
@@ -145,8 +149,10 @@ async function callRequests(
   // at 600 requests/s when made per request).
   const beat = setInterval(() => heartbeat({ batch: task.batch, done, of: toCall.length }), 1000);
   try {
+    const reused = await reuse.reuse(bodies, recorder);
+    done += reused.size;
     await pool(
-      toCall,
+      toCall.filter((i) => !reused.has(i)),
       task.concurrency,
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
       () => fatal !== undefined || admission.aborted,
@@ -213,6 +219,7 @@ async function callRequests(
       job.stop(fatal);
     }
     await recorder.record(record);
+    await reuse.remember(bodies.get(i), record);
     done++;
   }
 }

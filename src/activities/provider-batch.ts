@@ -22,11 +22,12 @@ import type {
   ProviderBatchSubmission,
   ProviderBatchTask,
 } from '../manifests';
-import { providerOf } from '../providers';
+import { providerOf, resolveBaseURL } from '../providers';
 import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
 import { classifyError, type RequestError } from '../providers/outcome';
 import { answerAcceptor } from '../requests/accept';
 import { formatRequests } from '../requests/format';
+import { AnswerReuse } from '../requests/reuse';
 import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
 import { summarizeGrouped } from '../requests/shard-outcome';
@@ -143,6 +144,11 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     }
   }
 
+  /** Answers of earlier runs, for the requests of a curator's provider batches. */
+  function reuseFor(curator: Curator): AnswerReuse {
+    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env));
+  }
+
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
     const run = deps.cache.run(task.runHash);
@@ -160,16 +166,16 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
         const formatted = formatShard(curator, rows, first, toSend);
         lines = formatted.lines;
-        if (formatted.errors.size > 0) {
+        const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
+        try {
           // Rows that cannot become a request fail alone, recorded as a synchronous attempt would be.
-          const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
-          try {
-            for (const [i, error] of formatted.errors) {
-              await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
-            }
-          } finally {
-            await recorder.close();
+          for (const [i, error] of formatted.errors) {
+            await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
           }
+          const bodies = new Map([...lines].map(([i, line]) => [i, line.body]));
+          for (const i of await reuseFor(curator).reuse(bodies, recorder)) lines.delete(i);
+        } finally {
+          await recorder.close();
         }
         if (lines.size === 0) {
           const parsed = await writeParsedShard(run, curator, task, rows, first, log);
@@ -282,6 +288,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       const first = task.batch * index.batchSize;
       const log = await ShardLog.load(run.responses(task.batch), task.jobId);
       const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
+      const reuse = reuseFor(curator);
+      const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
+      const { lines } = formatShard(curator, rows, first, sent);
       try {
         for (const part of submission.parts) {
           const attempts = new Map(part.items);
@@ -299,7 +308,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
               const i = indexOfCustomId(result.customId);
               if (i === undefined) continue;
               if (result.answer) {
-                await record(i, accept(result.answer));
+                const accepted = accept(result.answer);
+                await record(i, accepted);
+                await reuse.remember(lines.get(i)?.body, accepted);
               } else {
                 await record(i, { ok: false, error: result.error! });
               }

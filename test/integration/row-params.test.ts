@@ -1,7 +1,8 @@
 /**
  * Issue #15 parts 6 and 9 end to end on a real Temporal dev server, through the real OpenAI SDK to the simulator:
  * per-row generation params in synchronous and Batch-API mode (every row present with its own params on the wire, a
- * bad row failing alone, a rerun with zero calls), and a provider preset pointed at the simulator by its base URL.
+ * bad row failing alone, a rerun with zero calls, one row's params changed making exactly one call with
+ * `reuseAnswers`), and a provider preset pointed at the simulator by its base URL.
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,13 +23,13 @@ const syncCurator = defineCurator({
   ...shared,
   name: 'row-params-sync',
   prompt: (row: Item) => `Sync row ${row.id}.`,
-  backend: { maxRetries: 1 },
+  backend: { maxRetries: 1, reuseAnswers: true },
 });
 const batchCurator = defineCurator({
   ...shared,
   name: 'row-params-batch',
   prompt: (row: Item) => `Batch row ${row.id}.`,
-  backend: { batch: true, batchPollIntervalSeconds: 0.25, maxRetries: 1 },
+  backend: { batch: true, batchPollIntervalSeconds: 0.25, maxRetries: 1, reuseAnswers: true },
 });
 
 const rowsOf = (result: CurationResult) => result.table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
@@ -108,6 +109,21 @@ describe('per-row generation params and presets on a real Temporal dev server', 
       assert.equal(again.table.numRows, rows.length);
       assert.equal(sim.stats.total, 0);
       assert.equal(sim.stats.batchCalls, 0);
+
+      // One row's params change: a new dataset, so a new run, in which only that row is a new request.
+      sim.reset();
+      const changed = rows.map((r) => (r.id === 3 ? { ...r, params: { temperature: 0.9 } } : r));
+      const third = await curate(stack.client, curator.name, { ...options, dataset: changed });
+      assert.notEqual(third.runHash, result.runHash);
+      assert.equal(sim.stats.total, 1, 'exactly one new call');
+      assert.deepEqual(sim.stats.requests[0]!.params, { temperature: 0.9, max_tokens: 64 });
+      assert.equal(sim.stats.requests[0]!.prompt, `${prefix} 3.`);
+      assert.equal(third.stats.cached, rows.length - 1);
+      assert.deepEqual(
+        rowsOf(third).filter((r) => Number(r.id) !== 3),
+        rowsOf(result).filter((r) => Number(r.id) !== 3),
+        'the other rows keep their answers'
+      );
     });
 
     test(`${mode}: a row whose params are not an object fails alone, named; no other row is lost`, async () => {
