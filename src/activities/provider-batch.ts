@@ -21,7 +21,7 @@ import type {
   ProviderBatchPollResult,
   ProviderBatchSubmission,
   ProviderBatchTask,
-} from '../manifests';
+} from '../types';
 import { providerOf, resolveBaseURL } from '../providers';
 import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
 import { classifyError, type RequestError } from '../providers/outcome';
