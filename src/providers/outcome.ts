@@ -57,6 +57,11 @@ interface ApiErrorLike {
   name?: string;
 }
 
+/** The classification a client brings (`ProviderClient.classify`), else {@link classifyError}. */
+export function classifierOf(client: { classify?(err: unknown): RequestError }): (err: unknown) => RequestError {
+  return client.classify ? (err) => client.classify!(err) : classifyError;
+}
+
 /** Maps an SDK error (openai or @anthropic-ai/sdk, which share their shapes) to a classified request error. */
 export function classifyError(err: unknown): RequestError {
   const e = (err ?? {}) as ApiErrorLike & { cause?: unknown };
