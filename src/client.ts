@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import type { Curator } from './curator';
 import { CuratorError, readJobFailure, type CurationErrorType } from './errors';
 import { apiKeyIdFor } from './providers/key-id';
-import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './manifests';
+import type { CurateJobInput, CurationManifest, CurationStats, DatasetRef, JobOptions } from './types';
 import { CuratorName } from './search-attributes';
 import { sha256File } from './storage/arrow';
 import { CacheLayout, defaultCacheDir } from './storage/cache-dir';

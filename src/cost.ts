@@ -4,19 +4,9 @@
  */
 import { calcPrice } from '@pydantic/genai-prices';
 import type { Curator } from './curator';
-import type { TokenUsage } from './manifests';
+import type { Prices, TokenUsage } from './types/usage';
 
-/** A model's prices, per million tokens, and where they come from. */
-export interface Prices {
-  /** US dollars per million input tokens. */
-  inputPerMillion: number;
-  /** US dollars per million output tokens. */
-  outputPerMillion: number;
-  /** The curator's own prices (`inputCostPerMillion` / `outputCostPerMillion`), or the maintained price list. */
-  source: 'curator' | 'genai-prices';
-  /** Batch-mode prices: half the synchronous ones. */
-  batch?: boolean;
-}
+export type { Prices };
 
 /** What the batch APIs of OpenAI and Anthropic charge, as a share of the synchronous price. */
 export const BATCH_PRICE_FACTOR = 0.5;

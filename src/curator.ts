@@ -5,7 +5,11 @@
  * Curators hold functions, which a Temporal payload cannot carry, so they are registered on the worker by name
  * and workflows refer to them by that name only.
  */
-import { resolveResponseFormat, type JsonSchema } from './schema';
+import { resolveResponseFormat } from './schema';
+import type { ChatMessage, ChatRole } from './types/messages';
+import type { JsonSchema, ZodLike } from './types/schema';
+
+export type { ChatMessage, ChatRole, ZodLike };
 
 /** One row of a dataset: a plain JSON object. */
 export type Row = Record<string, unknown>;
@@ -33,17 +37,6 @@ export type RowTypes<In, Out> =
       ? { 'a row type must be a plain object type, not an array or a function': Out }
       : unknown;
 
-/** Who speaks a chat message. */
-export type ChatRole = 'system' | 'user' | 'assistant';
-
-/** One message of a prompt's conversation. */
-export interface ChatMessage {
-  /** Who speaks it. */
-  role: ChatRole;
-  /** Its text. */
-  content: string;
-}
-
 /** What `prompt(row)` may return: a user message as text, or a full conversation. */
 export type Prompt = string | ChatMessage[];
 
@@ -52,16 +45,6 @@ export type Prompt = string | ChatMessage[];
  * completions, and compatible servers) and `anthropic` (messages).
  */
 export type Provider = 'openai' | 'anthropic' | (string & {});
-
-/**
- * Anything with a zod-like `safeParse`: a zod 4 or zod 3 schema. The provider gets its JSON Schema (zod 4's own
- * `toJSONSchema`; for zod 3, which has none, read from the schema's definition), and the model's output is
- * validated with `safeParse`. zod is an optional peer dependency: the user's zod is used.
- */
-export interface ZodLike<T = unknown> {
-  /** Validates `value`: its parsed data, or an error whose message says what does not match. */
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
-}
 
 /**
  * Settings of the provider connection and the request engine. None of them changes the run fingerprint, except

@@ -34,7 +34,7 @@ export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, Provide
 export type { BatchLimits, BatchLine, BatchResult, BatchStatus, ProviderBatchClient } from './providers/batch';
 export type { Limits } from './limits/window';
 export type { JsonSchema } from './schema';
-export type * from './manifests';
+export type * from './types';
 export { createActivities, type CuratorActivities } from './activities';
 export type { ActivityDeps, ActivityDepsOptions } from './activities/deps';
 export type { PlanInput } from './activities/plan';

@@ -4,11 +4,10 @@
  */
 import Ajv2020 from 'ajv/dist/2020';
 import Ajv from 'ajv';
-import type { ZodLike } from './curator';
+import type { JsonSchema, ZodLike } from './types/schema';
 import { isZod3Schema, zod3ToJsonSchema } from './zod3';
 
-/** A JSON Schema document (draft 7 or 2020-12). */
-export type JsonSchema = { [key: string]: unknown };
+export type { JsonSchema };
 
 export interface ResponseFormat {
   /** The JSON Schema sent to the provider, without `$schema` (OpenAI and Anthropic reject or ignore it). */

@@ -13,5 +13,5 @@
  */
 export { curateWorkflow, partitionWorkflow } from './workflows';
 export type { CurateJobState } from './workflows/curate';
-export type * from './manifests';
+export type * from './types';
 export { NON_RETRYABLE_TYPES, type CurationErrorType, type ProviderFailureType } from './errors';

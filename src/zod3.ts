@@ -4,7 +4,7 @@
  * the model's answer is still validated by the zod schema's own `safeParse`. A part with no JSON form (dates,
  * functions, recursion through `z.lazy`) gets an error that names it and says what to do instead.
  */
-import type { JsonSchema } from './schema';
+import type { JsonSchema } from './types/schema';
 
 interface Zod3Def {
   typeName?: string;

@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { once } from 'node:events';
-import type { CurationManifest, FinalizeInput } from '../manifests';
+import type { CurationManifest, FinalizeInput } from '../types';
 import { costUsd, pricesFor } from '../cost';
 import { writeArrowFile } from '../storage/arrow';
 import { readShardRows, readInputIndex } from '../storage/dataset';

@@ -8,7 +8,7 @@ import { configuredLimits } from '../limits';
 import { defaultConcurrencyCeiling } from '../limits/concurrency';
 import { rateBucket } from '../limits/bucket';
 import type { Limits } from '../limits/window';
-import type { CurateJobInput, CurationManifest, RunPlan } from '../manifests';
+import type { CurateJobInput, CurationManifest, RunPlan } from '../types';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
 import { hashDataset, materializeInput } from '../storage/dataset';

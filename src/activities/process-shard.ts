@@ -10,7 +10,7 @@
 import { CancelledFailure, Context, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
-import type { ShardOutcome, ShardTask } from '../manifests';
+import type { ShardOutcome, ShardTask } from '../types';
 import { providerOf } from '../providers';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';

@@ -21,10 +21,10 @@ import type {
   ProviderBatchPollResult,
   ProviderBatchSubmission,
   ProviderBatchTask,
-} from '../manifests';
+} from '../types';
 import { providerOf } from '../providers';
 import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
-import { classifyError, type RequestError } from '../providers/outcome';
+import { classifierOf, classifyError, type RequestError } from '../providers/outcome';
 import { answerAcceptor } from '../requests/accept';
 import { formatRequests } from '../requests/format';
 import { writeParsedShard } from '../requests/parse';
@@ -81,9 +81,9 @@ async function saveSubmission(path: string, submission: Submission): Promise<voi
 }
 
 /** Provider failures that no retry fixes, as non-retryable activity failures (a bad key stops the job at once). */
-function asFailure(err: unknown, what: string): unknown {
+function asFailure(err: unknown, what: string, classify = classifyError): unknown {
   if (err instanceof CuratorError) return err;
-  const error = classifyError(err);
+  const error = classify(err);
   if (error.fatal || (!error.retryable && error.status !== undefined)) {
     return new ProviderFailureError(
       error.type as ProviderFailureType,
@@ -231,7 +231,8 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         } catch (err) {
           throw asFailure(
             err,
-            `curator '${curator.name}': creating a ${client.provider} batch for batch ${task.batch}`
+            `curator '${curator.name}': creating a ${client.provider} batch for batch ${task.batch}`,
+            classifierOf(client)
           );
         }
         part.id = created.id;
@@ -258,7 +259,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         try {
           status = await client.status(part.id);
         } catch (err) {
-          throw asFailure(err, `checking ${client.provider} batch ${part.id}`);
+          throw asFailure(err, `checking ${client.provider} batch ${part.id}`, classifierOf(client));
         }
         ended &&= status.ended;
         result.done += status.done;
@@ -312,7 +313,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             };
             for (const [i] of part.items) await record(i, { ok: false, error: { ...missing } });
           } catch (err) {
-            throw asFailure(err, `downloading ${client.provider} batch ${part.id}`);
+            throw asFailure(err, `downloading ${client.provider} batch ${part.id}`, classifierOf(client));
           }
         }
       } finally {

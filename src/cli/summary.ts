@@ -1,5 +1,5 @@
 /** The final statistics of a job, as a table for people. */
-import type { CurationManifest } from '../manifests';
+import type { CurationManifest } from '../types';
 
 /** A finished job's statistics as a table for people, as `curator run` prints it; `elapsedMs` adds the wall time. */
 export function formatSummary(result: CurationManifest, elapsedMs?: number): string {

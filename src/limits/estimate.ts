@@ -2,7 +2,7 @@
  * Output token estimates before sending, reconciled with the response's `usage` afterwards. Input tokens are each
  * provider's own estimate (`Provider.estimateInputTokens`).
  */
-import type { ProviderRequest } from '../providers/types';
+import type { ProviderRequest } from '../types/requests';
 
 /** Assumed output when the request sets no max_tokens and nothing has been observed yet. */
 const DEFAULT_OUTPUT = 256;

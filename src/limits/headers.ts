@@ -2,7 +2,7 @@
  * The providers' rate-limit headers: where limits come from when the user sets none, and how several workers sharing
  * one key see each other's use. Read from real responses, so no probe request is ever spent on them.
  */
-import { parseGoDuration } from '../providers/outcome';
+import { parseGoDuration } from './durations';
 import type { Limits } from './window';
 
 type HeaderSource = { get(name: string): string | null };

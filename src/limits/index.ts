@@ -7,7 +7,7 @@ import { Gate } from './gate';
 import { RateLimiter } from './rate-limiter';
 import { SharedWindow } from './shared-window';
 import type { Cost, Limits } from './window';
-import type { ProviderRequest } from '../providers/types';
+import type { ProviderRequest } from '../types/requests';
 
 export type { Permit } from './rate-limiter';
 

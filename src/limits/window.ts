@@ -2,24 +2,9 @@
  * Sliding-window admission, as pure functions over the requests and tokens sent recently. Providers replenish
  * continuously, so a request waits exactly until enough old sends leave the window, never a fixed cool-down.
  */
+import type { Cost, Limits } from '../types/limits';
 
-/** The limits of one bucket; an absent field is not limited. */
-export interface Limits {
-  requestsPerMinute?: number;
-  /** Input and output combined (OpenAI's model). */
-  tokensPerMinute?: number;
-  /** Separate budgets (Anthropic's model). */
-  inputTokensPerMinute?: number;
-  outputTokensPerMinute?: number;
-  /** For providers that count per second. */
-  requestsPerSecond?: number;
-}
-
-export interface Cost {
-  requests: number;
-  input: number;
-  output: number;
-}
+export type { Cost, Limits };
 
 export interface WindowEntry extends Cost {
   at: number;

@@ -43,6 +43,11 @@ export interface BatchResult {
 /** One connection to a provider's Batch API. */
 export interface ProviderBatchClient {
   readonly provider: string;
+  /**
+   * What a failed call of the Batch API means, as for {@link ProviderClient.classify}.
+   * @defaultValue `classifyError`, for errors shaped as the `openai` and `@anthropic-ai/sdk` SDKs throw them
+   */
+  classify?(err: unknown): RequestError;
   readonly limits: BatchLimits;
   /** Bytes the request adds to the batch body or file. */
   lineBytes(line: BatchLine): number;

@@ -2,63 +2,10 @@
  * Classifies every way a request can end, so each gets the right treatment: retry later (with the provider's hint),
  * fail this request for good, or stop the whole job (a bad key fails every request alike).
  */
+import { parseGoDuration } from '../limits/durations';
+import type { ErrorType, RequestError } from '../types/requests';
 
-/** Error classes recorded per attempt and used by the retry decision. */
-export type ErrorType =
-  | 'RateLimited'
-  | 'ServerError'
-  | 'Overloaded'
-  | 'Timeout'
-  | 'ConnectionError'
-  | 'EndpointUnreachable'
-  | 'InvalidFinishReason'
-  | 'Refusal'
-  | 'SchemaMismatch'
-  | 'InvalidJson'
-  | 'EmptyResponse'
-  | 'MalformedResponse'
-  | 'BadRequest'
-  | 'AuthenticationFailed'
-  | 'PermissionDenied'
-  | 'NotFound'
-  | 'InsufficientQuota'
-  | 'RequestTooLarge'
-  | 'InvalidRow'
-  | 'PromptError'
-  | 'ParseError'
-  | 'ProviderError'
-  /** Batch mode: the provider batch ended (its window ran out) before the request was processed. */
-  | 'Expired'
-  /** Batch mode: the provider batch was cancelled before the request was processed. */
-  | 'Canceled'
-  /** Batch mode: the provider rejected the whole batch (its validation failed). */
-  | 'BatchFailed';
-
-/** Why one attempt of a request failed, classified: what the retry decision and the response log see. */
-export interface RequestError {
-  type: ErrorType;
-  message: string;
-  status?: number;
-  retryable: boolean;
-  /** The provider's retry hint in milliseconds (retry-after-ms, retry-after, reset headers). */
-  retryAfterMs?: number;
-  /** True when the error concerns the account or endpoint, not the request: the job cannot progress. */
-  fatal?: boolean;
-}
-
-/** Go-style durations as in OpenAI's `x-ratelimit-reset-*` headers: `1s`, `6m0s`, `12ms`, `1.5s`, `1h2m`. */
-export function parseGoDuration(text: string): number | undefined {
-  const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g;
-  let total = 0;
-  let matched = '';
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const value = Number(m[1]);
-    const unit = m[2];
-    total += value * ({ h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 }[unit] ?? 0);
-    matched += m[0];
-  }
-  return matched.length > 0 && matched === text.trim() ? total : undefined;
-}
+export type { ErrorType, RequestError };
 
 type HeaderSource = { get(name: string): string | null } | undefined;
 
@@ -108,6 +55,11 @@ interface ApiErrorLike {
   type?: string | null;
   error?: { type?: string; code?: string; error?: { type?: string } };
   name?: string;
+}
+
+/** The classification a client brings (`ProviderClient.classify`), else {@link classifyError}. */
+export function classifierOf(client: { classify?(err: unknown): RequestError }): (err: unknown) => RequestError {
+  return client.classify ? (err) => client.classify!(err) : classifyError;
 }
 
 /** Maps an SDK error (openai or @anthropic-ai/sdk, which share their shapes) to a classified request error. */

@@ -1,17 +1,7 @@
 /** The provider-neutral shape of one request and its answer, between formatting and parsing. */
-import type { ChatMessage } from '../curator';
-import type { JsonSchema } from '../schema';
-import type { RequestError } from './outcome';
+import type { ProviderRequest, RequestError } from '../types/requests';
 
-/** One request as the engine formats it, before a provider turns it into its own body. */
-export interface ProviderRequest {
-  model: string;
-  messages: ChatMessage[];
-  /** The curator's generation params, passed verbatim into the body. */
-  params: Record<string, unknown>;
-  /** Structured output schema, when the curator has a response format. */
-  schema?: JsonSchema;
-}
+export type { ProviderRequest };
 
 /** Finish reasons in OpenAI's vocabulary; Anthropic's stop reasons are mapped onto it (`max_tokens` is `length`). */
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | (string & {});

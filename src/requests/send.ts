@@ -4,7 +4,7 @@
  * provider batch is sent with its batch instead (`activities/provider-batch.ts`).
  */
 import type { BucketLimiter, Permit } from '../limits';
-import { classifyError, type RequestError } from '../providers/outcome';
+import { classifierOf, type RequestError } from '../providers/outcome';
 import type { ProviderAnswer, ProviderClient, ProviderRequest } from '../providers/types';
 
 export type Sent =
@@ -34,7 +34,7 @@ export async function send(
     return { ok: true, answer };
   } catch (err) {
     const headers = (err as { headers?: Headers }).headers;
-    const error = client.classify ? client.classify(err) : classifyError(err);
+    const error = classifierOf(client)(err);
     if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
     else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
     else permit.failed(headers);

@@ -4,7 +4,7 @@
  * (sent in provider batches, where a shard may hold tens of thousands and payloads stay small).
  */
 import type { Row } from '../curator';
-import type { ShardOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../manifests';
+import type { ShardOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../types';
 import type { ShardLog } from '../storage/response-log';
 import type { ParsedLine } from './parse';
 

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { DamagedRunFileError, DatasetError } from '../errors';
-import type { DatasetRef } from '../manifests';
+import type { DatasetRef } from '../types';
 import { readColumnarRows, hashInput, statInput } from './input-sources';
 import type { CacheLayout, RunLayout } from './cache-dir';
 import { ensureDir, exists, readJsonLines, writeFileAtomic } from './jsonl';

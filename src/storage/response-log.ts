@@ -5,7 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RequestError } from '../providers/outcome';
+import type { RequestError } from '../types/requests';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
 
 export interface AttemptRecord {

@@ -31,7 +31,7 @@ import {
   CuratorRunHash,
   CuratorStatus,
 } from '../search-attributes';
-import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '../manifests';
+import type { CurateJobInput, CurationManifest, CurationStats, RunPlan } from '../types';
 import { planActivityOptions } from './activity-options';
 import { partitionWorkflow } from './partition';
 import { curatorActivities } from './curator-activities';

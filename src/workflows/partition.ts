@@ -14,7 +14,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PartitionInput, PartitionResult, RetryableFailure, RetryGroup } from '../manifests';
+import type { PartitionInput, PartitionResult, RetryableFailure, RetryGroup } from '../types';
 import { curatorActivities } from './curator-activities';
 import { shardActivityOptions } from './activity-options';
 import { addStats, emptyStats } from './request-state';

@@ -11,7 +11,7 @@
  * batches. Deterministic: no I/O here, only activities, timers and conditions.
  */
 import { CancellationScope, condition, isCancellation, sleep } from '@temporalio/workflow';
-import type { PartitionInput, ProviderBatchOutcome, ProviderBatchTask, RetryGroup } from '../manifests';
+import type { PartitionInput, ProviderBatchOutcome, ProviderBatchTask, RetryGroup } from '../types';
 import { curatorActivities } from './curator-activities';
 import { pollActivityOptions, providerBatchActivityOptions } from './activity-options';
 

@@ -1,7 +1,7 @@
 /** Live progress, read with queries: they add nothing to the history, so watching a job costs it nothing. */
 import { defineQuery } from '@temporalio/workflow';
 import type { Limits } from '../limits/window';
-import type { CurationStats } from '../manifests';
+import type { CurationStats } from '../types';
 
 export interface JobProgress {
   curator: string;

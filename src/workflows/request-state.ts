@@ -8,7 +8,7 @@
  * The facts (attempts, errors, answers) live in the batch's response log; the workflow owns the decisions and the
  * waiting, as durable timers in its history.
  */
-import type { CurationStats, RetryableFailure, RetryGroup } from '../manifests';
+import type { CurationStats, RetryableFailure, RetryGroup } from '../types';
 import { DEFAULT_BACKOFF } from '../defaults';
 
 export interface BackoffPolicy {

@@ -4,7 +4,7 @@
  * failed for good. Deterministic: the rounds are activities, the wait a timer in the history.
  */
 import { sleep } from '@temporalio/workflow';
-import type { ShardOutcome, CurationStats } from '../manifests';
+import type { ShardOutcome, CurationStats } from '../types';
 import { decide, requestCount, type Retryable } from './request-state';
 
 /** What a round of a shard leaves behind, with its retryable requests in the transport's shape. */

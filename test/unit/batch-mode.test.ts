@@ -20,7 +20,7 @@ import { renderPanel } from '../../src/cli/progress';
 import { formatSummary } from '../../src/cli/summary';
 import type { CurationProgress } from '../../src/client';
 import { defineCurator } from '../../src/curator';
-import type { ProviderBatchTask, RunPlan } from '../../src/manifests';
+import type { ProviderBatchTask, RunPlan } from '../../src/types';
 import { customIdOf, indexOfCustomId, splitBatches } from '../../src/providers/batch';
 import { batchLimits } from '../../src/providers';
 import { ANTHROPIC_BATCH_LIMITS } from '../../src/providers/anthropic';

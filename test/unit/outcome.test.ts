@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { classifyError, parseGoDuration, retryAfterFromHeaders, type RequestError } from '../../src/providers/outcome';
+import { classifyError, retryAfterFromHeaders, type RequestError } from '../../src/providers/outcome';
+import { parseGoDuration } from '../../src/limits/durations';
 import { formatGoDuration } from '../../src/simulator';
 
 const NOW = Date.UTC(2025, 7, 21, 12, 40, 0);

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_BACKOFF } from '../../src/defaults';
-import type { CurationStats, RetryableFailure, RunPlan } from '../../src/manifests';
+import type { CurationStats, RetryableFailure, RunPlan } from '../../src/types';
 import { addStats, backoffMs, decideRetries, emptyStats, type BackoffPolicy } from '../../src/workflows/request-state';
 import { partitionLayout } from '../../src/workflows/curate';
 

@@ -3,6 +3,10 @@
  * never appear here; they stay in files under the cache directory and these manifests name them by path and hash.
  * Sandbox-safe: types only.
  */
+import type { Limits } from './limits';
+import type { Prices, TokenUsage } from './usage';
+
+export type { TokenUsage };
 
 /** Where a job's input rows come from. */
 export type DatasetRef =
@@ -89,9 +93,9 @@ export interface RunPlan {
   maxRetries: number;
   requireAllResponses: boolean;
   /** The model's prices, for live cost in progress queries. */
-  prices?: import('./cost').Prices;
+  prices?: Prices;
   /** The rate limits set on the curator, if any, for progress displays. */
-  limits?: import('./limits/window').Limits;
+  limits?: Limits;
   /** The rate-limit bucket of the run's requests, under which workers keep the limits learned from headers. */
   rateBucket?: string;
   /** Present when a finished dataset already exists for this run and parse: nothing else needs to run. */
@@ -201,14 +205,6 @@ export interface RetryableFailure {
   type: string;
   /** The provider's hint (retry-after headers), when it gave one. */
   retryAfterMs?: number;
-}
-
-/** Tokens counted by the provider. */
-export interface TokenUsage {
-  /** Prompt (input) tokens. */
-  input: number;
-  /** Completion (output) tokens, reasoning included. */
-  output: number;
 }
 
 /** What one `curatorProcessShard` call leaves behind, as totals of the shard (idempotent when the activity reruns). */

@@ -1,0 +1,56 @@
+/** One request as the engine formats it, and why an attempt of it failed: what every stage passes along. */
+import type { ChatMessage } from './messages';
+import type { JsonSchema } from './schema';
+
+/** One request as the engine formats it, before a provider turns it into its own body. */
+export interface ProviderRequest {
+  model: string;
+  messages: ChatMessage[];
+  /** The curator's generation params, passed verbatim into the body. */
+  params: Record<string, unknown>;
+  /** Structured output schema, when the curator has a response format. */
+  schema?: JsonSchema;
+}
+
+/** Error classes recorded per attempt and used by the retry decision. */
+export type ErrorType =
+  | 'RateLimited'
+  | 'ServerError'
+  | 'Overloaded'
+  | 'Timeout'
+  | 'ConnectionError'
+  | 'EndpointUnreachable'
+  | 'InvalidFinishReason'
+  | 'Refusal'
+  | 'SchemaMismatch'
+  | 'InvalidJson'
+  | 'EmptyResponse'
+  | 'MalformedResponse'
+  | 'BadRequest'
+  | 'AuthenticationFailed'
+  | 'PermissionDenied'
+  | 'NotFound'
+  | 'InsufficientQuota'
+  | 'RequestTooLarge'
+  | 'InvalidRow'
+  | 'PromptError'
+  | 'ParseError'
+  | 'ProviderError'
+  /** Batch mode: the provider batch ended (its window ran out) before the request was processed. */
+  | 'Expired'
+  /** Batch mode: the provider batch was cancelled before the request was processed. */
+  | 'Canceled'
+  /** Batch mode: the provider rejected the whole batch (its validation failed). */
+  | 'BatchFailed';
+
+/** Why one attempt of a request failed, classified: what the retry decision and the response log see. */
+export interface RequestError {
+  type: ErrorType;
+  message: string;
+  status?: number;
+  retryable: boolean;
+  /** The provider's retry hint in milliseconds (retry-after-ms, retry-after, reset headers). */
+  retryAfterMs?: number;
+  /** True when the error concerns the account or endpoint, not the request: the job cannot progress. */
+  fatal?: boolean;
+}
