@@ -7,7 +7,7 @@
  * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
  * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
  */
-import { CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { CancelledFailure, Context, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
 import type { Curator, Row } from '../curator';
 import type { ShardOutcome, ShardTask } from '../types';
@@ -35,20 +35,50 @@ import type { ActivityDeps } from './deps';
  */
 export const ADMISSION_BUDGET_MS = 10 * 60_000;
 
-/** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
-async function pool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T) => Promise<void>) {
+/**
+ * Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. One item
+ * failing (a full disk, a cancel) stops the others taking new ones and calls `failed`; the pool settles only once the
+ * items already started have finished (their answers are recorded), then fails with the first error.
+ */
+async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  stop: () => boolean,
+  work: (item: T) => Promise<void>,
+  failed: () => void
+) {
   let next = 0;
-  // One lane failing (a full disk, a cancel) fails the batch: the others must not go on sending requests meanwhile.
-  let failed = false;
+  let failure: { err: unknown } | undefined;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
     try {
-      while (next < items.length && !failed && !stop()) await work(items[next++]);
+      while (next < items.length && !failure && !stop()) await work(items[next++]);
     } catch (err) {
-      failed = true;
-      throw err;
+      failure ??= { err };
+      failed();
     }
   });
   await Promise.all(lanes);
+  if (failure) throw failure.err;
+}
+
+/**
+ * Aborts when the activity is cancelled because its worker stops for good (its grace time ran out): only then are
+ * requests in flight given up. Any other cancellation (the job cancelled or terminated, the attempt timed out) stops
+ * new requests at once but lets those in flight finish and be recorded: they are paid for, and a rerun or the next
+ * attempt (which waits for this one's lease) reads them from the log instead of paying again.
+ */
+function workerGone(): AbortSignal {
+  const ctx = Context.current();
+  const gone = new AbortController();
+  const cancelled = ctx.cancellationSignal;
+  cancelled.addEventListener(
+    'abort',
+    () => {
+      if (ctx.cancellationDetails?.workerShutdown) gone.abort(cancelled.reason);
+    },
+    { once: true }
+  );
+  return gone.signal;
 }
 
 export function createProcessShard(deps: ActivityDeps) {
@@ -124,11 +154,14 @@ async function callRequests(
   const accept = answerAcceptor(curator);
   const timeoutMs = curator.backend?.requestTimeoutMs ?? defaultRequestTimeoutMs(curator.model);
   const signal = cancellationSignal();
-  // Every request in flight listens for cancellation on this one signal.
-  setMaxListeners(0, signal);
-  // A stopping worker no longer admits requests but lets those already sent finish; neither does a shard whose
-  // admission budget ran out (its rest goes back to the workflow unsent).
-  const admission = AbortSignal.any([signal, deps.drain, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
+  // Every request in flight listens on this one signal.
+  const inFlight = workerGone();
+  setMaxListeners(0, inFlight);
+  // A cancelled activity or a stopping worker no longer admits requests but lets those already sent finish; neither
+  // does a shard whose admission budget ran out (its rest goes back to the workflow unsent), nor one whose request
+  // failed for good (a full disk).
+  const halted = new AbortController();
+  const admission = AbortSignal.any([signal, deps.drain, halted.signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
   const run = deps.cache.run(task.runHash);
 
@@ -166,7 +199,8 @@ async function callRequests(
           if (slot === 'held') jobSlots.release();
           else if (slot === 'kept') kept++;
         }
-      }
+      },
+      () => halted.abort()
     );
   } finally {
     clearInterval(beat);
@@ -200,13 +234,13 @@ async function callRequests(
         return;
       }
       const sent = await send(client, bucket, permit, request, {
-        signal,
+        signal: inFlight,
         timeoutMs,
         redact: (text) => deps.providers.redact(text),
       });
       if (!sent.ok && sent.cancelled) {
-        // Sent and maybe paid, but not in the log: its place stays taken until the shard ends, so the other
-        // shards of the job, not yet told of the cancellation, cannot add to what a rerun pays twice.
+        // Given up as the worker stops: sent and maybe paid, but not in the log. Its place stays taken until the
+        // shard ends, so the other shards of the job, not yet told of the stop, cannot add to what a rerun pays twice.
         slot('kept');
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
