@@ -62,23 +62,35 @@ async function pool<T>(
 }
 
 /**
- * Aborts when the activity is cancelled because its worker stops for good (its grace time ran out): only then are
- * requests in flight given up. Any other cancellation (the job cancelled or terminated, the attempt timed out) stops
- * new requests at once but lets those in flight finish and be recorded: they are paid for, and a rerun or the next
- * attempt (which waits for this one's lease) reads them from the log instead of paying again.
+ * How long requests in flight may go on after their activity is cancelled (the job cancelled or terminated, the
+ * attempt timed out): long enough for answers of ordinary latency to arrive and be recorded, so a rerun reads them
+ * instead of paying again; short enough that a cancel with hanging requests ends soon.
  */
-function workerGone(): AbortSignal {
+export const CANCEL_GRACE_MS = 30_000;
+
+/**
+ * The signal every request in flight listens on. A worker stopping for good (its grace time ran out) gives them up
+ * at once. Any other cancellation stops new requests at once (the admission signal) and gives those in flight
+ * {@link CANCEL_GRACE_MS} to finish and be recorded: they are paid for, and a rerun or the next attempt (which waits
+ * for this one's lease) reads them from the log.
+ */
+function inFlightSignal(): { signal: AbortSignal; dispose: () => void } {
   const ctx = Context.current();
   const gone = new AbortController();
   const cancelled = ctx.cancellationSignal;
-  cancelled.addEventListener(
-    'abort',
-    () => {
-      if (ctx.cancellationDetails?.workerShutdown) gone.abort(cancelled.reason);
+  let grace: NodeJS.Timeout | undefined;
+  const onCancel = () => {
+    if (ctx.cancellationDetails?.workerShutdown) gone.abort(cancelled.reason);
+    else grace = setTimeout(() => gone.abort(cancelled.reason), CANCEL_GRACE_MS);
+  };
+  cancelled.addEventListener('abort', onCancel, { once: true });
+  return {
+    signal: gone.signal,
+    dispose: () => {
+      cancelled.removeEventListener('abort', onCancel);
+      clearTimeout(grace);
     },
-    { once: true }
-  );
-  return gone.signal;
+  };
 }
 
 export function createProcessShard(deps: ActivityDeps) {
@@ -155,7 +167,7 @@ async function callRequests(
   const timeoutMs = curator.backend?.requestTimeoutMs ?? defaultRequestTimeoutMs(curator.model);
   const signal = cancellationSignal();
   // Every request in flight listens on this one signal.
-  const inFlight = workerGone();
+  const { signal: inFlight, dispose: disposeInFlight } = inFlightSignal();
   setMaxListeners(0, inFlight);
   // A cancelled activity or a stopping worker no longer admits requests but lets those already sent finish; neither
   // does a shard whose admission budget ran out (its rest goes back to the workflow unsent), nor one whose request
@@ -204,6 +216,7 @@ async function callRequests(
     );
   } finally {
     clearInterval(beat);
+    disposeInFlight();
     for (; kept > 0; kept--) jobSlots.release();
     job.done();
     await recorder.close();
@@ -239,8 +252,9 @@ async function callRequests(
         redact: (text) => deps.providers.redact(text),
       });
       if (!sent.ok && sent.cancelled) {
-        // Given up as the worker stops: sent and maybe paid, but not in the log. Its place stays taken until the
-        // shard ends, so the other shards of the job, not yet told of the stop, cannot add to what a rerun pays twice.
+        // Given up (the worker stops, or the cancel's grace ran out): sent and maybe paid, but not in the log. Its
+        // place stays taken until the shard ends, so the other shards of the job, not yet told of the cancellation,
+        // cannot add to what a rerun pays twice.
         slot('kept');
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
