@@ -168,7 +168,9 @@ export class MetadataDb {
 
   /** The most recently changed runs, newest first. */
   listRuns(limit = 50): RunRecord[] {
-    return this.db.prepare('SELECT * FROM runs ORDER BY last_edited_time DESC LIMIT ?').all(limit) as RunRecord[];
+    return this.db
+      .prepare('SELECT * FROM runs ORDER BY last_edited_time DESC, run_hash LIMIT ?')
+      .all(limit) as RunRecord[];
   }
 
   /** A run's events, oldest first. */

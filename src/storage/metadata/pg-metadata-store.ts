@@ -159,8 +159,9 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async listRuns(limit = 50): Promise<RunRecord[]> {
-    return (await this.pool.query<RunRecord>('SELECT * FROM runs ORDER BY last_edited_time DESC LIMIT $1', [limit]))
-      .rows;
+    return (
+      await this.pool.query<RunRecord>('SELECT * FROM runs ORDER BY last_edited_time DESC, run_hash LIMIT $1', [limit])
+    ).rows;
   }
 
   async events(runHash: string): Promise<RunEvent[]> {
