@@ -1,7 +1,8 @@
 /**
- * Stage "reuse", between format and send, when a curator turns `reuseAnswers` on: a request whose exact body (to the same provider and base URL, in the same
- * mode) was answered in any run of the cache directory takes that answer instead of a call, recorded in the shard's
- * log as an answer of another job (so it counts as cached, not paid); every accepted answer is kept for later runs.
+ * Stage "reuse", between format and send, when a curator turns `reuseAnswers` on: a request whose exact body (to
+ * the same provider and base URL, in the same mode) was answered in any run of the cache directory takes that answer
+ * instead of a call, recorded in the shard's log as an answer of another job (so it counts as cached, not paid);
+ * every accepted answer is kept for later runs.
  * The same for calls of one request each and for provider batches.
  */
 import type { Curator } from '../curator';
