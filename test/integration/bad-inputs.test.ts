@@ -130,7 +130,7 @@ describe('damaged or odd inputs', () => {
     assert.equal(await first.exited, 130, first.stderr());
     const runDir = readdirSync(dir)
       .map((d) => join(dir, d))
-      .find((d) => readdirSync(d).includes('input.jsonl'))!;
+      .find((d) => statSync(d).isDirectory() && readdirSync(d).includes('input.jsonl'))!;
     const copy = join(runDir, 'input.jsonl');
     writeFileSync(copy, readFileSync(copy, 'utf8').replace('torn 10', 'edit 10'));
     truncateSync(copy, statSync(copy).size - 7);
