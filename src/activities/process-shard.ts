@@ -4,8 +4,10 @@
  * response log before anything else happens, so a crash, a retry of this activity or a rerun of the job resumes
  * from the log: requests with an answer are never sent again, and cached answers are simply parsed again.
  *
- * Retries of single requests are not made here: the activity reports which requests failed retryably, and the
- * partition workflow decides when to try them again, durably, with the delay visible in the workflow history.
+ * A refusal that held back only its own request (no used-up budget) is tried again here after its own hint, within
+ * `maxRetries` (`requests/retry-in-shard.ts`). Every other retry is the partition workflow's: the activity reports
+ * which requests failed retryably, and the workflow decides when to try them again, durably, with the delay visible
+ * in the workflow history.
  */
 import { CancelledFailure, Context, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
@@ -20,6 +22,7 @@ import { formatRequests } from '../requests/format';
 import { AnswerReuse } from '../requests/reuse';
 import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
+import { retryInShardAfterMs, waitToRetry } from '../requests/retry-in-shard';
 import { send } from '../requests/send';
 import { summarize } from '../requests/shard-outcome';
 import { readShardRows, readInputIndex } from '../storage/dataset';
@@ -127,10 +130,11 @@ async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: Sh
     return known ? (s?.attempts ?? 0) <= (known.get(i) ?? 0) : (s?.attempts ?? 0) === 0;
   });
 
+  let retried = 0;
   if (toCall.length > 0) {
-    let fatal: Awaited<ReturnType<typeof callRequests>>;
+    let fatal: { index: number; error: RequestError } | undefined;
     try {
-      fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
+      ({ fatal, retried } = await callRequests(deps, curator, task, rows, first, toCall, log));
     } catch (err) {
       // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
       await writeParsedShard(run, curator, task, rows, first, log);
@@ -147,7 +151,8 @@ async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: Sh
     }
   }
   const parsed = await writeParsedShard(run, curator, task, rows, first, log);
-  return summarize(task, rows, first, log, parsed);
+  const outcome = summarize(task, rows, first, log, parsed);
+  return retried > 0 ? { ...outcome, retriedInShard: retried } : outcome;
 }
 
 async function callRequests(
@@ -158,7 +163,7 @@ async function callRequests(
   first: number,
   toCall: number[],
   log: ShardLog
-): Promise<{ index: number; error: RequestError } | undefined> {
+): Promise<{ fatal?: { index: number; error: RequestError }; retried: number }> {
   const client = deps.providers.get(curator);
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests, providerOf(curator));
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
@@ -186,6 +191,8 @@ async function callRequests(
   const bodies = new Map(reuse.enabled ? [...requests].map(([i, request]) => [i, provider.body(request)]) : []);
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
+  /** Attempts made again within this activity (`retry-in-shard.ts`). */
+  let retried = 0;
   /** Places of requests cancelled in flight, given back when the batch ends. */
   let kept = 0;
   // Requests can wait long on a paused or full rate limit: the heartbeat keeps the activity alive meanwhile, and is
@@ -202,14 +209,10 @@ async function callRequests(
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
       () => fatal !== undefined || admission.aborted,
       async (i) => {
-        // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
-        // stay within the job's maxConcurrentRequests.
-        let slot = 'none' as 'none' | 'held' | 'kept';
-        try {
-          await attemptRequest(i, (how) => (slot = how));
-        } finally {
-          if (slot === 'held') jobSlots.release();
-          else if (slot === 'kept') kept++;
+        // A refusal that held back only this request is tried again here, after its own hint (`retry-in-shard.ts`).
+        for (let wait = await attemptInSlot(i); wait !== undefined; wait = await attemptInSlot(i)) {
+          if (!(await waitToRetry(wait, admission)) || fatal !== undefined) return;
+          retried++;
         }
       },
       () => halted.abort()
@@ -227,24 +230,38 @@ async function callRequests(
       `the worker is stopping: ${done} of ${toCall.length} requests of batch ${task.batch} settled, the rest resume later`
     );
   }
-  return fatal;
+  return { fatal, retried };
 
-  async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<void> {
+  /** One attempt of request `i`; resolves to the wait before trying it again in this shard, if it should be. */
+  async function attemptInSlot(i: number): Promise<number | undefined> {
+    // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
+    // stay within the job's maxConcurrentRequests.
+    let slot = 'none' as 'none' | 'held' | 'kept';
+    try {
+      return await attemptRequest(i, (how) => (slot = how));
+    } finally {
+      if (slot === 'held') jobSlots.release();
+      else if (slot === 'kept') kept++;
+    }
+  }
+
+  async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<number | undefined> {
     const base = attemptBase(i, task.jobId, log.state(i).attempts + 1);
     const request = requests.get(i);
     let record: AttemptRecord;
+    let refusal: { error: RequestError; alone: boolean } | undefined;
     if (!request) {
       record = { ...base, ok: false, error: errors.get(i)! };
     } else {
       const permit = await admit(request, { job, bucket, signal: admission }, signal, () => slot('held'));
       // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
-      if (!permit) return;
+      if (!permit) return undefined;
       // The job stopped while this request waited (a fatal error of another request): it is not sent.
       const stopped = job.stopped();
       if (fatal !== undefined || stopped) {
         permit.unused();
         fatal ??= stopped?.fatal;
-        return;
+        return undefined;
       }
       const sent = await send(client, bucket, permit, request, {
         signal: inFlight,
@@ -259,6 +276,7 @@ async function callRequests(
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
       }
+      if (!sent.ok) refusal = sent;
       record = sent.ok ? { ...base, ...accept(sent.answer) } : { ...base, ok: false, error: sent.error };
     }
     // Known before the append finishes, so no request of the shard is sent after it.
@@ -268,6 +286,8 @@ async function callRequests(
     }
     await recorder.record(record);
     await reuse.remember(bodies.get(i), record);
-    done++;
+    const again = refusal && retryInShardAfterMs(refusal, log.state(i).attempts, task.maxRetries);
+    if (again === undefined) done++;
+    return again;
   }
 }

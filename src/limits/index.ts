@@ -9,7 +9,7 @@ import { SharedWindow } from './shared-window';
 import type { Cost, Limits } from './window';
 import type { ProviderRequest } from '../types/requests';
 
-export type { Permit } from './rate-limiter';
+export type { Permit, RefusalScope } from './rate-limiter';
 
 export function configuredLimits(curator: Curator): Limits {
   const b = curator.backend ?? {};

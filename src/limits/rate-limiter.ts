@@ -27,6 +27,12 @@ export interface RateLimiterOptions {
   window: SharedWindow;
 }
 
+/**
+ * Whom a refusal holds back: every request of the bucket (the limiter paused it, for a used-up budget), or only the
+ * refused request, which its caller may try again after its own `retry-after`.
+ */
+export type RefusalScope = 'bucket' | 'request';
+
 /** What the caller reports when its request ends. */
 export interface Permit {
   /** The provider answered: replace the estimate by the usage and learn from the headers. */
@@ -35,9 +41,9 @@ export interface Permit {
    * The provider refused with a 429. With evidence of a used-up budget the bucket pauses for everyone, for the hint
    * or a backoff; without, only this request waits (the caller retries it) and the controller counts congestion.
    */
-  rateLimited(retryAfterMs: number | undefined, headers?: HeaderSource): void;
+  rateLimited(retryAfterMs: number | undefined, headers?: HeaderSource): RefusalScope;
   /** The server was congested (503, 529 overloaded): only this request waits; the controller counts it. */
-  congested(headers?: HeaderSource): void;
+  congested(headers?: HeaderSource): RefusalScope;
   /** Any other failure: the send may have counted, so it stays in the window. */
   failed(headers?: HeaderSource): void;
   /** The request was not sent after all (its batch stopped meanwhile): the window forgets it. */
@@ -270,7 +276,8 @@ export class RateLimiter {
           this.observe(headers);
           this.controller.answered(Date.now() - sentAt, this.rateNow());
         }),
-      rateLimited: (retryAfterMs, headers) =>
+      rateLimited: (retryAfterMs, headers) => {
+        let scope: RefusalScope = 'request';
         once(() => {
           // A refused request is not counted by the provider.
           this.options.window.remove(ref);
@@ -285,15 +292,20 @@ export class RateLimiter {
             this.pacer.bunched(Date.now(), rate);
             return;
           }
+          scope = 'bucket';
           this.consecutive429++;
           const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutive429 - 1)) * (1 - Math.random() * 0.25);
           this.options.window.pause(this.options.bucket, Date.now() + (retryAfterMs ?? backoff));
-        }),
-      congested: (headers) =>
+        });
+        return scope;
+      },
+      congested: (headers) => {
         once(() => {
           this.observe(headers);
           congestion();
-        }),
+        });
+        return 'request';
+      },
       failed: (headers) => once(() => this.observe(headers)),
       unused: () =>
         once(() => {

@@ -9,8 +9,12 @@ import type { ProviderAnswer, ProviderClient, ProviderRequest } from '../provide
 
 export type Sent =
   | { ok: true; answer: ProviderAnswer }
-  /** `cancelled`: the activity was cancelled while the request was in flight; it may have been paid for. */
-  | { ok: false; error: RequestError; cancelled: boolean };
+  /**
+   * `cancelled`: the activity was cancelled while the request was in flight; it may have been paid for. `alone`: a
+   * refusal that held back only this request (no used-up budget: the bucket did not pause), so it may be tried again
+   * after its own `retry-after` (see `retry-in-shard.ts`).
+   */
+  | { ok: false; error: RequestError; cancelled: boolean; alone: boolean };
 
 export interface SendOptions {
   signal: AbortSignal;
@@ -35,10 +39,11 @@ export async function send(
   } catch (err) {
     const headers = (err as { headers?: Headers }).headers;
     const error = classifierOf(client)(err);
-    if (error.type === 'RateLimited') permit.rateLimited(error.retryAfterMs, headers);
-    else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
+    let alone = false;
+    if (error.type === 'RateLimited') alone = permit.rateLimited(error.retryAfterMs, headers) === 'request';
+    else if (error.type === 'Overloaded' || error.status === 503) alone = permit.congested(headers) === 'request';
     else permit.failed(headers);
-    if (signal.aborted) return { ok: false, error, cancelled: true };
+    if (signal.aborted) return { ok: false, error, cancelled: true, alone: false };
     error.message = redact(error.message);
     // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
     if (
@@ -51,6 +56,6 @@ export async function send(
       error.retryable = false;
       error.fatal = true;
     }
-    return { ok: false, error, cancelled: false };
+    return { ok: false, error, cancelled: false, alone };
   }
 }

@@ -192,6 +192,11 @@ export interface ShardTask {
    * covers the whole shard. An attempt the log shows beyond that count happened before a crash and is not repeated.
    */
   retry?: { index: number; attempts: number }[];
+  /**
+   * The job's `maxRetries`: a refusal that held back only its own request is tried again within the activity, up to
+   * this many tries after the first. Absent (a task scheduled before it existed): every retry is the workflow's.
+   */
+  maxRetries?: number;
   /** The job's `apiKeyId`, checked by every worker that runs the batch. */
   apiKeyId?: string;
 }
@@ -219,6 +224,8 @@ export interface ShardOutcome {
   failed: number;
   /** Failed this round with a retryable error. */
   retryable: RetryableFailure[];
+  /** Attempts this round made again within the activity, after a refusal of one request (absent: none). */
+  retriedInShard?: number;
   outputRows: number;
   /** Tokens of the responses this job received (not cached ones). */
   tokens: TokenUsage;

@@ -69,6 +69,7 @@ export async function partitionWorkflow(input: PartitionInput): Promise<Partitio
             batch,
             concurrency: input.requestConcurrency,
             maxConcurrentRequests: input.maxConcurrentRequests,
+            maxRetries: input.maxRetries,
             retry,
             ...(input.apiKeyId ? { apiKeyId: input.apiKeyId } : {}),
           },

@@ -23,7 +23,7 @@ export async function settleShard<R extends Retryable & { type: string }>(
 ): Promise<CurationStats> {
   let outcome = await round(1);
   let exhausted = 0;
-  let retried = 0;
+  let retried = outcome.retriedInShard ?? 0;
   for (let n = 2; ; n++) {
     const decision = decide(outcome.retryable, maxRetries, Math.random);
     exhausted += requestCount(decision.exhausted);
@@ -34,6 +34,7 @@ export async function settleShard<R extends Retryable & { type: string }>(
       summary: `batch ${shard}: ${count} requests wait (${outcome.retryable[0]?.type ?? 'retry'})`,
     });
     outcome = await round(n, decision.retry);
+    retried += outcome.retriedInShard ?? 0;
   }
   return {
     total: outcome.requests,

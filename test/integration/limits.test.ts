@@ -114,6 +114,12 @@ describe('at the limit', () => {
     assert.ok(stats.refused.rateLimited <= 0.05 * 400, `429s: ${stats.refused.rateLimited}`);
   });
 
+  /** Shard activities the job's partition scheduled: one per batch unless a retry round was needed. */
+  async function shardActivities(workflowId: string): Promise<number> {
+    const history = await stack.client.workflow.getHandle(`${workflowId}/p0`).fetchHistory();
+    return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+  }
+
   test('transient 429s with budget left delay only their own request: the model is never paused', async () => {
     const { result, stats, pausedUntil } = await run('transient429', 400, {
       rateLimits: { rpm: 30_000 },
@@ -123,6 +129,8 @@ describe('at the limit', () => {
     assert.equal(stats.refused.rateLimited, 0);
     assert.equal(pausedUntil, 0, 'no pause of the bucket');
     assert.equal(result.stats.retries, stats.refused.transient429, 'each refused request was retried alone');
+    // Retried inside their shard after their own retry-after, not in a retry round of the workflow.
+    assert.equal(await shardActivities(result.workflowId), 400 / 50, 'no retry round');
   });
 
   test('Anthropic 529 overloaded_error: retried alone, no pause', async () => {
@@ -133,6 +141,7 @@ describe('at the limit', () => {
     assert.ok(stats.refused.overloaded529 > 0, 'the simulator sent 529s');
     assert.equal(pausedUntil, 0);
     assert.equal(result.stats.retries, stats.refused.overloaded529);
+    assert.equal(await shardActivities(result.workflowId), 400 / 50, 'no retry round');
   });
 
   test('a server of limited capacity without headers: adaptive concurrency finds it, few 503s', async () => {

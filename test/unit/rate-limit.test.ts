@@ -266,12 +266,20 @@ describe('RateLimiter', () => {
     const window = new SharedWindow(dbPath());
     const limiter = new RateLimiter({ bucket: 'b', configured: { requestsPerSecond: 1000 }, maxConcurrent: 8, window });
     const limit = { 'x-ratelimit-limit-requests': '60000', 'x-ratelimit-reset-requests': '20s' };
-    (await limiter.acquire(ONE)).rateLimited(20_000, headers({ ...limit, 'x-ratelimit-remaining-requests': '500' }));
+    const left = (await limiter.acquire(ONE)).rateLimited(
+      20_000,
+      headers({ ...limit, 'x-ratelimit-remaining-requests': '500' })
+    );
     assert.equal(window.state('b').pausedUntil, 0, 'congestion: no pause');
-    (await limiter.acquire(ONE)).congested(headers({}));
+    assert.equal(left, 'request', 'only the refused request waits');
+    assert.equal((await limiter.acquire(ONE)).congested(headers({})), 'request');
     assert.equal(window.state('b').pausedUntil, 0, '529/503: no pause');
     const before = Date.now();
-    (await limiter.acquire(ONE)).rateLimited(20_000, headers({ ...limit, 'x-ratelimit-remaining-requests': '0' }));
+    const out = (await limiter.acquire(ONE)).rateLimited(
+      20_000,
+      headers({ ...limit, 'x-ratelimit-remaining-requests': '0' })
+    );
+    assert.equal(out, 'bucket');
     assert.ok(window.state('b').pausedUntil >= before + 20_000, 'exhausted: the bucket waits for the hint');
     window.close();
   });
@@ -285,8 +293,12 @@ describe('RateLimiter', () => {
       window,
     });
     const exhausted = { 'x-ratelimit-limit-requests': '60000', 'x-ratelimit-remaining-requests': '0' };
-    (await limiter.acquire(ONE)).rateLimited(120, headers({ ...exhausted, 'x-ratelimit-reset-requests': '120ms' }));
+    const scope = (await limiter.acquire(ONE)).rateLimited(
+      120,
+      headers({ ...exhausted, 'x-ratelimit-reset-requests': '120ms' })
+    );
     assert.equal(window.state('b').pausedUntil, 0);
+    assert.equal(scope, 'request');
     window.close();
   });
 
