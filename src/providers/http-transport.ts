@@ -34,10 +34,14 @@ export function providerFetch(env: NodeJS.ProcessEnv = process.env): Fetch | und
 // undici's global dispatcher does for `fetch`.
 // An idle connection is dropped after 4 s (undici's default), or sooner when the server's `Keep-Alive` hint says so,
 // so that a request is not sent on a socket the server is closing. The timeout only ends idle sockets: a long call
-// on a busy one is bounded by the SDK's own timeout.
+// on a busy one is bounded by the SDK's own timeout. Every idle connection is kept until then (Node keeps 256 by
+// default): with thousands in flight, answers that come together (after a busy turn of the event loop) would otherwise
+// close all but 256 of their connections, and the next requests would wait for new ones, reaching the provider late
+// and bunched (bench/README.md, 2026-11-30).
+const pool = { keepAlive: true, timeout: 4_000, maxFreeSockets: Infinity };
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, timeout: 4_000 }),
-  'https:': new https.Agent({ keepAlive: true, timeout: 4_000 }),
+  'http:': new http.Agent(pool),
+  'https:': new https.Agent(pool),
 };
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);

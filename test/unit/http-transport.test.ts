@@ -242,6 +242,24 @@ describe('on the wire', () => {
     assert.equal(aborted.errorClass, 'APIUserAbortError');
   });
 
+  test('keeps every idle connection: answers that come together do not close all but 256', async () => {
+    let connections = 0;
+    const server = http.createServer((_req, res) => setTimeout(() => res.end(COMPLETION), 20));
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      // Two waves of 400 at once: the second finds the first's 400 connections idle.
+      for (let wave = 0; wave < 2; wave++) {
+        await Promise.all(Array.from({ length: 400 }, async () => (await bufferedFetch(url)).text()));
+      }
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+    assert.equal(connections, 400);
+  });
+
   test('the response works as a Response: clone, text, bodyUsed, body stream', async () => {
     const response = await bufferedFetch(`${rawURL}/plain`, { method: 'POST', body: '{}' });
     assert.equal(response.ok, true);
