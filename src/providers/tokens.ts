@@ -2,6 +2,9 @@
  * Input token estimates of chat requests, before sending (reconciled with the response's `usage` afterwards): the
  * chat framing every provider adds, around each provider's count of a message's text.
  */
+import type { ContentPart } from '../types/messages';
+import { pdfPages, PDF_PAGE_TOKENS } from '../simulator/media';
+import { contentText, isTextMediaType, type MediaPayload } from './content';
 import type { ProviderRequest } from './types';
 
 /** Chat formatting overhead per message and per reply, as OpenAI documents it. */
@@ -13,10 +16,32 @@ export function tokensFromLength(text: string): number {
   return Math.ceil(text.length / 3);
 }
 
-/** The input tokens of `request`, counting each message's text with `countText`. */
-export function chatInputTokens(request: ProviderRequest, countText: (text: string) => number): number {
+/** An image or file part of a message. */
+export type MediaContentPart = Exclude<ContentPart, { type: 'text' }>;
+
+/** The input tokens of `request`, counting each message's text with `countText` and its images and files with `countMedia`. */
+export function chatInputTokens(
+  request: ProviderRequest,
+  countText: (text: string) => number,
+  countMedia: (part: MediaContentPart) => number
+): number {
   let total = PER_REPLY;
-  for (const m of request.messages) total += PER_MESSAGE + countText(m.content);
+  for (const m of request.messages) {
+    total += PER_MESSAGE + countText(contentText(m.content));
+    if (typeof m.content === 'string') continue;
+    for (const part of m.content) if (part.type !== 'text') total += countMedia(part);
+  }
   if (request.schema) total += Math.ceil(JSON.stringify(request.schema).length / 3.5);
   return total;
+}
+
+/**
+ * Prompt tokens of a file, as the simulator counts them for both providers: a PDF by its pages, text by its length
+ * (on the high side), a file by URL as one page.
+ */
+export function fileTokens(payload: MediaPayload): number {
+  if (payload.kind === 'url') return PDF_PAGE_TOKENS;
+  if (isTextMediaType(payload.mediaType))
+    return tokensFromLength(Buffer.from(payload.base64, 'base64').toString('utf8'));
+  return pdfPages(payload.base64) * PDF_PAGE_TOKENS;
 }
