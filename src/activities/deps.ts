@@ -10,6 +10,7 @@ import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { readInputIndex, repairInput } from '../storage/dataset';
 import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
+import { readMediaDigest } from '../requests/media-digest';
 import { MetadataDb } from '../storage/metadata-db';
 
 /** What the activities are built from: the curators, the cache directory and the environment. */
@@ -103,7 +104,7 @@ export class ActivityDeps {
       );
     }
     if (
-      runFingerprint(curator, datasetHash, this.providers.env) !== runHash ||
+      runFingerprint(curator, datasetHash, this.providers.env, await readMediaDigest(run)) !== runHash ||
       parseFingerprint(curator) !== parseHash
     ) {
       throw new CuratorChangedError(

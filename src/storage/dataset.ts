@@ -51,7 +51,8 @@ export async function hashDataset(ref: DatasetRef, cache: CacheLayout): Promise<
   return hashInput(ref.kind, ref.path);
 }
 
-async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<Row> {
+/** The rows of a dataset as its source has them, streamed (a line that is not a JSON object as an invalid row). */
+export async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<Row> {
   if (ref.kind === 'jsonl') {
     for await (const entry of readJsonLines(ref.path, 0, parseInputLine)) {
       const value = entry.value;
