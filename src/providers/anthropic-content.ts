@@ -3,10 +3,10 @@
  * PDF as base64 or by URL, text as a text source), and their input tokens by the same arithmetic as the simulator
  * (`src/simulator/media.ts`), so the rate limiter reserves what the API will count.
  */
-import { anthropicImageTokens, base64ImageHeader } from '../simulator/media';
+import { anthropicImageTokens } from '../simulator/media';
 import type { ChatMessage, ContentPart } from '../types/messages';
-import { isTextMediaType, mediaPayload } from './content';
-import { fileTokens } from './tokens';
+import { isTextMediaType, mapParts, mediaPayload } from './content';
+import { mediaTokens, type MediaContentPart } from './tokens';
 
 function anthropicBlock(part: ContentPart): Record<string, unknown> {
   if (part.type === 'text') return { type: 'text', text: part.text };
@@ -32,20 +32,11 @@ function anthropicBlock(part: ContentPart): Record<string, unknown> {
 }
 
 /** The messages of a Messages body (system messages apart): text content stays a string, parts become blocks. */
-export function anthropicMessages(messages: readonly ChatMessage[]): Record<string, unknown>[] {
-  return messages.map((m) =>
-    typeof m.content === 'string' ? { ...m } : { role: m.role, content: m.content.map(anthropicBlock) }
-  );
-}
+export const anthropicMessages = (messages: readonly ChatMessage[]) => mapParts(messages, anthropicBlock);
 
 /**
  * Input tokens of an image (`width * height / 750`, an image by URL at the maximum) or a document (a PDF by its
  * pages, text by its length, a URL as one page), as the simulator counts them.
  */
-export function anthropicMediaTokens(part: Exclude<ContentPart, { type: 'text' }>): number {
-  const payload = mediaPayload(part);
-  if (part.type === 'image') {
-    return anthropicImageTokens(payload.kind === 'base64' ? base64ImageHeader(payload.base64) : undefined);
-  }
-  return fileTokens(payload);
-}
+export const anthropicMediaTokens = (part: MediaContentPart): number =>
+  mediaTokens(part, (_image, header) => anthropicImageTokens(header));

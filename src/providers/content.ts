@@ -3,7 +3,7 @@
  * bytes of an image or file part once the worker has read it (the "inline" stage leaves each one as base64 with its
  * media type, or as a URL the provider fetches).
  */
-import type { ContentPart, FilePart, ImagePart } from '../types/messages';
+import type { ChatMessage, ContentPart, FilePart, ImagePart } from '../types/messages';
 
 /** The text of a content: a string as is, its text parts joined by a blank line. */
 export function contentText(content: string | readonly ContentPart[]): string {
@@ -43,4 +43,14 @@ export function dataUrl(payload: { base64: string; mediaType: string }): string 
 /** Whether a media type is text (sent as text where the provider has a text document). */
 export function isTextMediaType(mediaType: string): boolean {
   return mediaType.startsWith('text/') || mediaType === 'application/json';
+}
+
+/** A provider's messages: text content stays a string (bodies without media are unchanged), parts are mapped. */
+export function mapParts(
+  messages: readonly ChatMessage[],
+  mapPart: (part: ContentPart) => Record<string, unknown>
+): Record<string, unknown>[] {
+  return messages.map((m) =>
+    typeof m.content === 'string' ? { ...m } : { role: m.role, content: m.content.map(mapPart) }
+  );
 }

@@ -3,10 +3,10 @@
  * files as `file` parts (`file_data` as a base64 data URL, with a file name), and their prompt tokens by the same
  * arithmetic as the simulator (`src/simulator/media.ts`), so the rate limiter reserves what the API will count.
  */
-import { base64ImageHeader, openaiImageTokens } from '../simulator/media';
+import { openaiImageTokens } from '../simulator/media';
 import type { ChatMessage, ContentPart, FilePart } from '../types/messages';
-import { dataUrl, isTextMediaType, mediaPayload } from './content';
-import { fileTokens } from './tokens';
+import { dataUrl, isTextMediaType, mapParts, mediaPayload } from './content';
+import { mediaTokens, type MediaContentPart } from './tokens';
 
 /** The file name OpenAI sees: the part's own, else one that tells the type. */
 export function fileName(part: FilePart, mediaType: string): string {
@@ -28,20 +28,11 @@ function openaiPart(part: ContentPart): Record<string, unknown> {
 }
 
 /** The messages of a Chat Completions body: text content stays a string, parts become OpenAI's parts. */
-export function openaiMessages(messages: readonly ChatMessage[]): Record<string, unknown>[] {
-  return messages.map((m) =>
-    typeof m.content === 'string' ? { ...m } : { role: m.role, content: m.content.map(openaiPart) }
-  );
-}
+export const openaiMessages = (messages: readonly ChatMessage[]) => mapParts(messages, openaiPart);
 
 /**
  * Prompt tokens of an image (the tile formula; an image by URL as a 1024×1024 one) or a file (a PDF by its pages,
  * text by its length), as the simulator counts them.
  */
-export function openaiMediaTokens(part: Exclude<ContentPart, { type: 'text' }>): number {
-  const payload = mediaPayload(part);
-  if (part.type === 'image') {
-    return openaiImageTokens(payload.kind === 'base64' ? base64ImageHeader(payload.base64) : undefined, part.detail);
-  }
-  return fileTokens(payload);
-}
+export const openaiMediaTokens = (part: MediaContentPart): number =>
+  mediaTokens(part, (image, header) => openaiImageTokens(header, image.detail));

@@ -2,9 +2,9 @@
  * Input token estimates of chat requests, before sending (reconciled with the response's `usage` afterwards): the
  * chat framing every provider adds, around each provider's count of a message's text.
  */
-import type { ContentPart } from '../types/messages';
-import { pdfPages, PDF_PAGE_TOKENS } from '../simulator/media';
-import { contentText, isTextMediaType, type MediaPayload } from './content';
+import type { ContentPart, ImagePart } from '../types/messages';
+import { base64ImageHeader, pdfPages, PDF_PAGE_TOKENS, type ImageHeader } from '../simulator/media';
+import { contentText, isTextMediaType, mediaPayload, type MediaPayload } from './content';
 import type { ProviderRequest } from './types';
 
 /** Chat formatting overhead per message and per reply, as OpenAI documents it. */
@@ -44,4 +44,17 @@ export function fileTokens(payload: MediaPayload): number {
   if (isTextMediaType(payload.mediaType))
     return tokensFromLength(Buffer.from(payload.base64, 'base64').toString('utf8'));
   return pdfPages(payload.base64) * PDF_PAGE_TOKENS;
+}
+
+/**
+ * Prompt tokens of an image or file part: a file as {@link fileTokens} counts it, an image by the provider's
+ * `imageTokens` from the size its bytes tell (`undefined` for an image by URL).
+ */
+export function mediaTokens(
+  part: MediaContentPart,
+  imageTokens: (image: ImagePart, header: ImageHeader | undefined) => number
+): number {
+  const payload = mediaPayload(part);
+  if (part.type === 'file') return fileTokens(payload);
+  return imageTokens(part, payload.kind === 'base64' ? base64ImageHeader(payload.base64) : undefined);
 }
