@@ -10,7 +10,6 @@ import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { readInputIndex, repairInput } from '../storage/dataset';
 import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
-import { readMediaDigest } from '../requests/media-digest';
 import { MetadataDb } from '../storage/metadata-db';
 
 /** What the activities are built from: the curators, the cache directory and the environment. */
@@ -86,14 +85,15 @@ export class ActivityDeps {
     const key = `${runHash}/${parseHash}`;
     if (this.matched.has(key)) return curator;
     let datasetHash: string | undefined;
+    let media: string | undefined;
     const run = this.cache.run(runHash);
     try {
-      datasetHash = (await readInputIndex(run)).datasetHash;
+      ({ datasetHash, media } = await readInputIndex(run));
     } catch {
       // Present but unreadable is damage (rebuilt or reported by checkInput), not another project's job.
       if (await exists(run.inputIndex)) {
         await this.checkInput(runHash);
-        datasetHash = (await readInputIndex(run)).datasetHash;
+        ({ datasetHash, media } = await readInputIndex(run));
       }
     }
     if (datasetHash === undefined) {
@@ -104,7 +104,7 @@ export class ActivityDeps {
       );
     }
     if (
-      runFingerprint(curator, datasetHash, this.providers.env, await readMediaDigest(run)) !== runHash ||
+      runFingerprint(curator, datasetHash, this.providers.env, media) !== runHash ||
       parseFingerprint(curator) !== parseHash
     ) {
       throw new CuratorChangedError(

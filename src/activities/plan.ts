@@ -12,7 +12,7 @@ import type { CurateJobInput, CurationManifest, RunPlan } from '../types';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
 import { hashDataset, materializeInput, sourceRows } from '../storage/dataset';
-import { mediaDigest, writeMediaDigest } from '../requests/media-digest';
+import { mediaDigest } from '../requests/media-digest';
 import { resolveBaseURL } from '../providers';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
 import { exists } from '../storage/jsonl';
@@ -165,8 +165,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     }
   }
 
-  if (media !== undefined) await writeMediaDigest(run, media);
-  const index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
+  const index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
   const format = resolveResponseFormat(curator.responseFormat);
   deps.metadata.startRun({
     run_hash: runHash,

@@ -14,7 +14,6 @@ import { PromptError } from '../errors';
 import { sha256File } from '../storage/arrow';
 import { INVALID_ROW_KEY } from '../storage/dataset';
 import { sha256, stableStringify } from '../storage/fingerprint';
-import type { RunLayout } from '../storage/cache-dir';
 import { ensureDir, writeFileAtomic } from '../storage/jsonl';
 import { mediaParts } from './content-parts';
 import { buildMessages } from './format';
@@ -81,18 +80,4 @@ export async function mediaDigest(
   }
   if (files.length === 0) return undefined;
   return sha256(stableStringify(files.map((f) => [f.path, f.sha256]))).slice(0, 32);
-}
-
-/** Records the run's media digest in its folder, where a worker checking the run's identity reads it back. */
-export async function writeMediaDigest(run: RunLayout, digest: string): Promise<void> {
-  await ensureDir(run.dir);
-  await writeFileAtomic(run.media, JSON.stringify({ digest }));
-}
-
-/** The media digest recorded for the run, or `undefined` when its prompts read no local files. */
-export async function readMediaDigest(run: RunLayout): Promise<string | undefined> {
-  return readFile(run.media, 'utf8').then(
-    (text) => (JSON.parse(text) as { digest: string }).digest,
-    () => undefined
-  );
 }

@@ -54,11 +54,6 @@ export class RunLayout {
     return join(this.dir, 'input.index.json');
   }
 
-  /** The digest of the local images and files the run's prompts read, when they read any (`requests/media-digest.ts`). */
-  get media(): string {
-    return join(this.dir, 'media.json');
-  }
-
   /** The provider request bodies of one batch, as sent. */
   requests(batch: number): string {
     return join(this.dir, 'requests', `${pad(batch)}.jsonl`);
