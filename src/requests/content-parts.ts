@@ -1,9 +1,9 @@
 /**
- * The parts of a message's content as `prompt()` returns them: checked where the prompt is built (a bad part fails
- * its row alone, named), walked by the stages that read, hash or describe the images and files among them.
+ * The parts of a message's content as `prompt()` returns them, checked where the prompt is built: a bad part fails its
+ * row alone, named.
  */
 import { PromptError } from '../errors';
-import type { ChatMessage, FilePart, ImagePart } from '../types/messages';
+import type { FilePart, ImagePart } from '../types/messages';
 
 /** An image or a file part. */
 export type MediaPart = ImagePart | FilePart;
@@ -70,14 +70,4 @@ export function checkContent(content: unknown, index: number, role: string): voi
       );
     }
   });
-}
-
-/** Every image and file part of `messages`, with where it sits. */
-export function* mediaParts(messages: readonly ChatMessage[]): Generator<{ part: MediaPart; place: string }> {
-  for (const [i, message] of messages.entries()) {
-    if (typeof message.content === 'string') continue;
-    for (const [j, part] of message.content.entries()) {
-      if (part.type !== 'text') yield { part, place: partPlace(i, j) };
-    }
-  }
 }

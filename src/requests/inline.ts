@@ -13,7 +13,7 @@ import type { ProviderRequest } from '../providers/types';
 import { base64Bytes, base64ImageHeader, IMAGE_MEDIA_TYPES, parseDataUrl } from '../simulator/media';
 import { sha256 } from '../storage/fingerprint';
 import type { ChatMessage, ContentPart, FilePart, ImagePart } from '../types/messages';
-import { sourceOf, type MediaPart } from './content-parts';
+import { partPlace, sourceOf, type MediaPart } from './content-parts';
 
 /** Media types of files by extension, for paths given without a `mediaType`. */
 const FILE_TYPES: Record<string, string> = {
@@ -163,9 +163,7 @@ export async function inlineRequest(
     }
     const content: ContentPart[] = [];
     for (const [j, part] of message.content.entries()) {
-      content.push(
-        part.type === 'text' ? part : await inlinePart(part, `messages[${i}].content[${j}]`, limits, provider, total)
-      );
+      content.push(part.type === 'text' ? part : await inlinePart(part, partPlace(i, j), limits, provider, total));
     }
     messages.push({ ...message, content });
   }

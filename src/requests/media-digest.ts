@@ -10,13 +10,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Curator, Row } from '../curator';
-import { PromptError } from '../errors';
 import { sha256File } from '../storage/arrow';
 import { INVALID_ROW_KEY } from '../storage/dataset';
 import { sha256, stableStringify } from '../storage/fingerprint';
 import { ensureDir, writeFileAtomic } from '../storage/jsonl';
-import { mediaParts } from './content-parts';
-import { buildMessages } from './format';
 
 /** One local file a run's prompts read, as last seen. */
 interface MediaFile {
@@ -27,20 +24,27 @@ interface MediaFile {
   sha256: string | null;
 }
 
-/** The local paths of images and files in the prompts of `rows` (rows that cannot become a prompt have none). */
+/**
+ * The local paths of images and files in the prompts of `rows`. `prompt` is called bare, without the checks of the
+ * format stage (a row whose prompt fails or is malformed fails there, and reads nothing): this pass sees every row.
+ */
 async function localPaths(curator: Curator, rows: AsyncIterable<Row>): Promise<string[]> {
   const paths = new Set<string>();
   for await (const row of rows) {
     if (typeof row[INVALID_ROW_KEY] === 'string') continue;
-    let messages;
+    let prompt: unknown;
     try {
-      messages = buildMessages(curator, row);
-    } catch (err) {
-      if (err instanceof PromptError) continue;
-      throw err;
+      prompt = curator.prompt(row as never);
+    } catch {
+      continue;
     }
-    for (const { part } of mediaParts(messages)) {
-      if ('path' in part && typeof part.path === 'string') paths.add(resolve(part.path));
+    if (!Array.isArray(prompt)) continue;
+    for (const message of prompt as { content?: unknown }[]) {
+      if (!Array.isArray(message?.content)) continue;
+      for (const part of message.content as { type?: unknown; path?: unknown }[]) {
+        if ((part?.type === 'image' || part?.type === 'file') && typeof part.path === 'string')
+          paths.add(resolve(part.path));
+      }
     }
   }
   return [...paths].sort();
