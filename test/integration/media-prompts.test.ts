@@ -1,7 +1,7 @@
 /**
  * Issue #15 part 1 end to end on a real Temporal dev server, through the real OpenAI and Anthropic SDKs to the
- * simulator (which checks each image part and counts its tokens): images given by path in synchronous (OpenAI) and
- * Batch-API (Anthropic) mode. Every row present, a rerun makes zero calls, a changed image makes exactly one new call
+ * simulator (which checks each image and document part and counts its tokens): images and a PDF given by path in
+ * synchronous (OpenAI) and Batch-API (Anthropic) mode. Every row present, a rerun makes zero calls, a changed image makes exactly one new call
  * (with `reuseAnswers`), and a missing and an oversized image each fail only their row, named.
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWorker, curate, defineCurator, type CurationResult } from '../../src';
 import type { Simulator } from '../../src/simulator';
-import { anthropicImageTokens, openaiImageTokens } from '../../src/simulator/media';
-import { png } from '../helpers/media-bytes';
+import { anthropicImageTokens, openaiImageTokens, PDF_PAGE_TOKENS } from '../../src/simulator/media';
+import { pdf, png } from '../helpers/media-bytes';
 import { assertFreeRerun } from '../helpers/reruns';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
-type Item = { id: number; image: string };
+type Item = { id: number; image: string; pdf?: string };
 
 const prompt = (prefix: string) => (row: Item) => [
   {
@@ -24,6 +24,7 @@ const prompt = (prefix: string) => (row: Item) => [
     content: [
       { type: 'text' as const, text: `${prefix} ${row.id}.` },
       { type: 'image' as const, path: row.image },
+      ...(row.pdf ? [{ type: 'file' as const, path: row.pdf }] : []),
     ],
   },
 ];
@@ -93,6 +94,9 @@ describe('images in prompts on a real Temporal dev server', () => {
     test(`${mode}: every row present; a rerun makes zero calls; a changed image makes exactly one new call`, async () => {
       const rows: Item[] = Array.from({ length: 4 }, (_, id) => ({ id, image: join(dir, `${key}-${id}.png`) }));
       rows.forEach((row) => writeFileSync(row.image, png(64 + row.id, 64)));
+      // Row 0 also attaches a three-page PDF.
+      rows[0]!.pdf = join(dir, `${key}.pdf`);
+      writeFileSync(rows[0]!.pdf, pdf(3));
       const options = { dataset: rows, taskQueue, cacheDir: stack.cacheDir, batchSize: 2 };
       const result = await curate(stack.client, curator.name, options);
       assert.equal(result.stats.failed, 0);
@@ -107,11 +111,11 @@ describe('images in prompts on a real Temporal dev server', () => {
           sim.stats.requests.every((r) => r.batchId),
           'inside provider batches'
         );
-      // The simulator counts each image's tokens from its bytes: the images arrived inline.
-      const images = rows.reduce((n, row) => n + imageTokens(64 + row.id), 0);
+      // The simulator counts each image's tokens from its bytes and a PDF's by its pages: they arrived inline.
+      const media = rows.reduce((n, row) => n + imageTokens(64 + row.id), 3 * PDF_PAGE_TOKENS);
       assert.ok(
-        result.stats.tokens.input > images,
-        `${result.stats.tokens.input} input tokens include ${images} of images`
+        result.stats.tokens.input > media,
+        `${result.stats.tokens.input} input tokens include ${media} of media`
       );
 
       await assertFreeRerun(stack, curator.name, options, rows.length);
