@@ -1,7 +1,7 @@
 /**
  * Stage "inline", between format and send: each image and file a prompt gives by path, bytes, base64 or `data:` URL
  * becomes base64 with its media type (an image's read from its bytes), and is checked against the provider's limits
- * before anything is sent. Rows carry paths, not megabytes: the worker reads the files here, one request's at a time.
+ * before anything is sent. Rows carry paths, not megabytes: the worker reads the files here, as it formats a shard.
  * A missing, unreadable, unknown or oversized file fails its row alone, with an error naming the part and the file.
  */
 import { readFile, stat } from 'node:fs/promises';

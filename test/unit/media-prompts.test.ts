@@ -141,7 +141,7 @@ describe('the wire bodies', () => {
 });
 
 describe('reading and checking before sending', () => {
-  test('an image is typed by its bytes, whatever the path or the given media type say', async () => {
+  test('an image by path, base64, data: URL or bytes is inline base64, typed by its bytes whatever else says', async () => {
     const misnamed = join(dir, 'photo.jpg');
     writeFileSync(misnamed, image);
     const inlined = await inlineRequest(
@@ -151,14 +151,18 @@ describe('reading and checking before sending', () => {
           content: [
             { type: 'image', path: misnamed },
             { type: 'image', base64: b64, mediaType: 'image/jpeg' },
+            { type: 'image', url: `data:image/gif;base64,${b64}` },
+            { type: 'image', data: image },
           ],
         },
       ])
     );
-    assert.deepEqual(
-      (inlined.messages[0]!.content as { mediaType: string }[]).map((p) => p.mediaType),
-      ['image/png', 'image/png']
-    );
+    assert.deepEqual(inlined.messages[0]!.content, [
+      { type: 'image', base64: b64, mediaType: 'image/png' },
+      { type: 'image', base64: b64, mediaType: 'image/png' },
+      { type: 'image', base64: b64, mediaType: 'image/png' },
+      { type: 'image', base64: b64, mediaType: 'image/png' },
+    ]);
   });
 
   test('a missing file, a file that is no image, an unknown file type: clear errors naming the part and file', async () => {
