@@ -232,8 +232,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         await saveSubmission(path, submission);
         let created: { id: string; fileId?: string };
         try {
+          // A request whose image vanished since the round was planned is left out: the provider returns nothing
+          // for it, so it is tried again next round, where it fails alone, named.
           created = await client.create(
-            part.items.map(([i]) => lines!.get(i)!),
+            part.items.flatMap(([i]) => lines!.get(i) ?? []),
             key,
             signal
           );
