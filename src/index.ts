@@ -28,6 +28,7 @@ export {
   type ProviderBatchApi,
   type ProviderClientOptions,
 } from './providers';
+export type { MediaLimits } from './providers/provider';
 export { openai, openaiCompatible } from './providers/openai';
 export { PROVIDER_PRESETS, type ProviderPreset, type StructuredOutputMethod } from './providers/presets';
 export type { RateLimitHeaderDialect } from './providers/header-dialects';

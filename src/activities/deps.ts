@@ -85,14 +85,15 @@ export class ActivityDeps {
     const key = `${runHash}/${parseHash}`;
     if (this.matched.has(key)) return curator;
     let datasetHash: string | undefined;
+    let media: string | undefined;
     const run = this.cache.run(runHash);
     try {
-      datasetHash = (await readInputIndex(run)).datasetHash;
+      ({ datasetHash, media } = await readInputIndex(run));
     } catch {
       // Present but unreadable is damage (rebuilt or reported by checkInput), not another project's job.
       if (await exists(run.inputIndex)) {
         await this.checkInput(runHash);
-        datasetHash = (await readInputIndex(run)).datasetHash;
+        ({ datasetHash, media } = await readInputIndex(run));
       }
     }
     if (datasetHash === undefined) {
@@ -103,7 +104,7 @@ export class ActivityDeps {
       );
     }
     if (
-      runFingerprint(curator, datasetHash, this.providers.env) !== runHash ||
+      runFingerprint(curator, datasetHash, this.providers.env, media) !== runHash ||
       parseFingerprint(curator) !== parseHash
     ) {
       throw new CuratorChangedError(

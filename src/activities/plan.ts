@@ -11,7 +11,8 @@ import type { Limits } from '../limits/window';
 import type { CurateJobInput, CurationManifest, RunPlan } from '../types';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
-import { hashDataset, materializeInput } from '../storage/dataset';
+import { hashDataset, materializeInput, sourceRows } from '../storage/dataset';
+import { mediaDigest } from '../requests/media-digest';
 import { resolveBaseURL } from '../providers';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
 import { exists } from '../storage/jsonl';
@@ -116,7 +117,13 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     options.requireAllResponses ?? backend.requireAllResponses ?? DEFAULT_REQUIRE_ALL_RESPONSES;
 
   const datasetHash = await hashDataset(input.dataset, deps.cache);
-  const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
+  const media = await mediaDigest(
+    curator,
+    () => sourceRows(input.dataset, deps.cache),
+    deps.cache.root,
+    runFingerprint(curator, datasetHash, deps.providers.env)
+  );
+  const runHash = runFingerprint(curator, datasetHash, deps.providers.env, media);
   const parseHash = parseFingerprint(curator);
   const run = deps.cache.run(runHash);
   // What a cached answer and a fresh plan share; they differ only in how the work is sized.
@@ -158,7 +165,7 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     }
   }
 
-  const index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
+  const index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
   const format = resolveResponseFormat(curator.responseFormat);
   deps.metadata.startRun({
     run_hash: runHash,

@@ -19,6 +19,7 @@ import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } f
 import { answerAcceptor } from '../requests/accept';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
+import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
 import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
@@ -183,11 +184,16 @@ async function callRequests(
   const run = deps.cache.run(task.runHash);
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
-  await writeRequestShard(run.requests(task.batch), !task.retry, requests);
+  await writeRequestShard(
+    run.requests(task.batch),
+    !task.retry,
+    [...requests].map(([i, r]) => [i, recordedRequest(r)])
+  );
+  const provider = providerOf(curator);
+  await inlineRequests(requests, errors, provider.media, provider.name);
 
   const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
   const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL);
-  const provider = providerOf(curator);
   const bodies = new Map(reuse.enabled ? [...requests].map(([i, request]) => [i, provider.body(request)]) : []);
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;

@@ -27,6 +27,7 @@ import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type Provider
 import { classifierOf, classifyError, type RequestError } from '../providers/outcome';
 import { answerAcceptor } from '../requests/accept';
 import { formatRequests } from '../requests/format';
+import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
 import { writeParsedShard } from '../requests/parse';
 import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
@@ -164,7 +165,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       if (!submission) {
         const log = await ShardLog.load(run.responses(task.batch), task.jobId);
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
-        const formatted = formatShard(curator, rows, first, toSend);
+        const formatted = await formatShard(curator, rows, first, toSend);
         lines = formatted.lines;
         const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
         try {
@@ -190,7 +191,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         await writeRequestShard(
           run.requests(task.batch),
           !task.retryAttempts,
-          [...lines].map(([i, l]) => [i, l.body])
+          [...lines.keys()].map((i) => [i, formatted.recorded.get(i)])
         );
         const entries = [...lines.keys()].map((i): [number, number] => [i, log.state(i).attempts + 1]);
         const parts = splitBatches(entries, ([i]) => client.lineBytes(lines!.get(i)!), client.limits);
@@ -219,18 +220,22 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             continue;
           }
         }
-        lines ??= formatShard(
-          curator,
-          rows,
-          first,
-          submission.parts.flatMap((p) => p.items.map(([i]) => i))
+        lines ??= (
+          await formatShard(
+            curator,
+            rows,
+            first,
+            submission.parts.flatMap((p) => p.items.map(([i]) => i))
+          )
         ).lines;
         part.intentAt = Date.now();
         await saveSubmission(path, submission);
         let created: { id: string; fileId?: string };
         try {
+          // A request whose image vanished since the round was planned is left out: the provider returns nothing
+          // for it, so it is tried again next round, where it fails alone, named.
           created = await client.create(
-            part.items.map(([i]) => lines!.get(i)!),
+            part.items.flatMap(([i]) => lines!.get(i) ?? []),
             key,
             signal
           );
@@ -291,7 +296,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
       const reuse = reuseFor(curator);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
-      const { lines } = formatShard(curator, rows, first, sent);
+      const { lines } = await formatShard(curator, rows, first, sent);
       try {
         for (const part of submission.parts) {
           const attempts = new Map(part.items);
@@ -360,16 +365,21 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   return { submitProviderBatch, pollProviderBatches, downloadProviderBatch, cancelProviderBatch };
 }
 
-/** The "format" stage for a provider batch: each request as a line of the batch, or why its row cannot become one. */
-function formatShard(
+/**
+ * The "format" and "inline" stages for a provider batch: each request as a line of the batch (its images and files
+ * inline in the body), or why its row cannot become one; and each request as the run records it.
+ */
+async function formatShard(
   curator: Curator,
   rows: Row[],
   first: number,
   indices: number[]
-): { lines: Map<number, BatchLine>; errors: Map<number, RequestError> } {
+): Promise<{ lines: Map<number, BatchLine>; errors: Map<number, RequestError>; recorded: Map<number, unknown> }> {
   const { requests, errors } = formatRequests(curator, rows, first, indices);
-  const lines = new Map<number, BatchLine>();
+  const recorded = new Map([...requests].map(([i, r]) => [i, recordedRequest(r)]));
   const provider = providerOf(curator);
+  await inlineRequests(requests, errors, provider.media, provider.name);
+  const lines = new Map<number, BatchLine>();
   for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(request)));
-  return { lines, errors };
+  return { lines, errors, recorded };
 }

@@ -17,6 +17,9 @@ import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, Provide
 import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
+import { anthropicMediaTokens, anthropicMessages } from './anthropic-content';
+import { contentText } from './content';
+import { ANTHROPIC_MAX_IMAGE_BYTES, ANTHROPIC_MAX_REQUEST_BYTES } from '../simulator/anthropic-media';
 import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';
 
 const TOOL_NAME = 'output_schema';
@@ -55,12 +58,12 @@ export class AnthropicProvider implements ProviderClient {
 
 /** The Messages body of a request: what a call sends, and the `params` of a message batch request. */
 export function anthropicBody(request: ProviderRequest): Record<string, unknown> {
-  const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+  const system = request.messages.filter((m) => m.role === 'system').map((m) => contentText(m.content));
   const body: Record<string, unknown> = {
     max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
     ...request.params,
     model: request.model,
-    messages: request.messages.filter((m) => m.role !== 'system'),
+    messages: anthropicMessages(request.messages.filter((m) => m.role !== 'system')),
   };
   if (system.length) body.system = system.join('\n\n');
   if (request.schema) {
@@ -176,7 +179,9 @@ export const anthropic: ProviderModule = {
   createClient: ({ baseURL, apiKey, fetch }) => new AnthropicProvider(baseURL, apiKey, fetch),
   body: anthropicBody,
   // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text.
-  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength),
+  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength, anthropicMediaTokens),
+  // 5 MB of base64 per image, 32 MB per request (the API measures the base64 text).
+  media: { imageBase64Chars: ANTHROPIC_MAX_IMAGE_BYTES, requestBase64Chars: ANTHROPIC_MAX_REQUEST_BYTES },
   // Anthropic counts max_tokens against the output budget up front.
   reservesMaxTokens: true,
   batch: {

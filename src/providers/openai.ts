@@ -17,8 +17,10 @@ import {
 } from './batch';
 import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
 import { checkAnswerBody } from './outcome';
-import type { ProviderModule } from './provider';
+import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
+import { openaiMediaTokens, openaiMessages } from './openai-content';
+import { OPENAI_MAX_IMAGE_BYTES } from '../simulator/openai-media';
 import { engineHeaders, type RateLimitHeaderDialect } from './header-dialects';
 import type { ProviderPreset, StructuredOutputMethod } from './presets';
 
@@ -68,13 +70,14 @@ export function openaiBody(
   request: ProviderRequest,
   structuredOutput: StructuredOutputMethod = 'json_schema'
 ): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...request.params, model: request.model, messages: request.messages };
+  const messages = openaiMessages(request.messages);
+  const body: Record<string, unknown> = { ...request.params, model: request.model, messages };
   if (request.schema && structuredOutput === 'json_schema') {
     // Not strict, as Curator: strict mode rejects common schemas (optional fields, open objects).
     body.response_format = { type: 'json_schema', json_schema: { name: 'output_schema', schema: request.schema } };
   } else if (request.schema && structuredOutput === 'json_object') {
     const instruction = `Answer with one JSON object that matches this JSON Schema: ${JSON.stringify(request.schema)}`;
-    body.messages = [{ role: 'system', content: instruction }, ...request.messages];
+    body.messages = [{ role: 'system', content: instruction }, ...messages];
     body.response_format = { type: 'json_object' };
   }
   return body;
@@ -224,10 +227,15 @@ export class OpenAIBatchClient implements ProviderBatchClient {
 
 /** The input tokens of a Chat Completions request, with OpenAI's public tokenizer (close for most open models). */
 function estimateInputTokens(request: ProviderRequest): number {
-  return chatInputTokens(request, (text) =>
-    text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)
+  return chatInputTokens(
+    request,
+    (text) => (text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)),
+    openaiMediaTokens
   );
 }
+
+/** OpenAI's limits: 20 MB per image; files inline only. */
+const OPENAI_MEDIA: MediaLimits = { imageBytes: OPENAI_MAX_IMAGE_BYTES, filesByUrl: false };
 
 /**
  * The provider module of an OpenAI-compatible server described by a preset (see `presets.ts`): OpenAI's client
@@ -245,6 +253,7 @@ export function openaiCompatible(preset: ProviderPreset): ProviderModule {
     createClient: ({ baseURL, apiKey, fetch }) => new OpenAIProvider(baseURL, apiKey, fetch, dialect, method),
     body: (request) => openaiBody(request, method),
     estimateInputTokens,
+    media: OPENAI_MEDIA,
   };
 }
 
@@ -258,6 +267,7 @@ export const openai: ProviderModule = {
   body: (request) => openaiBody(request),
   // A real tokenizer: OpenAI's is public.
   estimateInputTokens,
+  media: OPENAI_MEDIA,
   batch: {
     limits: OPENAI_BATCH_LIMITS,
     createClient: ({ baseURL, apiKey, limits, completionWindow }) =>

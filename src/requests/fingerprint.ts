@@ -4,7 +4,8 @@
  * As in Curator, the fingerprint covers the dataset, the prompt function's source, the model, the response schema and
  * the generation params (the curator's, and where its per-row params come from), and batch mode when on; unlike
  * Curator it also covers the provider, its base URL and the system prompt, so answers from a different endpoint or
- * instruction are never served from cache. `parse` is hashed separately: it names the output, not the run, so
+ * instruction are never served from cache, and the content of the local images and files the prompts read (hashed,
+ * see `media-digest.ts`). `parse` is hashed separately: it names the output, not the run, so
  * changing it re-parses cached responses.
  */
 import { requestParams, rowParamsIdentity, type Curator } from '../curator';
@@ -12,8 +13,16 @@ import { resolveBaseURL } from '../providers';
 import { resolveResponseFormat } from '../schema';
 import { sha256, stableStringify } from '../storage/fingerprint';
 
-/** Identifies the run: which requests are sent and so which responses can be reused. */
-export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Identifies the run: which requests are sent and so which responses can be reused. `media` is the digest of the
+ * local files the prompts read, when they read any.
+ */
+export function runFingerprint(
+  curator: Curator,
+  datasetHash: string,
+  env: NodeJS.ProcessEnv = process.env,
+  media?: string
+): string {
   const format = resolveResponseFormat(curator.responseFormat);
   const parts = {
     dataset: datasetHash,
@@ -29,6 +38,8 @@ export function runFingerprint(curator: Curator, datasetHash: string, env: NodeJ
     baseURL: resolveBaseURL(curator, env),
     // Only when on, so the fingerprints of synchronous runs stay what they were.
     ...(curator.backend?.batch === true ? { batch: true } : {}),
+    // Only when the prompts read local files, so the fingerprints of text-only runs stay what they were.
+    ...(media !== undefined ? { media } : {}),
   };
   return sha256(stableStringify(parts)).slice(0, 32);
 }

@@ -6,6 +6,7 @@ import { INVALID_ROW_KEY } from '../storage/dataset';
 import { resolveResponseFormat } from '../schema';
 import { PromptError } from '../errors';
 import { paramsForRow } from './row-params';
+import { checkContent } from './content-parts';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 
@@ -46,11 +47,18 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   } else if (Array.isArray(prompt)) {
     prompt.forEach((m, i) => {
       const msg = m as Partial<ChatMessage> | null;
-      if (!msg || typeof msg !== 'object' || !ROLES.has(msg.role as string) || typeof msg.content !== 'string') {
+      const content = msg?.content as unknown;
+      if (
+        !msg ||
+        typeof msg !== 'object' ||
+        !ROLES.has(msg.role as string) ||
+        !(typeof content === 'string' || Array.isArray(content))
+      ) {
         throw new PromptError(
-          `prompt() returned an invalid message at position ${i}: expected {role: system|user|assistant, content: string}`
+          `prompt() returned an invalid message at position ${i}: expected {role: system|user|assistant, content: string or parts}`
         );
       }
+      checkContent(content, i, msg.role as string);
     });
     messages = prompt as ChatMessage[];
   } else {
