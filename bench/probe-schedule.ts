@@ -64,6 +64,29 @@ async function main() {
     );
     const last = Math.max(...perSecond.keys());
     console.log('per second:', Array.from({ length: last + 1 }, (_, s) => perSecond.get(s) ?? 0).join(','));
+    // The tail: calls after the last second at half the limit or more, by attempt and by the gap since the same
+    // prompt's previous call (a retry inside its shard follows its refusal within about a second; a retry round of
+    // the workflow waits for the batch's slowest answer).
+    const half = Number(values.rpm) / 120;
+    const sweepEnd = Math.max(...[...perSecond].filter(([, n]) => n >= half).map(([t]) => t));
+    const previous = new Map<string, number>();
+    const tail = { calls: 0, firstAttempts: 0, gapsS: [] as number[] };
+    for (const r of reqs) {
+      const t = (r.at - first) / 1000;
+      const before = previous.get(r.prompt);
+      previous.set(r.prompt, r.at);
+      if (t < sweepEnd + 1) continue;
+      tail.calls++;
+      if (before === undefined) tail.firstAttempts++;
+      else tail.gapsS.push((r.at - before) / 1000);
+    }
+    const gaps = tail.gapsS.sort((a, b) => a - b);
+    const q = (p: number) =>
+      gaps.length ? gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))]!.toFixed(1) : '-';
+    console.log(
+      `tail after second ${sweepEnd}: ${tail.calls} calls, ${tail.firstAttempts} first attempts; gap since the ` +
+        `previous call of the same prompt p10 ${q(0.1)} s, p50 ${q(0.5)} s, p90 ${q(0.9)} s, max ${q(1)} s`
+    );
   } finally {
     await stack.stop();
     await sim.close();

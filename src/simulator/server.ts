@@ -5,7 +5,9 @@
  *
  * Pipeline of a completion request: capacity gate (when set) → authenticate → parse and validate → fault (in-band
  * directive, then rules) → transient error (when set) → generate the answer → rate-limit admission (debiting the
- * answer's actual usage) → latency → respond.
+ * answer's actual usage) → latency → respond. A refusal of the rate limiter or a transient 429/529 is answered at once,
+ * as a provider's gateway refuses before any model works on the request: only answers and in-band faults take the
+ * latency.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -388,10 +390,13 @@ class SimulatorServer {
     const invalid = adapter.validate(body, req.headers, ctx);
     if (invalid !== undefined) return reply(invalid);
 
-    const fault = this.faults.pick(adapter.provider, prompt, this.options.faults ?? []) ?? this.transient(adapter);
+    const picked = this.faults.pick(adapter.provider, prompt, this.options.faults ?? []);
+    const transient = picked === undefined ? this.transient(adapter) : undefined;
+    const fault = picked ?? transient;
     if (fault !== undefined && isStatusFault(fault)) {
       const state = this.limiters[adapter.provider].snapshot(receivedAt, this.settings);
-      return reply(adapter.statusError(fault, ctx, state));
+      const refused = reply(adapter.statusError(fault, ctx, state));
+      return transient !== undefined ? { ...refused, delayMs: 0 } : refused;
     }
     if (fault !== undefined && fault.kind === 'drop') return { kind: 'drop', delayMs };
 
@@ -403,7 +408,7 @@ class SimulatorServer {
     const rejection = this.limiters[adapter.provider].admit(receivedAt, generated.cost, this.settings);
     if (rejection !== undefined) {
       this.stats.refused.rateLimited++;
-      return reply(adapter.rateLimited(rejection, ctx));
+      return { ...reply(adapter.rateLimited(rejection, ctx)), delayMs: 0 };
     }
 
     const extra = fault !== undefined && fault.kind === 'slow' ? Math.max(0, fault.ms) : 0;
