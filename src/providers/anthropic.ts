@@ -18,6 +18,7 @@ import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';
+import { thinkingBudget } from '../limits/estimate';
 
 const TOOL_NAME = 'output_schema';
 
@@ -53,11 +54,19 @@ export class AnthropicProvider implements ProviderClient {
   }
 }
 
+/**
+ * `max_tokens` when the curator sets none: the default, plus the thinking budget when extended thinking is on (the
+ * API requires `max_tokens` above `budget_tokens`: thinking and answer share it).
+ */
+function defaultMaxTokens(params: Record<string, unknown>): number {
+  return DEFAULT_ANTHROPIC_MAX_TOKENS + (thinkingBudget(params) ?? 0);
+}
+
 /** The Messages body of a request: what a call sends, and the `params` of a message batch request. */
 export function anthropicBody(request: ProviderRequest): Record<string, unknown> {
   const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
   const body: Record<string, unknown> = {
-    max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
+    max_tokens: defaultMaxTokens(request.params),
     ...request.params,
     model: request.model,
     messages: request.messages.filter((m) => m.role !== 'system'),
@@ -78,7 +87,12 @@ export function anthropicAnswer(data: Anthropic.Message): Omit<ProviderAnswer, '
     .filter((block) => block.type === 'text')
     .map((block) => (block as { text: string }).text)
     .join('');
+  const thinking = data.content
+    .filter((block) => block.type === 'thinking')
+    .map((block) => (block as { thinking: string }).thinking)
+    .join('\n\n');
   return {
+    ...(thinking ? { thinking } : {}),
     text: tool ? JSON.stringify((tool as { input: unknown }).input) : text,
     object: tool ? (tool as { input: unknown }).input : undefined,
     refusal: raw === 'refusal' ? text || 'refused' : undefined,

@@ -16,6 +16,7 @@ import {
   type ProviderBatchClient,
 } from './batch';
 import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+import type { TokenUsage } from '../types/usage';
 import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
@@ -84,13 +85,24 @@ export function openaiBody(
 export function openaiAnswer(data: OpenAI.ChatCompletion): Omit<ProviderAnswer, 'requestId' | 'headers'> {
   const choice = data.choices?.[0];
   const finish = choice?.finish_reason ?? 'stop';
+  // DeepSeek, vLLM and other compatible servers return the reasoning text beside the answer; OpenAI keeps it hidden.
+  const thinking = (choice?.message as { reasoning_content?: unknown } | undefined)?.reasoning_content;
   return {
+    ...(typeof thinking === 'string' && thinking ? { thinking } : {}),
     text: choice?.message?.content ?? null,
     refusal: choice?.message?.refusal ?? undefined,
     finishReason: finish,
     rawFinishReason: finish,
-    usage: { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 },
+    usage: openaiUsage(data.usage),
   };
+}
+
+/** Chat Completions usage; reasoning tokens are part of `completion_tokens` and billed with them. */
+function openaiUsage(usage: OpenAI.CompletionUsage | undefined): TokenUsage {
+  const tokens: TokenUsage = { input: usage?.prompt_tokens ?? 0, output: usage?.completion_tokens ?? 0 };
+  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
+  if (reasoning) tokens.reasoning = reasoning;
+  return tokens;
 }
 
 /** OpenAI: requests and bytes per batch input file (the SDK's docs, 2025). */

@@ -1,5 +1,6 @@
 /** The provider-neutral shape of one request and its answer, between formatting and parsing. */
 import type { ProviderRequest, RequestError } from '../types/requests';
+import type { TokenUsage } from '../types/usage';
 
 export type { ProviderRequest };
 
@@ -16,7 +17,9 @@ export interface ProviderAnswer {
   /** The provider's own finish reason, before mapping. */
   rawFinishReason: string;
   refusal?: string;
-  usage: { input: number; output: number };
+  /** The model's thinking before its answer, as text (Anthropic `thinking` blocks), when the provider returns it. */
+  thinking?: string;
+  usage: TokenUsage;
   requestId?: string;
   /** The response headers, for the rate limiter. */
   headers?: Headers;

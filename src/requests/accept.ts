@@ -66,7 +66,7 @@ export function acceptAnswer(
 }
 
 /** The fields of an attempt record for an answer, accepted or rejected. */
-export type AnswerFields = Pick<AttemptRecord, 'ok' | 'value' | 'error' | 'finish' | 'usage' | 'requestId'>;
+export type AnswerFields = Pick<AttemptRecord, 'ok' | 'value' | 'error' | 'finish' | 'thinking' | 'usage' | 'requestId'>;
 
 /**
  * The curator's acceptance test, ready to apply to each answer of a shard: the same for an answer of a call of its
@@ -77,7 +77,12 @@ export function answerAcceptor(curator: Curator): (answer: Omit<ProviderAnswer, 
   const invalidFinishReasons = curator.backend?.invalidFinishReasons ?? DEFAULT_INVALID_FINISH_REASONS;
   return (answer) => {
     const accepted = acceptAnswer(answer, format, invalidFinishReasons);
-    const shared = { finish: answer.rawFinishReason, usage: answer.usage, requestId: answer.requestId };
+    const shared = {
+      finish: answer.rawFinishReason,
+      thinking: answer.thinking,
+      usage: answer.usage,
+      requestId: answer.requestId,
+    };
     return accepted.ok
       ? { ...shared, ok: true, value: accepted.value }
       : { ...shared, ok: false, error: accepted.error };

@@ -6,6 +6,7 @@
 import type { Row } from '../curator';
 import type { ShardOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../types';
 import type { ShardLog } from '../storage/response-log';
+import type { TokenUsage } from '../types/usage';
 import type { ParsedLine } from './parse';
 
 /** What a request that is neither answered nor failed for good is waiting for: another attempt. */
@@ -35,7 +36,7 @@ function tallyShard(
     cached: 0,
     failed: 0,
     outputRows: 0,
-    tokens: { input: 0, output: 0 },
+    tokens: { input: 0, output: 0 } as TokenUsage,
   };
   const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
   for (let k = 0; k < rows.length; k++) {
@@ -44,6 +45,7 @@ function tallyShard(
     if (s) {
       outcome.tokens.input += s.tokens.input;
       outcome.tokens.output += s.tokens.output;
+      if (s.tokens.reasoning) outcome.tokens.reasoning = (outcome.tokens.reasoning ?? 0) + s.tokens.reasoning;
     }
     const p = parsedByIndex.get(i);
     if (p) {

@@ -6,6 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RequestError } from '../types/requests';
+import type { TokenUsage } from '../types/usage';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
 
 export interface AttemptRecord {
@@ -20,7 +21,9 @@ export interface AttemptRecord {
   /** The accepted answer: text, or the validated object of a structured answer. */
   value?: unknown;
   finish?: string;
-  usage?: { input: number; output: number };
+  /** The model's thinking before its answer (Anthropic extended thinking), kept so a cached answer still has it. */
+  thinking?: string;
+  usage?: TokenUsage;
   requestId?: string;
   error?: RequestError;
 }
@@ -33,7 +36,7 @@ export interface RequestState {
   /** Errors seen by the current job, oldest first. */
   errors: RequestError[];
   /** Tokens the current job paid for, including failed attempts that returned an answer. */
-  tokens: { input: number; output: number };
+  tokens: TokenUsage;
 }
 
 export class ShardLog {
@@ -60,6 +63,7 @@ export class ShardLog {
     if (record.usage) {
       s.tokens.input += record.usage.input;
       s.tokens.output += record.usage.output;
+      if (record.usage.reasoning) s.tokens.reasoning = (s.tokens.reasoning ?? 0) + record.usage.reasoning;
     }
   }
 

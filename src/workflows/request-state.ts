@@ -130,6 +130,8 @@ export function addStats(into: CurationStats, add: CurationStats): CurationStats
   into.outputRows += add.outputRows;
   into.tokens.input += add.tokens.input;
   into.tokens.output += add.tokens.output;
+  // Only when some were counted, so the stats of runs without reasoning keep their shape.
+  if (add.tokens.reasoning) into.tokens.reasoning = (into.tokens.reasoning ?? 0) + add.tokens.reasoning;
   into.retries += add.retries;
   return into;
 }
