@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { ToolCall } from '../types/answer';
 import type { RequestError } from '../types/requests';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
 
@@ -17,12 +18,25 @@ export interface AttemptRecord {
   attempt: number;
   at: string;
   ok: boolean;
-  /** The accepted answer: text, or the validated object of a structured answer. */
+  /** The accepted answer: text, or the validated object of a structured answer (of the first choice). */
   value?: unknown;
   finish?: string;
+  /** The first choice's tool calls, their arguments parsed and checked; only when it has some. */
+  toolCalls?: ToolCall[];
+  /** The choices after the first, when the request asked for several (`n`); only then. */
+  moreChoices?: RecordedChoice[];
   usage?: { input: number; output: number };
   requestId?: string;
+  /** The provider's response body, for a curator with `includeRawAnswer`; only on accepted answers. */
+  raw?: unknown;
   error?: RequestError;
+}
+
+/** A choice after the first of an accepted answer, recorded as compactly as the first one's fields. */
+export interface RecordedChoice {
+  value: unknown;
+  finish: string;
+  toolCalls?: ToolCall[];
 }
 
 export interface RequestState {
