@@ -6,10 +6,22 @@
  * and workflows refer to them by that name only.
  */
 import { resolveResponseFormat } from './schema';
+import type { Answer } from './types/answer';
 import type { ChatMessage, ChatRole } from './types/messages';
+import type { ToolChoice } from './types/requests';
 import type { JsonSchema, ZodLike } from './types/schema';
 
-export type { ChatMessage, ChatRole, ZodLike };
+export type { ChatMessage, ChatRole, ToolChoice, ZodLike };
+
+/** A tool the model may call: its name, what it does, and its parameters as a zod schema or a JSON Schema object. */
+export interface ToolDefinition {
+  /** The tool's name, as the model calls it: letters, digits, `_` and `-`, at most 64. */
+  name: string;
+  /** What the tool does, told to the model. */
+  description?: string;
+  /** The arguments of a call: a call whose arguments break them is rejected and retried, as a schema-breaking answer. */
+  parameters: ZodLike | JsonSchema;
+}
 
 /** One row of a dataset: a plain JSON object. */
 export type Row = Record<string, unknown>;
@@ -178,12 +190,39 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
   /** Structured output: a zod schema or a JSON Schema object. */
   responseFormat?: ZodLike<R> | JsonSchema;
   /**
+   * Tools the model may call (OpenAI `tools`, Anthropic `tools`). `parse` finds the calls, their arguments parsed and
+   * checked, in `answer.choices[k].toolCalls`. Part of the fingerprint.
+   *
+   * @example
+   * tools: [{ name: 'get_weather', parameters: z.object({ city: z.string() }) }],
+   * parse: (row, _text, answer) => answer.choices[0].toolCalls.map((call) => ({ id: row.id, ...call.arguments })),
+   */
+  tools?: ToolDefinition[];
+  /**
+   * Which tool the model calls, when {@link CuratorDefinition.tools} are declared. Part of the fingerprint.
+   * @defaultValue the provider's default (`auto`)
+   */
+  toolChoice?: ToolChoice;
+  /**
+   * Keep the provider's response body with each answer, for what the typed answer does not cover (logprobs, provider
+   * extras): `parse` reads it as `answer.raw`, and re-parsing a cached run still has it without a call. Part of the
+   * fingerprint (a run without it has no raw bodies to give), and the response log grows by the bodies' size.
+   * @defaultValue false
+   */
+  includeRawAnswer?: boolean;
+  /**
    * Turns one response into output rows. Returning an array fans out (0..n rows); `null`, `undefined` or `[]` record
    * an empty result that is kept, never re-requested. Not part of the fingerprint: changing it re-parses cached
-   * responses with zero API calls.
+   * responses with zero API calls. `response` is the accepted value of the first choice; `answer` holds every choice
+   * (with `n` in the generation params), their text, finish reasons and tool calls, the usage, and the raw body when
+   * {@link CuratorDefinition.includeRawAnswer} is on.
    * @defaultValue `{ response }` for text, the object itself for structured output
+   *
+   * @example
+   * // n: 3 completions, a row each
+   * parse: (row, _first, answer) => answer.choices.map((c) => ({ id: row.id, k: c.index, text: c.value })),
    */
-  parse?: (row: In, response: R) => Out | Out[] | null | undefined;
+  parse?: (row: In, response: R, answer: Answer<R>) => Out | Out[] | null | undefined;
   /** Passed verbatim into the provider request body (temperature, max_tokens, ...). Part of the fingerprint. */
   generationParams?: Record<string, unknown>;
   /**

@@ -17,6 +17,7 @@ export type {
   Row,
   RowType,
   RowTypes,
+  ToolDefinition,
   ZodLike,
 } from './curator';
 export { costUsd, pricesFor, type Prices } from './cost';

@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { ToolCall } from '../types/answer';
 import type { RequestError } from '../types/requests';
 import type { TokenUsage } from '../types/usage';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
@@ -18,14 +19,27 @@ export interface AttemptRecord {
   attempt: number;
   at: string;
   ok: boolean;
-  /** The accepted answer: text, or the validated object of a structured answer. */
+  /** The accepted answer: text, or the validated object of a structured answer (of the first choice). */
   value?: unknown;
   finish?: string;
-  /** The model's thinking before its answer (Anthropic extended thinking), kept so a cached answer still has it. */
+  /** The first choice's tool calls, their arguments parsed and checked; only when it has some. */
+  toolCalls?: ToolCall[];
+  /** The choices after the first, when the request asked for several (`n`); only then. */
+  moreChoices?: RecordedChoice[];
+  /** The model's thinking before its answer (extended thinking), kept so a cached answer still has it. */
   thinking?: string;
   usage?: TokenUsage;
   requestId?: string;
+  /** The provider's response body, for a curator with `includeRawAnswer`; only on accepted answers. */
+  raw?: unknown;
   error?: RequestError;
+}
+
+/** A choice after the first of an accepted answer, recorded as compactly as the first one's fields. */
+export interface RecordedChoice {
+  value: unknown;
+  finish: string;
+  toolCalls?: ToolCall[];
 }
 
 export interface RequestState {
