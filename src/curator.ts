@@ -145,7 +145,8 @@ export interface BackendParams {
    * Answer each request that any run of the cache directory already answered (the same body to the same provider,
    * base URL and mode) from that answer, with no call: then changing one row (its text or its
    * `rowGenerationParams`) makes one new call, not a run's worth. Every accepted answer is kept for this (one small
-   * file each under `answers/` in the cache directory) while it is on.
+   * file each under `answers/` in the cache directory) while it is on. To reuse answers to the same prompt asked
+   * with other params, see {@link CuratorDefinition.reuseAnswer}.
    * @defaultValue false (`DEFAULT_REUSE_ANSWERS`): each run asks anew, as in Curator
    */
   reuseAnswers?: boolean;
@@ -235,8 +236,36 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
    * rowGenerationParams: (row: { difficulty: string }) => ({ temperature: row.difficulty === 'hard' ? 1 : 0.2 })
    */
   rowGenerationParams?: ((row: In) => Record<string, unknown> | null | undefined) | string;
+  /**
+   * Reuse after a param change: each request first looks for the answers that any run of the cache directory kept
+   * for the same prompt (the same request body once its generation params are left out: same messages, model,
+   * schema and tools, to the same provider, base URL and mode), newest first, and takes the first this predicate
+   * accepts instead of a call. Turns {@link BackendParams.reuseAnswers} on (answers are kept only while it is on, so
+   * the earlier run needs it too). A reused answer is recorded in this run's response log with where it came from
+   * (`reused`: the stored answer, its params, run and job), so a rerun is a plain cache hit; it counts in
+   * `stats.cached` and `stats.reused`, and costs nothing. It is not checked again against `invalidFinishReasons`:
+   * the predicate decides. A predicate that throws fails that row alone, naming it, and nothing is sent for it.
+   *
+   * @example
+   * // Rerun with a larger max_tokens: keep the answers that finished, ask again only the truncated ones.
+   * generationParams: { max_tokens: 2000 },
+   * reuseAnswer: (answer) => answer.choices[0].finishReason === 'stop',
+   */
+  reuseAnswer?: (answer: Answer<R>, context: ReuseContext<In>) => boolean;
   /** Provider connection and engine settings. */
   backend?: BackendParams;
+}
+
+/** What {@link CuratorDefinition.reuseAnswer} knows of a stored answer besides the answer itself. */
+export interface ReuseContext<In extends RowType = Row> {
+  /** The row of the request that may take the answer. */
+  row: In;
+  /** The generation params the stored answer was asked with (`{}` for answers kept before they were recorded). */
+  params: Record<string, unknown>;
+  /** The generation params of the request now. */
+  currentParams: Record<string, unknown>;
+  /** Whether the stored answer was asked with exactly this request's body. */
+  identical: boolean;
 }
 
 /** A registered curator: the definition with its defaults resolved. */
@@ -298,6 +327,9 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
       `curator '${name}': provider must be the name of a provider ('openai', 'anthropic', or one added with ` +
         `registerProvider), got '${String(provider)}'`
     );
+  }
+  if (definition.reuseAnswer !== undefined && typeof definition.reuseAnswer !== 'function') {
+    throw new TypeError(`curator '${name}': reuseAnswer must be a function of a stored answer`);
   }
   const rowParams = definition.rowGenerationParams;
   if (rowParams !== undefined && typeof rowParams !== 'function' && !(typeof rowParams === 'string' && rowParams)) {

@@ -181,9 +181,7 @@ async function callRequests(
   await writeRequestShard(run.requests(task.batch), !task.retry, requests);
 
   const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
-  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL);
-  const provider = providerOf(curator);
-  const bodies = new Map(reuse.enabled ? [...requests].map(([i, request]) => [i, provider.body(request)]) : []);
+  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL, { run: task.runHash, job: task.jobId });
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   /** Places of requests cancelled in flight, given back when the batch ends. */
@@ -194,7 +192,7 @@ async function callRequests(
   // at 600 requests/s when made per request).
   const beat = setInterval(() => heartbeat({ batch: task.batch, done, of: toCall.length }), 1000);
   try {
-    const reused = await reuse.reuse(bodies, recorder);
+    const reused = await reuse.reuse(requests, recorder, (i) => rows[i - first]);
     done += reused.size;
     await pool(
       toCall.filter((i) => !reused.has(i)),
@@ -267,7 +265,7 @@ async function callRequests(
       job.stop(fatal);
     }
     await recorder.record(record);
-    await reuse.remember(bodies.get(i), record);
+    await reuse.remember(request, record);
     done++;
   }
 }

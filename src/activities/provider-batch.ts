@@ -25,6 +25,7 @@ import type {
 import { providerOf, resolveBaseURL } from '../providers';
 import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
 import { classifierOf, classifyError, type RequestError } from '../providers/outcome';
+import type { ProviderRequest } from '../providers/types';
 import { answerAcceptor } from '../requests/accept';
 import { formatRequests } from '../requests/format';
 import { AnswerReuse } from '../requests/reuse';
@@ -145,8 +146,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   }
 
   /** Answers of earlier runs, for the requests of a curator's provider batches. */
-  function reuseFor(curator: Curator): AnswerReuse {
-    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env));
+  function reuseFor(curator: Curator, task: ProviderBatchTask): AnswerReuse {
+    const origin = { run: task.runHash, job: task.jobId };
+    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env), origin);
   }
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
@@ -172,8 +174,8 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           for (const [i, error] of formatted.errors) {
             await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
           }
-          const bodies = new Map([...lines].map(([i, line]) => [i, line.body]));
-          for (const i of await reuseFor(curator).reuse(bodies, recorder)) lines.delete(i);
+          const reuse = reuseFor(curator, task);
+          for (const i of await reuse.reuse(formatted.requests, recorder, (i) => rows[i - first])) lines.delete(i);
         } finally {
           await recorder.close();
         }
@@ -289,9 +291,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       const first = task.batch * index.batchSize;
       const log = await ShardLog.load(run.responses(task.batch), task.jobId);
       const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
-      const reuse = reuseFor(curator);
+      const reuse = reuseFor(curator, task);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
-      const { lines } = formatShard(curator, rows, first, sent);
+      const { requests } = formatShard(curator, rows, first, sent);
       try {
         for (const part of submission.parts) {
           const attempts = new Map(part.items);
@@ -311,7 +313,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
               if (result.answer) {
                 const accepted = accept(result.answer);
                 await record(i, accepted);
-                await reuse.remember(lines.get(i)?.body, accepted);
+                await reuse.remember(requests.get(i), accepted);
               } else {
                 await record(i, { ok: false, error: result.error! });
               }
@@ -366,10 +368,10 @@ function formatShard(
   rows: Row[],
   first: number,
   indices: number[]
-): { lines: Map<number, BatchLine>; errors: Map<number, RequestError> } {
+): { lines: Map<number, BatchLine>; requests: Map<number, ProviderRequest>; errors: Map<number, RequestError> } {
   const { requests, errors } = formatRequests(curator, rows, first, indices);
   const lines = new Map<number, BatchLine>();
   const provider = providerOf(curator);
   for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(request)));
-  return { lines, errors };
+  return { lines, requests, errors };
 }

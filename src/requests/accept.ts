@@ -66,7 +66,10 @@ export function acceptAnswer(
 }
 
 /** The fields of an attempt record for an answer, accepted or rejected. */
-export type AnswerFields = Pick<AttemptRecord, 'ok' | 'value' | 'error' | 'finish' | 'thinking' | 'usage' | 'requestId'>;
+export type AnswerFields = Pick<
+  AttemptRecord,
+  'ok' | 'value' | 'error' | 'finish' | 'thinking' | 'usage' | 'requestId'
+>;
 
 /**
  * The curator's acceptance test, ready to apply to each answer of a shard: the same for an answer of a call of its

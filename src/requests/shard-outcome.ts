@@ -6,8 +6,8 @@
 import type { Row } from '../curator';
 import type { ShardOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../types';
 import type { ShardLog } from '../storage/response-log';
-import type { TokenUsage } from '../types/usage';
 import type { ParsedLine } from './parse';
+import { REUSED_JOB } from './reuse';
 
 /** What a request that is neither answered nor failed for good is waiting for: another attempt. */
 export interface Unsettled {
@@ -29,14 +29,14 @@ function tallyShard(
   parsed: ParsedLine[],
   unsettled: (request: Unsettled) => void
 ): Omit<ShardOutcome, 'retryable'> {
-  const outcome = {
+  const outcome: Omit<ShardOutcome, 'retryable'> = {
     batch: task.batch,
     requests: rows.length,
     succeeded: 0,
     cached: 0,
     failed: 0,
     outputRows: 0,
-    tokens: { input: 0, output: 0 } as TokenUsage,
+    tokens: { input: 0, output: 0 },
   };
   const parsedByIndex = new Map(parsed.map((p) => [p.i, p]));
   for (let k = 0; k < rows.length; k++) {
@@ -56,6 +56,7 @@ function tallyShard(
         outcome.outputRows += p.rows!.length;
       }
       if (s?.success && s.success.job !== task.jobId) outcome.cached++;
+      if (s?.success?.job === REUSED_JOB) outcome.reused = (outcome.reused ?? 0) + 1;
       continue;
     }
     const last = s?.errors.at(-1);

@@ -32,7 +32,22 @@ export interface AttemptRecord {
   requestId?: string;
   /** The provider's response body, for a curator with `includeRawAnswer`; only on accepted answers. */
   raw?: unknown;
+  /** Where an answer taken from another run came from (`job` is then `reused`): see {@link ReusedFrom}. */
+  reused?: ReusedFrom;
   error?: RequestError;
+}
+
+/** The provenance of a reused answer: which stored answer it is, and who asked for it with which params. */
+export interface ReusedFrom {
+  /** The key of the stored answer (its request's, under `answers/` of the cache directory). */
+  key: string;
+  /** Whether it was asked with exactly this request's body; false: the same prompt with other params. */
+  identical: boolean;
+  /** The generation params it was asked with, when recorded. */
+  params?: Record<string, unknown>;
+  /** The run (its hash) and job that paid for it, when recorded. */
+  run?: string;
+  job?: string;
 }
 
 /** A choice after the first of an accepted answer, recorded as compactly as the first one's fields. */

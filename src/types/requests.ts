@@ -53,6 +53,8 @@ export type ErrorType =
   | 'InvalidRow'
   | 'PromptError'
   | 'ParseError'
+  /** The curator's `reuseAnswer` threw for the request's row: nothing was sent for it. */
+  | 'ReuseError'
   | 'ProviderError'
   /** Batch mode: the provider batch ended (its window ran out) before the request was processed. */
   | 'Expired'

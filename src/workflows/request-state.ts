@@ -127,6 +127,7 @@ export function addStats(into: CurationStats, add: CurationStats): CurationStats
   into.succeeded += add.succeeded;
   into.failed += add.failed;
   into.cached += add.cached;
+  if (add.reused) into.reused = (into.reused ?? 0) + add.reused;
   into.outputRows += add.outputRows;
   into.tokens.input += add.tokens.input;
   into.tokens.output += add.tokens.output;
