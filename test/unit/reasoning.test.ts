@@ -13,7 +13,9 @@ import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../../src/defaults';
 import { OutputEstimator, REASONING_EFFORT_ALLOWANCE, reasoningAllowance } from '../../src/limits/estimate';
 import { anthropicAnswer, anthropicBody } from '../../src/providers/anthropic';
 import { openaiAnswer, openaiBody } from '../../src/providers/openai';
+import { formatSummary } from '../../src/cli/summary';
 import { answerAcceptor } from '../../src/requests/accept';
+import { answerView } from '../../src/requests/answer-view';
 import { runFingerprint } from '../../src/requests/fingerprint';
 import { ShardLog } from '../../src/storage/response-log';
 import type { ProviderRequest } from '../../src/types/requests';
@@ -123,5 +125,39 @@ describe('output estimates of reasoning requests', () => {
     estimator.observe(1500);
     estimator.observe(2500);
     assert.equal(estimator.estimate(request({ reasoning_effort: 'high' }), false), 2000);
+  });
+});
+
+describe('what parse and people see', () => {
+  test("the answer parse receives has the recorded thinking and usage's reasoning; none when there was none", () => {
+    const usage = { input: 1, output: 30, reasoning: 20 };
+    const view = answerView({ ok: true, value: 'x', finish: 'stop', thinking: 'because', usage });
+    assert.equal(view.thinking, 'because');
+    assert.deepEqual(view.usage, usage);
+    assert.equal('thinking' in answerView({ ok: true, value: 'x', finish: 'stop' }), false);
+  });
+
+  test("the run's summary tells reasoning tokens and reused answers, only when there are some", () => {
+    const stats = { total: 4, succeeded: 4, failed: 0, cached: 3, outputRows: 4, retries: 0 };
+    const manifest = {
+      curator: 'c',
+      runHash: 'r',
+      parseHash: 'p',
+      workflowId: 'w',
+      runDir: '/tmp/r',
+      datasetPath: '/tmp/r/p.arrow',
+      datasetSha256: 'x',
+      failedRequestsPath: '/tmp/r/f.jsonl',
+      fromCache: false,
+      createdAt: '2026-01-01T00:00:00Z',
+    };
+    const text = formatSummary({
+      ...manifest,
+      stats: { ...stats, reused: 2, tokens: { input: 10, output: 300, reasoning: 256 } },
+    });
+    assert.match(text, /3 cached \(2 reused from other runs\)/);
+    assert.match(text, /300 out \(256 of them reasoning\)/);
+    const plain = formatSummary({ ...manifest, stats: { ...stats, tokens: { input: 10, output: 300 } } });
+    assert.doesNotMatch(plain, /reused|reasoning/);
   });
 });
