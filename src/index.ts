@@ -14,6 +14,7 @@ export type {
   CuratorDefinition,
   Prompt,
   Provider,
+  ReuseContext,
   Row,
   RowType,
   RowTypes,
