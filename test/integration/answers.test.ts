@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { createWorker, curate, defineCurator, type Answer, type CurationResult } from '../../src';
+import { createWorker, curate, defineCurator, type Answer, type CurationResult, type ToolDefinition } from '../../src';
 import type { Simulator } from '../../src/simulator';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
@@ -29,7 +29,9 @@ function parse(row: Item, _first: unknown, answer: Answer) {
 }
 
 const prompt = (row: Item) => `Weather for row ${row.id}. ${row.note ?? ''}`;
-const tool = (parameters: object) => [{ name: 'get_weather', description: 'The weather of a city.', parameters }];
+const tool = (parameters: ToolDefinition['parameters']) => [
+  { name: 'get_weather', description: 'The weather of a city.', parameters },
+];
 const backend = { maxRetries: 1, batchPollIntervalSeconds: 0.25 };
 
 const openaiSync = defineCurator({
@@ -37,7 +39,7 @@ const openaiSync = defineCurator({
   model: 'gpt-4o-mini',
   prompt,
   parse,
-  tools: tool(z.object({ city: z.string() })) as never,
+  tools: tool(z.object({ city: z.string() })),
   toolChoice: { name: 'get_weather' },
   generationParams: { n: 2 },
   includeRawAnswer: true,

@@ -99,7 +99,9 @@ describe('wire bodies', () => {
   test('Anthropic structured output keeps its forced tool; beside tools of the curator, any tool must be used', () => {
     const schema = { type: 'object', properties: { a: { type: 'string' } } };
     const alone = anthropicBody(
-      buildRequest(curator({ model: 'claude-x', tools: undefined, toolChoice: undefined, responseFormat: schema }), { city: 'Oslo' })
+      buildRequest(curator({ model: 'claude-x', tools: undefined, toolChoice: undefined, responseFormat: schema }), {
+        city: 'Oslo',
+      })
     );
     assert.deepEqual(alone.tools, [
       { name: 'output_schema', description: 'Answer with this structure.', input_schema: schema },
