@@ -294,6 +294,38 @@ export function rowParamsIdentity(curator: Curator): string | { field: string } 
   return typeof source === 'string' ? { field: source } : source.toString();
 }
 
+/** Refuses tools a provider would reject (or that could not be told apart), where the curator is defined. */
+function checkTools(curator: string, tools: ToolDefinition[] | undefined, choice: ToolChoice | undefined): void {
+  if (tools !== undefined && !Array.isArray(tools)) throw new TypeError(`curator '${curator}': tools must be an array`);
+  const names = new Set<string>();
+  for (const [k, tool] of (tools ?? []).entries()) {
+    const name = (tool as Partial<ToolDefinition> | null)?.name;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      throw new TypeError(
+        `curator '${curator}': tool ${k} needs a name of 1-64 letters, digits, '_' or '-', got ${JSON.stringify(name)}`
+      );
+    }
+    if (names.has(name)) throw new TypeError(`curator '${curator}': two tools are named '${name}'`);
+    names.add(name);
+    try {
+      if (!resolveResponseFormat(tool.parameters)) throw new TypeError('parameters are required');
+    } catch (err) {
+      throw new TypeError(`curator '${curator}': tool '${name}': ${(err as Error).message}`);
+    }
+  }
+  if (choice === undefined) return;
+  const named = typeof choice === 'object' && choice !== null ? choice.name : undefined;
+  if (named === undefined && !['auto', 'none', 'required'].includes(choice as string)) {
+    throw new TypeError(
+      `curator '${curator}': toolChoice must be 'auto', 'none', 'required' or { name }, got ${JSON.stringify(choice)}`
+    );
+  }
+  if (names.size === 0) throw new TypeError(`curator '${curator}': toolChoice is set but no tools are declared`);
+  if (named !== undefined && !names.has(named)) {
+    throw new TypeError(`curator '${curator}': toolChoice names '${named}', which is not one of its tools`);
+  }
+}
+
 /**
  * Defines a curator. The result is what a worker registers and what `curate()` and the CLI accept.
  *
@@ -342,5 +374,6 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
   } catch (err) {
     throw new TypeError(`curator '${name}': ${(err as Error).message}`);
   }
+  checkTools(name, definition.tools, definition.toolChoice);
   return Object.freeze({ ...definition, provider });
 }

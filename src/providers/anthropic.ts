@@ -13,7 +13,15 @@ import {
   type BatchStatus,
   type ProviderBatchClient,
 } from './batch';
-import type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+import type {
+  CallOptions,
+  FinishReason,
+  ProviderAnswer,
+  ProviderChoice,
+  ProviderClient,
+  ProviderRequest,
+  ToolChoice,
+} from './types';
 import { checkAnswerBody } from './outcome';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
@@ -44,22 +52,43 @@ export class AnthropicProvider implements ProviderClient {
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
-    const { data, request_id, response } = await this.client.messages
-      .create(anthropicBody(request) as unknown as Anthropic.MessageCreateParamsNonStreaming, {
-        signal: options.signal,
-        timeout: options.timeoutMs,
-      })
-      .withResponse();
-    return { ...anthropicAnswer(checkAnswerBody(data)), requestId: request_id ?? undefined, headers: response.headers };
+    const { body, n } = splitN(anthropicBody(request));
+    // Anthropic has no `n`: n calls of the same body, answered together (usage summed).
+    const calls = await Promise.all(
+      Array.from({ length: n }, () =>
+        this.client.messages
+          .create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, {
+            signal: options.signal,
+            timeout: options.timeoutMs,
+          })
+          .withResponse()
+      )
+    );
+    const { request_id, response } = calls[0]!;
+    const answer =
+      n === 1
+        ? anthropicAnswer(checkAnswerBody(calls[0]!.data))
+        : anthropicAnswers(calls.map((c) => checkAnswerBody(c.data)));
+    return { ...answer, requestId: request_id ?? undefined, headers: response.headers };
   }
 }
 
 /**
+
  * `max_tokens` when the curator sets none: the default, plus the thinking budget when extended thinking is on (the
  * API requires `max_tokens` above `budget_tokens`: thinking and answer share it).
  */
 function defaultMaxTokens(params: Record<string, unknown>): number {
   return DEFAULT_ANTHROPIC_MAX_TOKENS + (thinkingBudget(params) ?? 0);
+}
+
+/**
+ * The body of one call and how many calls: `n` above 1 stays in a request's body (so its fingerprint, its cached
+ * answer and a batch's lines know it), and goes out as that many calls of the body without it.
+ */
+export function splitN(body: Record<string, unknown>): { body: Record<string, unknown>; n: number } {
+  const { n, ...rest } = body;
+  return { body: rest, n: typeof n === 'number' && Number.isInteger(n) && n > 1 ? n : 1 };
 }
 
 /** The Messages body of a request: what a call sends, and the `params` of a message batch request. */
@@ -72,17 +101,37 @@ export function anthropicBody(request: ProviderRequest): Record<string, unknown>
     messages: request.messages.filter((m) => m.role !== 'system'),
   };
   if (system.length) body.system = system.join('\n\n');
+  if (body.n === 1) delete body.n;
+  const tools = (request.tools ?? []).map(({ name, description, parameters }) => ({
+    name,
+    ...(description !== undefined ? { description } : {}),
+    input_schema: parameters,
+  }));
+  if (tools.length > 0) body.tools = tools;
+  if (request.toolChoice !== undefined) body.tool_choice = anthropicToolChoice(request.toolChoice);
   if (request.schema) {
-    body.tools = [{ name: TOOL_NAME, description: 'Answer with this structure.', input_schema: request.schema }];
-    body.tool_choice = { type: 'tool', name: TOOL_NAME };
+    body.tools = [
+      ...tools,
+      { name: TOOL_NAME, description: 'Answer with this structure.', input_schema: request.schema },
+    ];
+    // With tools of the curator's own, the model must use a tool (one of them, or the answer's).
+    body.tool_choice = tools.length > 0 ? { type: 'any' } : { type: 'tool', name: TOOL_NAME };
   }
   return body;
 }
 
-/** A message as an answer, whether it came from a call or from a batch's results. */
-export function anthropicAnswer(data: Anthropic.Message): Omit<ProviderAnswer, 'requestId' | 'headers'> {
+/** A tool choice in Anthropic's words: `required` is `any`. */
+function anthropicToolChoice(choice: ToolChoice): Record<string, unknown> {
+  if (typeof choice === 'object') return { type: 'tool', name: choice.name };
+  return { type: choice === 'required' ? 'any' : choice };
+}
+
+/** A message as one choice: the answer tool's input is the structured answer, other tools' uses are tool calls. */
+function anthropicChoice(data: Anthropic.Message): ProviderChoice {
   const raw = data.stop_reason ?? 'end_turn';
-  const tool = data.content.find((block) => block.type === 'tool_use');
+  const uses = data.content.filter((block) => block.type === 'tool_use');
+  const tool = uses.find((block) => block.name === TOOL_NAME);
+  const calls = uses.filter((block) => block.name !== TOOL_NAME);
   const text = data.content
     .filter((block) => block.type === 'text')
     .map((block) => (block as { text: string }).text)
@@ -91,15 +140,70 @@ export function anthropicAnswer(data: Anthropic.Message): Omit<ProviderAnswer, '
     .filter((block) => block.type === 'thinking')
     .map((block) => (block as { thinking: string }).thinking)
     .join('\n\n');
-  return {
+  const choice: ProviderChoice = {
     ...(thinking ? { thinking } : {}),
-    text: tool ? JSON.stringify((tool as { input: unknown }).input) : text,
-    object: tool ? (tool as { input: unknown }).input : undefined,
+    text: tool ? JSON.stringify(tool.input) : calls.length > 0 && !text ? null : text,
+    object: tool ? tool.input : undefined,
     refusal: raw === 'refusal' ? text || 'refused' : undefined,
     finishReason: FINISH[raw] ?? raw,
     rawFinishReason: raw,
-    usage: { input: data.usage?.input_tokens ?? 0, output: data.usage?.output_tokens ?? 0 },
   };
+  if (calls.length > 0) choice.toolCalls = calls.map((call) => ({ id: call.id, name: call.name, input: call.input }));
+  return choice;
+}
+
+/** A message as an answer, whether it came from a call or from a batch's results. */
+export function anthropicAnswer(data: Anthropic.Message): Omit<ProviderAnswer, 'requestId' | 'headers'> {
+  return {
+    ...anthropicChoice(data),
+    usage: { input: data.usage?.input_tokens ?? 0, output: data.usage?.output_tokens ?? 0 },
+    raw: data,
+  };
+}
+
+/** The messages of the `n` calls of one request as one answer of `n` choices, every call's tokens counted. */
+export function anthropicAnswers(messages: Anthropic.Message[]): Omit<ProviderAnswer, 'requestId' | 'headers'> {
+  const choices = messages.map(anthropicChoice);
+  const usage = { input: 0, output: 0 };
+  for (const m of messages) {
+    usage.input += m.usage?.input_tokens ?? 0;
+    usage.output += m.usage?.output_tokens ?? 0;
+  }
+  return { ...choices[0]!, choices, usage, raw: messages };
+}
+
+/** The custom id of choice `k` of `n` of a request's lines in a message batch (within `[A-Za-z0-9_-]{1,64}`). */
+const CHOICE_ID = /^(.*)-c(\d+)of(\d+)$/;
+
+/** The message batch lines of one request: one, or with `n` above 1, one per choice, each without `n`. */
+function wireLines(line: BatchLine): { custom_id: string; params: Record<string, unknown> }[] {
+  const { body, n } = splitN(line.body);
+  if (n === 1) return [{ custom_id: line.customId, params: body }];
+  return Array.from({ length: n }, (_, k) => ({ custom_id: `${line.customId}-c${k}of${n}`, params: body }));
+}
+
+/**
+ * Gathers the `n` result lines of a request into one result once all have come (the results come in any order):
+ * one answer of `n` choices, or the first error of its lines.
+ */
+class ChoiceGroups {
+  private readonly open = new Map<string, { results: (BatchResult | undefined)[]; messages: Anthropic.Message[] }>();
+
+  add(result: BatchResult, message: Anthropic.Message | undefined): BatchResult | undefined {
+    const m = CHOICE_ID.exec(result.customId);
+    if (!m) return result;
+    const [, customId, k, n] = m as unknown as [string, string, string, string];
+    let group = this.open.get(customId);
+    if (!group)
+      this.open.set(customId, (group = { results: new Array<undefined>(Number(n)).fill(undefined), messages: [] }));
+    group.results[Number(k)] = result;
+    if (message) group.messages[Number(k)] = message;
+    if (group.results.some((r) => r === undefined)) return undefined;
+    this.open.delete(customId);
+    const failed = group.results.find((r) => r?.error);
+    if (failed) return { customId, error: failed.error };
+    return { customId, answer: { ...anthropicAnswers(group.messages), requestId: group.messages[0]!.id } };
+  }
 }
 
 /** Anthropic: requests and bytes per message batch. */
@@ -131,15 +235,15 @@ export class AnthropicBatchClient implements ProviderBatchClient {
   }
 
   lineBytes(line: BatchLine): number {
-    return Buffer.byteLength(JSON.stringify({ custom_id: line.customId, params: line.body })) + 1;
+    return wireLines(line).reduce((sum, l) => sum + Buffer.byteLength(JSON.stringify(l)) + 1, 0);
   }
 
   async create(lines: BatchLine[], _key: string, signal?: AbortSignal): Promise<{ id: string }> {
     const batch = await this.client.messages.batches.create(
       {
-        requests: lines.map((l) => ({
-          custom_id: l.customId,
-          params: l.body as unknown as Anthropic.MessageCreateParamsNonStreaming,
+        requests: lines.flatMap(wireLines).map((l) => ({
+          custom_id: l.custom_id,
+          params: l.params as unknown as Anthropic.MessageCreateParamsNonStreaming,
         })),
       },
       { signal }
@@ -160,19 +264,23 @@ export class AnthropicBatchClient implements ProviderBatchClient {
   }
 
   async *results(id: string): AsyncIterable<BatchResult> {
+    const groups = new ChoiceGroups();
     for await (const line of await this.client.messages.batches.results(id)) {
       const r = line.result;
+      let result: BatchResult;
       if (r.type === 'succeeded') {
-        yield { customId: line.custom_id, answer: { ...anthropicAnswer(r.message), requestId: r.message.id } };
+        result = { customId: line.custom_id, answer: { ...anthropicAnswer(r.message), requestId: r.message.id } };
       } else if (r.type === 'errored') {
         const type = r.error?.error?.type ?? 'api_error';
-        yield {
+        result = {
           customId: line.custom_id,
           error: lineError(ANTHROPIC_STATUS[type] ?? 500, { error: { type, message: r.error?.error?.message } }),
         };
       } else {
-        yield { customId: line.custom_id, error: { ...(r.type === 'expired' ? EXPIRED : CANCELED) } };
+        result = { customId: line.custom_id, error: { ...(r.type === 'expired' ? EXPIRED : CANCELED) } };
       }
+      const whole = groups.add(result, r.type === 'succeeded' ? r.message : undefined);
+      if (whole) yield whole;
     }
   }
 

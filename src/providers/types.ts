@@ -29,6 +29,11 @@ export interface ProviderChoice {
   /** The provider's own finish reason, before mapping. */
   rawFinishReason: string;
   refusal?: string;
+  /**
+   * The model's thinking before this answer, as text: Anthropic `thinking` blocks, or the `reasoning_content` of
+   * OpenAI-compatible servers (OpenAI itself keeps it hidden).
+   */
+  thinking?: string;
 }
 
 /** A provider's answer to one request, mapped to one shape whatever the provider: its first choice's fields, and more. */
@@ -37,11 +42,6 @@ export interface ProviderAnswer extends ProviderChoice {
   choices?: ProviderChoice[];
   /** Tokens of the whole answer, every choice counted (reasoning included in the output). */
   usage: TokenUsage;
-  /**
-   * The model's thinking before its (first) answer, as text: Anthropic `thinking` blocks, or the `reasoning_content`
-   * of OpenAI-compatible servers (OpenAI itself keeps it hidden).
-   */
-  thinking?: string;
   /** The provider's response body as it came (kept only for a curator with `includeRawAnswer`). */
   raw?: unknown;
   requestId?: string;

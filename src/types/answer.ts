@@ -42,7 +42,7 @@ export interface Answer<R = unknown> {
    */
   usage: TokenUsage;
   /**
-   * The model's thinking before its answer, as text: Anthropic extended thinking (`thinking: {type: 'enabled',
+   * The model's thinking before its answer (the first choice's, with `n`), as text: Anthropic extended thinking (`thinking: {type: 'enabled',
    * budget_tokens}`), or the `reasoning_content` of OpenAI-compatible servers; absent when there was none (OpenAI keeps
    * its reasoning hidden: only `usage.reasoning` counts it).
    */
