@@ -134,7 +134,7 @@ export function answerAcceptor(curator: Curator): (answer: Omit<ProviderAnswer, 
     const accepted = acceptAnswer(answer, format, invalidFinishReasons, tools);
     const shared = {
       finish: answer.rawFinishReason,
-      thinking: answer.thinking,
+      ...(answer.thinking !== undefined ? { thinking: answer.thinking } : {}),
       usage: answer.usage,
       requestId: answer.requestId,
     };
