@@ -9,13 +9,14 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorker, curate, defineCurator, type CurationResult } from '../../src';
+import { curate, defineCurator, type CurationResult } from '../../src';
+import type { Answer } from '../../src/types/answer';
 import type { Simulator } from '../../src/simulator';
 import { readRecords } from '../../src/storage/jsonl';
 import type { AttemptRecord } from '../../src/storage/response-log';
 import { MetadataDb } from '../../src/storage/metadata-db';
 import { REUSED_EVENT } from '../../src/requests/reuse';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { startCuratorStack, type TestStack } from '../helpers/stack';
 
 type Item = { id: number };
 const dataset: Item[] = Array.from({ length: 6 }, (_, id) => ({ id }));
@@ -38,6 +39,17 @@ async function records(runDir: string): Promise<AttemptRecord[]> {
   return all;
 }
 
+/** The prompt and parse of the two runs of the reuse test. */
+const reuseBase = (tag: string) => ({
+  model: 'gpt-4o-mini',
+  prompt: (row: Item) => `Reuse ${tag} ${row.id}.`,
+  parse: (row: Item, text: string, answer: Answer<string>) => ({
+    id: row.id,
+    text,
+    finish: answer.choices[0]!.finishReason,
+  }),
+});
+
 const curators = modes.flatMap(([mode, backend]) => {
   const tag = mode === 'synchronous' ? 'sync' : 'batch';
   return [
@@ -57,22 +69,18 @@ const curators = modes.flatMap(([mode, backend]) => {
       parse: (row: Item, text: string, answer) => ({ id: row.id, text, thinking: answer.thinking ?? null }),
       backend,
     }),
-    // The first run: short answers, the truncated ones accepted and kept too.
+    // The first run: short answers, the truncated ones accepted and kept too; the rerun: a larger max_tokens, the
+    // answers that finished kept, the truncated ones asked again.
     defineCurator({
+      ...reuseBase(tag),
       name: `reuse-short-${tag}`,
-      model: 'gpt-4o-mini',
-      prompt: (row: Item) => `Reuse ${tag} ${row.id}.`,
       generationParams: { max_tokens: 24 },
-      parse: (row: Item, text: string, answer) => ({ id: row.id, text, finish: answer.choices[0]!.finishReason }),
       backend: { ...backend, reuseAnswers: true, invalidFinishReasons: [] },
     }),
-    // The rerun: a larger max_tokens; the answers that finished are kept, the truncated ones asked again.
     defineCurator({
+      ...reuseBase(tag),
       name: `reuse-long-${tag}`,
-      model: 'gpt-4o-mini',
-      prompt: (row: Item) => `Reuse ${tag} ${row.id}.`,
       generationParams: { max_tokens: 400 },
-      parse: (row: Item, text: string, answer) => ({ id: row.id, text, finish: answer.choices[0]!.finishReason }),
       reuseAnswer: (answer) => answer.choices[0]!.finishReason === 'stop',
       backend,
     }),
@@ -85,11 +93,7 @@ describe('reasoning models and reuse after a param change on a real Temporal dev
   const taskQueue = 'reasoning-test';
 
   before(async () => {
-    stack = await startTestStack({
-      name: 'reasoning',
-      worker: ({ env, cacheDir, providerEnv }) =>
-        createWorker({ connection: env.nativeConnection, taskQueue, cacheDir, curators, env: providerEnv }),
-    });
+    stack = await startCuratorStack('reasoning', taskQueue, curators);
     sim = stack.sim;
   });
   after(() => stack?.close());
