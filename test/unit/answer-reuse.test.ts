@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { defineCurator, type CuratorDefinition } from '../../src/curator';
 import { AttemptRecorder } from '../../src/requests/record';
-import { AnswerReuse, REUSED_JOB } from '../../src/requests/reuse';
+import { formatRun } from '../../src/cli/inspect';
+import { AnswerReuse, REUSED_EVENT, REUSED_JOB } from '../../src/requests/reuse';
+import { SqliteMetadataStore } from '../../src/storage/metadata/metadata-store';
 import { AnswerStore } from '../../src/storage/answer-store';
 import { ShardLog } from '../../src/storage/response-log';
 import type { ProviderRequest } from '../../src/types/requests';
@@ -159,5 +161,20 @@ describe('answer reuse', () => {
       { type: 'ReuseError', message: 'row 0: reuseAnswer() threw: no field x', retryable: false },
     ]);
     assert.equal(log.state(1).success?.job, REUSED_JOB);
+  });
+
+  test("curator show lists a job's reused answers with their counts", async () => {
+    const db = new SqliteMetadataStore(join(tempDir('reuse-show'), 'metadata.db'));
+    try {
+      const start = { run_hash: 'r1', parse_hash: 'p', curator_name: 'c', dataset_hash: 'd', prompt_func: 'x' };
+      const where = { model_name: 'm', provider: 'openai', base_url: 'u', response_format: 'text' };
+      await db.startRun({ ...start, ...where, workflow_id: 'w', total_requests: 4 });
+      await db.event('r1', REUSED_EVENT, 'w', { answered: 4, cached: 3, reused: 2 });
+      const text = await formatRun(db, (await db.getRun('r1'))!);
+      assert.match(text, /reused-answers {2}w {2}\{"answered":4,"cached":3,"reused":2\}/);
+      assert.match(text, /started {2}w\n/, 'other entries keep their one-line form');
+    } finally {
+      await db.close();
+    }
   });
 });
