@@ -74,7 +74,6 @@ export class AnthropicProvider implements ProviderClient {
 }
 
 /**
-
  * `max_tokens` when the curator sets none: the default, plus the thinking budget when extended thinking is on (the
  * API requires `max_tokens` above `budget_tokens`: thinking and answer share it).
  */

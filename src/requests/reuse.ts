@@ -126,7 +126,7 @@ export class AnswerReuse {
     for (const stored of candidates) {
       const identical = stored.key === key;
       const context = { row, params: stored.answer.params ?? {}, currentParams: request.params, identical };
-      if (accept(answerView(stored.answer) as never, context as never)) return { stored, identical };
+      if (accept(answerView(stored.answer), context)) return { stored, identical };
     }
     return undefined;
   }
