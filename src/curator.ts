@@ -239,9 +239,11 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
   /**
    * Reuse after a param change: each request first looks for the answers that any run of the cache directory kept
    * for the same prompt (the same request body once its generation params are left out: same messages, model,
-   * schema and tools, to the same provider, base URL and mode), newest first, and takes the first this predicate
-   * accepts instead of a call. Turns {@link BackendParams.reuseAnswers} on (answers are kept only while it is on, so
-   * the earlier run needs it too). A reused answer is recorded in this run's response log with where it came from
+   * schema and tools, to the same provider, base URL and mode): the answer to the identical request first, then the
+   * others newest first; it takes the first this predicate accepts instead of a call. Not part of the fingerprint.
+   * Turns {@link BackendParams.reuseAnswers} on (answers are kept only while it is on, so the earlier run needs it
+   * too). Finish reasons are the provider's own: `stop` / `length` for OpenAI, `end_turn` / `max_tokens` for
+   * Anthropic. A reused answer is recorded in this run's response log with where it came from
    * (`reused`: the stored answer, its params, run and job), so a rerun is a plain cache hit; it counts in
    * `stats.cached` and `stats.reused`, and costs nothing. It is not checked again against `invalidFinishReasons`:
    * the predicate decides. A predicate that throws fails that row alone, naming it, and nothing is sent for it.
