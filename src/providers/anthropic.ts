@@ -282,8 +282,9 @@ export const anthropic: ProviderModule = {
   defaultBaseURL: 'https://api.anthropic.com',
   createClient: ({ baseURL, apiKey, fetch }) => new AnthropicProvider(baseURL, apiKey, fetch),
   body: anthropicBody,
-  // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text.
-  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength),
+  // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text. With `n`, each of
+  // the n calls bills the input.
+  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength) * splitN(request.params).n,
   // Anthropic counts max_tokens against the output budget up front.
   reservesMaxTokens: true,
   batch: {

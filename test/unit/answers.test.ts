@@ -15,7 +15,7 @@ import { answerAcceptor } from '../../src/requests/accept';
 import { answerView } from '../../src/requests/answer-view';
 import { parseRows } from '../../src/requests/parse';
 import { openaiAnswer, openaiBody } from '../../src/providers/openai';
-import { anthropicAnswer, anthropicAnswers, anthropicBody, splitN } from '../../src/providers/anthropic';
+import { anthropic, anthropicAnswer, anthropicAnswers, anthropicBody, splitN } from '../../src/providers/anthropic';
 import type { ProviderAnswer } from '../../src/providers/types';
 
 const weather = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
@@ -92,6 +92,12 @@ describe('wire bodies', () => {
     const { n: _n, ...wire } = body;
     assert.deepEqual(splitN(body), { body: wire, n: 2 });
     assert.deepEqual(splitN(wire), { body: wire, n: 1 });
+    const one = buildRequest(curator({ model: 'claude-x' }), { city: 'Oslo' });
+    assert.equal(
+      anthropic.estimateInputTokens(buildRequest(c, { city: 'Oslo' })),
+      2 * anthropic.estimateInputTokens(one),
+      'n calls bill n inputs'
+    );
     const named = anthropicBody(buildRequest(curator({ model: 'claude-x' }), { city: 'Oslo' }));
     assert.deepEqual(named.tool_choice, { type: 'tool', name: 'get_weather' });
   });
