@@ -15,6 +15,7 @@ import { providerOf } from '../providers';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
 import { AnswerReuse } from '../requests/reuse';
@@ -246,7 +247,8 @@ async function callRequests(
         fatal ??= stopped?.fatal;
         return;
       }
-      const sent = await send(client, bucket, permit, request, {
+      const answered = log.state(i).answered;
+      const sent = await send(client, bucket, permit, stillToAsk(request, answered), {
         signal: inFlight,
         timeoutMs,
         redact: (text) => deps.providers.redact(text),
@@ -259,7 +261,9 @@ async function callRequests(
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
       }
-      record = sent.ok ? { ...base, ...accept(sent.answer) } : { ...base, ok: false, error: sent.error };
+      record = sent.ok
+        ? { ...base, ...accept(completeAnswer(sent.answer, answered)) }
+        : { ...base, ok: false, error: sent.error, ...answeredFields(answered, sent.answered) };
     }
     // Known before the append finishes, so no request of the shard is sent after it.
     if (record.error?.fatal && !fatal) {
