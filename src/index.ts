@@ -35,15 +35,9 @@ export { PROVIDER_PRESETS, type ProviderPreset, type StructuredOutputMethod } fr
 export type { RateLimitHeaderDialect } from './providers/header-dialects';
 export { anthropic } from './providers/anthropic';
 export { classifyError, type ErrorType, type RequestError } from './providers/outcome';
-export type {
-  CallOptions,
-  FinishReason,
-  ProviderAnswer,
-  ProviderChoice,
-  ProviderClient,
-  ProviderRequest,
-  ProviderToolCall,
-} from './providers/types';
+export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './providers/types';
+// The parts of an answer, documented with it.
+export type { ProviderChoice, ProviderToolCall } from './providers/types';
 export type { BatchLimits, BatchLine, BatchResult, BatchStatus, ProviderBatchClient } from './providers/batch';
 export type { Limits } from './limits/window';
 export type { JsonSchema } from './schema';

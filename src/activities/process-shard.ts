@@ -15,6 +15,7 @@ import { providerOf } from '../providers';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
 import { AnswerReuse } from '../requests/reuse';
@@ -192,7 +193,9 @@ async function callRequests(
   // at 600 requests/s when made per request).
   const beat = setInterval(() => heartbeat({ batch: task.batch, done, of: toCall.length }), 1000);
   try {
-    const reused = await reuse.reuse(requests, recorder, (i) => rows[i - first]);
+    // A request with choices answered asks for fewer: no other run's answer is the whole of it.
+    const whole = new Map([...requests].filter(([i]) => !log.state(i).answered));
+    const reused = await reuse.reuse(whole, recorder, (i) => rows[i - first]);
     done += reused.size;
     await pool(
       toCall.filter((i) => !reused.has(i)),
@@ -244,7 +247,8 @@ async function callRequests(
         fatal ??= stopped?.fatal;
         return;
       }
-      const sent = await send(client, bucket, permit, request, {
+      const answered = log.state(i).answered;
+      const sent = await send(client, bucket, permit, stillToAsk(request, answered), {
         signal: inFlight,
         timeoutMs,
         redact: (text) => deps.providers.redact(text),
@@ -257,7 +261,9 @@ async function callRequests(
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
       }
-      record = sent.ok ? { ...base, ...accept(sent.answer) } : { ...base, ok: false, error: sent.error };
+      record = sent.ok
+        ? { ...base, ...accept(completeAnswer(sent.answer, answered)) }
+        : { ...base, ok: false, error: sent.error, ...answeredFields(answered, sent.answered) };
     }
     // Known before the append finishes, so no request of the shard is sent after it.
     if (record.error?.fatal && !fatal) {

@@ -27,6 +27,7 @@ import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type Provider
 import { classifierOf, classifyError, type RequestError } from '../providers/outcome';
 import type { ProviderRequest } from '../providers/types';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { formatRequests } from '../requests/format';
 import { AnswerReuse } from '../requests/reuse';
 import { writeParsedShard } from '../requests/parse';
@@ -37,7 +38,7 @@ import { ShardLease } from '../storage/shard-lease';
 import { readShardRows, readInputIndex } from '../storage/dataset';
 import { sha256 } from '../storage/fingerprint';
 import { exists, writeFileAtomic } from '../storage/jsonl';
-import { ShardLog, type AttemptRecord } from '../storage/response-log';
+import { ShardLog, type AnsweredChoices, type AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { ActivityDeps } from './deps';
 
@@ -166,7 +167,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       if (!submission) {
         const log = await ShardLog.load(run.responses(task.batch), task.jobId);
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
-        const formatted = formatShard(curator, rows, first, toSend);
+        const formatted = formatShard(curator, rows, first, toSend, (i) => log.state(i).answered);
         lines = formatted.lines;
         const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
         try {
@@ -174,8 +175,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           for (const [i, error] of formatted.errors) {
             await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
           }
+          // A request with choices answered asks for fewer: no other run's answer is the whole of it.
+          const whole = new Map([...formatted.requests].filter(([i]) => !log.state(i).answered));
           const reuse = reuseFor(curator, task);
-          for (const i of await reuse.reuse(formatted.requests, recorder, (i) => rows[i - first])) lines.delete(i);
+          for (const i of await reuse.reuse(whole, recorder, (i) => rows[i - first])) lines.delete(i);
         } finally {
           await recorder.close();
         }
@@ -310,12 +313,13 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             for await (const result of client.results(part.id)) {
               const i = indexOfCustomId(result.customId);
               if (i === undefined) continue;
-              if (result.answer) {
-                const accepted = accept(result.answer);
+              const answered = log.state(i).answered;
+              if (result.answer && !result.error) {
+                const accepted = accept(completeAnswer(result.answer, answered));
                 await record(i, accepted);
                 await reuse.remember(requests.get(i), accepted);
               } else {
-                await record(i, { ok: false, error: result.error! });
+                await record(i, { ok: false, error: result.error!, ...answeredFields(answered, result.answer) });
               }
             }
             // Requests the provider returned nothing for: the batch failed, expired or was cancelled before them.
@@ -367,11 +371,12 @@ function formatShard(
   curator: Curator,
   rows: Row[],
   first: number,
-  indices: number[]
+  indices: number[],
+  answeredOf: (i: number) => AnsweredChoices | undefined = () => undefined
 ): { lines: Map<number, BatchLine>; requests: Map<number, ProviderRequest>; errors: Map<number, RequestError> } {
   const { requests, errors } = formatRequests(curator, rows, first, indices);
   const lines = new Map<number, BatchLine>();
   const provider = providerOf(curator);
-  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(request)));
+  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(stillToAsk(request, answeredOf(i)))));
   return { lines, requests, errors };
 }

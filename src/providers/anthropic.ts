@@ -53,22 +53,34 @@ export class AnthropicProvider implements ProviderClient {
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
     const { body, n } = splitN(anthropicBody(request));
+    const create = () =>
+      this.client.messages
+        .create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, {
+          signal: options.signal,
+          timeout: options.timeoutMs,
+        })
+        .withResponse();
+    if (n === 1) {
+      const { data, request_id, response } = await create();
+      return {
+        ...anthropicAnswer(checkAnswerBody(data)),
+        requestId: request_id ?? undefined,
+        headers: response.headers,
+      };
+    }
     // Anthropic has no `n`: n calls of the same body, answered together (usage summed).
-    const calls = await Promise.all(
-      Array.from({ length: n }, () =>
-        this.client.messages
-          .create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, {
-            signal: options.signal,
-            timeout: options.timeoutMs,
-          })
-          .withResponse()
-      )
-    );
-    const { request_id, response } = calls[0]!;
-    const answer =
-      n === 1
-        ? anthropicAnswer(checkAnswerBody(calls[0]!.data))
-        : anthropicAnswers(calls.map((c) => checkAnswerBody(c.data)));
+    const settled = await Promise.allSettled(Array.from({ length: n }, create));
+    const answered = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) {
+      // The calls that succeeded are paid: they go with the error, so the retry asks only for the others.
+      if (answered.length > 0 && failed.reason && typeof failed.reason === 'object') {
+        Object.assign(failed.reason, { answered: anthropicAnswers(answered.map((c) => checkAnswerBody(c.data))) });
+      }
+      throw failed.reason;
+    }
+    const { request_id, response } = answered[0]!;
+    const answer = anthropicAnswers(answered.map((c) => checkAnswerBody(c.data)));
     return { ...answer, requestId: request_id ?? undefined, headers: response.headers };
   }
 }
@@ -200,8 +212,11 @@ class ChoiceGroups {
     if (group.results.some((r) => r === undefined)) return undefined;
     this.open.delete(customId);
     const failed = group.results.find((r) => r?.error);
-    if (failed) return { customId, error: failed.error };
-    return { customId, answer: { ...anthropicAnswers(group.messages), requestId: group.messages[0]!.id } };
+    const messages = group.messages.filter((m) => m !== undefined);
+    const answer = messages.length > 0 ? { ...anthropicAnswers(messages), requestId: messages[0]!.id } : undefined;
+    // Lines that succeeded beside a failed one are paid: their answer goes with the error, for the retry to keep.
+    if (failed) return { customId, error: failed.error, ...(answer ? { answer } : {}) };
+    return { customId, answer };
   }
 }
 
@@ -296,8 +311,9 @@ export const anthropic: ProviderModule = {
   defaultBaseURL: 'https://api.anthropic.com',
   createClient: ({ baseURL, apiKey, fetch }) => new AnthropicProvider(baseURL, apiKey, fetch),
   body: anthropicBody,
-  // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text.
-  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength),
+  // Its tokenizer is not public, and yields more tokens per character than OpenAI's on most text. With `n`, each of
+  // the n calls bills the input.
+  estimateInputTokens: (request) => chatInputTokens(request, tokensFromLength) * splitN(request.params).n,
   // Anthropic counts max_tokens against the output budget up front.
   reservesMaxTokens: true,
   batch: {

@@ -34,6 +34,8 @@ export interface AttemptRecord {
   raw?: unknown;
   /** Where an answer taken from another run came from (`job` is then `reused`): see {@link ReusedFrom}. */
   reused?: ReusedFrom;
+  /** A failed attempt of a request whose `n` choices come from separate calls: the choices answered (and paid) so far. */
+  answered?: AnsweredChoices;
   error?: RequestError;
 }
 
@@ -50,6 +52,15 @@ export interface ReusedFrom {
   job?: string;
 }
 
+/**
+ * The choices of a request answered so far when its other choices failed (Anthropic's `n`, one call each): the
+ * provider's choices as it mapped them, opaque here, and their raw bodies. A retry asks only for the rest.
+ */
+export interface AnsweredChoices {
+  choices: unknown[];
+  raw: unknown[];
+}
+
 /** A choice after the first of an accepted answer, recorded as compactly as the first one's fields. */
 export interface RecordedChoice {
   value: unknown;
@@ -64,6 +75,8 @@ export interface RequestState {
   attempts: number;
   /** Errors seen by the current job, oldest first. */
   errors: RequestError[];
+  /** The choices answered so far of a request not yet answered whole, from whichever job paid for them. */
+  answered?: AnsweredChoices;
   /** Tokens the current job paid for, including failed attempts that returned an answer. */
   tokens: TokenUsage;
 }
@@ -86,6 +99,7 @@ export class ShardLog {
     if (record.ok) {
       s.success ??= record;
     }
+    if (record.answered) s.answered = record.answered;
     if (record.job !== jobId) return;
     s.attempts = Math.max(s.attempts, record.attempt);
     if (record.error) s.errors.push(record.error);

@@ -37,8 +37,10 @@ export interface Answer<R = unknown> {
   /** The choices, in order; `choices[0].value` is the `response` argument of `parse`. */
   choices: AnswerChoice<R>[];
   /**
-   * Tokens of the whole answer, every choice counted (and for Anthropic's `n`, every call); `usage.reasoning` is the
-   * part of the output the model spent reasoning, when the provider counts it (OpenAI).
+   * Tokens of the answer, every choice counted (and for Anthropic's `n`, every call). When a retry completed an
+   * Anthropic answer whose other calls came in an earlier attempt, the tokens of the retry's calls (the run's stats
+   * count the earlier ones with that attempt). `usage.reasoning` is the part of the output the model spent
+   * reasoning, when the provider counts it (OpenAI).
    */
   usage: TokenUsage;
   /**

@@ -2,7 +2,8 @@
  * Issue #15 parts 2, 3 and 5 end to end on a real Temporal dev server, through the real OpenAI and Anthropic SDKs to
  * the simulator, in synchronous and Batch-API mode: tool calls parsed and checked, `n` choices (OpenAI natively,
  * Anthropic as n calls or n batch lines) each a row, every choice's tokens counted, the raw body kept; a rerun makes
- * zero calls; a tool call breaking its schema is retried, and one that always breaks it fails its row alone, named.
+ * zero calls; a tool call breaking its schema is retried, and one that always breaks it fails its row alone, named;
+ * a failed call among Anthropic's n is asked again alone.
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -148,6 +149,8 @@ describe('tools, n and the raw answer on a real Temporal dev server', () => {
         { id: base + 11, note: '[[sim:invalid-json=schema,times=1]]' },
         { id: base + 12, note: '[[sim:invalid-json=schema]]' },
         { id: base + 13 },
+        // One call of the request fails (for Anthropic, one of its n): the retry asks only for what is missing.
+        { id: base + 14, note: '[[sim:status=500,times=1]]' },
       ];
       const result = await curate(stack.client, curator.name, {
         dataset,
@@ -157,7 +160,20 @@ describe('tools, n and the raw answer on a real Temporal dev server', () => {
         requireAllResponses: false,
       });
       assert.equal(result.stats.failed, 1);
-      assert.deepEqual([...new Set(rowsOf(result).map((r) => Number(r.id)))], [base + 10, base + 11, base + 13]);
+      assert.deepEqual(
+        [...new Set(rowsOf(result).map((r) => Number(r.id)))],
+        [base + 10, base + 11, base + 13, base + 14]
+      );
+      assert.equal(sim.callsFor(`row ${base + 14}.`), calls + 1, 'each choice paid once');
+      assert.deepEqual(
+        rowsOf(result)
+          .filter((r) => r.id === base + 14)
+          .map((r) => [r.k, typeof r.city, r.rawChoices]),
+        [
+          [0, 'string', 2],
+          [1, 'string', 2],
+        ]
+      );
       assert.equal(sim.callsFor(`row ${base + 11}.`), 2 * calls, 'broken once, asked again');
       assert.equal(sim.callsFor(`row ${base + 12}.`), 2 * calls, 'asked until maxRetries ran out');
       const failed = readFileSync(result.failedRequestsPath, 'utf8')

@@ -13,9 +13,11 @@ import { buildRequest } from '../../src/requests/format';
 import { runFingerprint } from '../../src/requests/fingerprint';
 import { answerAcceptor } from '../../src/requests/accept';
 import { answerView } from '../../src/requests/answer-view';
+import { answeredFields, completeAnswer, stillToAsk } from '../../src/requests/choices';
+import { ShardLog } from '../../src/storage/response-log';
 import { parseRows } from '../../src/requests/parse';
 import { openaiAnswer, openaiBody } from '../../src/providers/openai';
-import { anthropicAnswer, anthropicAnswers, anthropicBody, splitN } from '../../src/providers/anthropic';
+import { anthropic, anthropicAnswer, anthropicAnswers, anthropicBody, splitN } from '../../src/providers/anthropic';
 import type { ProviderAnswer } from '../../src/providers/types';
 
 const weather = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
@@ -92,6 +94,12 @@ describe('wire bodies', () => {
     const { n: _n, ...wire } = body;
     assert.deepEqual(splitN(body), { body: wire, n: 2 });
     assert.deepEqual(splitN(wire), { body: wire, n: 1 });
+    const one = buildRequest(curator({ model: 'claude-x' }), { city: 'Oslo' });
+    assert.equal(
+      anthropic.estimateInputTokens(buildRequest(c, { city: 'Oslo' })),
+      2 * anthropic.estimateInputTokens(one),
+      'n calls bill n inputs'
+    );
     const named = anthropicBody(buildRequest(curator({ model: 'claude-x' }), { city: 'Oslo' }));
     assert.deepEqual(named.tool_choice, { type: 'tool', name: 'get_weather' });
   });
@@ -361,5 +369,51 @@ describe('answers mapped back, accepted, recorded and viewed', () => {
     assert.deepEqual(both.raw, messages);
     const fields = answerAcceptor(curator({ tools: undefined, toolChoice: undefined }))(both);
     assert.deepEqual([fields.value, fields.moreChoices], ['one', [{ value: 'two', finish: 'end_turn' }]]);
+  });
+});
+
+describe("Anthropic's n: each choice paid once", () => {
+  const choice = (text: string) => ({ text, finishReason: 'stop', rawFinishReason: 'end_turn' });
+
+  test('a failed attempt records the choices that came; the retry asks for the rest and completes the answer', async () => {
+    const request = buildRequest(curator({ model: 'claude-x', generationParams: { n: 3 } }), { city: 'Oslo' });
+    // Attempt 1: one of three calls answered.
+    const partial = { ...choice('a'), usage: { input: 10, output: 4 }, raw: { id: 'm1' } };
+    const first = answeredFields(undefined, partial);
+    assert.deepEqual(first, {
+      answered: { choices: [choice('a')], raw: [{ id: 'm1' }] },
+      usage: { input: 10, output: 4 },
+    });
+    assert.equal(stillToAsk(request, first.answered).params.n, 2);
+    // Attempt 2: one more answered, one failed again: both kept, one left to ask.
+    const second = answeredFields(first.answered, {
+      ...choice('b'),
+      usage: { input: 10, output: 5 },
+      raw: { id: 'm2' },
+    });
+    assert.deepEqual(second.answered, { choices: [choice('a'), choice('b')], raw: [{ id: 'm1' }, { id: 'm2' }] });
+    assert.equal(second.usage?.output, 5, 'what this attempt paid');
+    const last = stillToAsk(request, second.answered);
+    assert.equal(last.params.n, 1);
+    assert.equal('n' in anthropicBody(last), false, 'one call, no n on the wire');
+    // Attempt 3 answers the last: the whole answer, in order.
+    const whole = completeAnswer(
+      { ...choice('c'), usage: { input: 10, output: 6 }, raw: { id: 'm3' } },
+      second.answered
+    );
+    const fields = answerAcceptor(curator({ tools: undefined, toolChoice: undefined, includeRawAnswer: true }))(whole);
+    assert.deepEqual(
+      [fields.value, fields.moreChoices?.map((c) => c.value), fields.raw],
+      ['a', ['b', 'c'], [{ id: 'm1' }, { id: 'm2' }, { id: 'm3' }]]
+    );
+    assert.equal(stillToAsk(request, undefined), request);
+  });
+
+  test('the response log keeps the choices answered, from whichever job paid for them', () => {
+    const log = new ShardLog();
+    const answered = { choices: [choice('a')], raw: [] };
+    log.apply({ i: 0, job: 'old', attempt: 1, at: 't', ok: false, answered, usage: { input: 1, output: 1 } }, 'new');
+    log.apply({ i: 0, job: 'new', attempt: 1, at: 't', ok: false }, 'new');
+    assert.deepEqual(log.state(0).answered, answered);
   });
 });
