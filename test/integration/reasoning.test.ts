@@ -84,6 +84,14 @@ const curators = modes.flatMap(([mode, backend]) => {
       reuseAnswer: (answer) => answer.choices[0]!.finishReason === 'stop',
       backend,
     }),
+    // The rerun's curator with another parse: the same run, re-parsed from its response log.
+    defineCurator({
+      ...reuseBase(tag),
+      name: `reuse-reparse-${tag}`,
+      generationParams: { max_tokens: 400 },
+      parse: (row: Item, text: string) => ({ id: row.id, length: text.length }),
+      backend,
+    }),
   ];
 });
 
@@ -204,6 +212,12 @@ describe('reasoning models and reuse after a param change on a real Temporal dev
       sim.reset();
       const third = await run(`reuse-long-${tag}`);
       assert.equal(third.fromCache, true);
+      assert.equal(sim.stats.total, 0);
+      assert.equal(sim.stats.batchCalls, 0);
+      // And re-parsing it reads every answer, reused or not, from its response log.
+      const reparsed = await run(`reuse-reparse-${tag}`);
+      assert.equal(reparsed.runHash, second.runHash);
+      assert.equal(reparsed.stats.succeeded, dataset.length);
       assert.equal(sim.stats.total, 0);
       assert.equal(sim.stats.batchCalls, 0);
     });
