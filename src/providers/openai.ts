@@ -94,8 +94,10 @@ export function openaiBody(
 /** One choice of a chat completion, its function calls included. */
 function openaiChoice(choice: OpenAI.ChatCompletion.Choice | undefined): ProviderChoice {
   const finish = choice?.finish_reason ?? 'stop';
-  // DeepSeek, vLLM and other compatible servers return the reasoning text beside the answer; OpenAI keeps it hidden.
-  const thinking = (choice?.message as { reasoning_content?: unknown } | undefined)?.reasoning_content;
+  // DeepSeek and vLLM (`reasoning_content`), OpenRouter and newer vLLM (`reasoning`) return the reasoning text beside
+  // the answer; OpenAI keeps it hidden.
+  const message = choice?.message as { reasoning_content?: unknown; reasoning?: unknown } | undefined;
+  const thinking = message?.reasoning_content ?? message?.reasoning;
   const mapped: ProviderChoice = {
     ...(typeof thinking === 'string' && thinking ? { thinking } : {}),
     text: choice?.message?.content ?? null,

@@ -30,8 +30,8 @@ export interface ProviderChoice {
   rawFinishReason: string;
   refusal?: string;
   /**
-   * The model's thinking before this answer, as text: Anthropic `thinking` blocks, or the `reasoning_content` of
-   * OpenAI-compatible servers (OpenAI itself keeps it hidden).
+   * The model's thinking before this answer, as text: Anthropic `thinking` blocks, or the `reasoning_content` /
+   * `reasoning` of OpenAI-compatible servers (OpenAI itself keeps it hidden).
    */
   thinking?: string;
 }

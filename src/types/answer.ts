@@ -44,9 +44,9 @@ export interface Answer<R = unknown> {
    */
   usage: TokenUsage;
   /**
-   * The model's thinking before its answer (the first choice's, with `n`), as text: Anthropic extended thinking (`thinking: {type: 'enabled',
-   * budget_tokens}`), or the `reasoning_content` of OpenAI-compatible servers; absent when there was none (OpenAI keeps
-   * its reasoning hidden: only `usage.reasoning` counts it).
+   * The model's thinking before its answer (the first choice's, with `n`), as text: Anthropic extended thinking
+   * (`thinking: {type: 'enabled', budget_tokens}`), or the `reasoning_content` / `reasoning` of OpenAI-compatible
+   * servers; absent when there was none (OpenAI keeps its reasoning hidden: only `usage.reasoning` counts it).
    */
   thinking?: string;
   /** The provider's id of the response (or of its first call). */

@@ -59,11 +59,15 @@ describe('reasoning in answers', () => {
     assert.deepEqual(openaiAnswer(plain).usage, { input: 10, output: 44 });
   });
 
-  test('an OpenAI-compatible reasoning_content becomes the thinking text', () => {
+  test("an OpenAI-compatible server's reasoning_content or reasoning becomes the thinking text", () => {
     const completion = {
       choices: [{ finish_reason: 'stop', message: { content: '42', reasoning_content: 'six times seven' } }],
     } as unknown as OpenAI.ChatCompletion;
     assert.equal(openaiAnswer(completion).thinking, 'six times seven');
+    const openrouter = {
+      choices: [{ finish_reason: 'stop', message: { content: '42', reasoning: 'seven times six' } }],
+    } as unknown as OpenAI.ChatCompletion;
+    assert.equal(openaiAnswer(openrouter).thinking, 'seven times six');
   });
 
   test("Anthropic's thinking blocks become the thinking text, apart from the answer", () => {
