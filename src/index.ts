@@ -14,9 +14,11 @@ export type {
   CuratorDefinition,
   Prompt,
   Provider,
+  ReuseContext,
   Row,
   RowType,
   RowTypes,
+  ToolDefinition,
   ZodLike,
 } from './curator';
 export { costUsd, pricesFor, type Prices } from './cost';
@@ -35,6 +37,8 @@ export type { RateLimitHeaderDialect } from './providers/header-dialects';
 export { anthropic } from './providers/anthropic';
 export { classifyError, type ErrorType, type RequestError } from './providers/outcome';
 export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './providers/types';
+// The parts of an answer, documented with it.
+export type { ProviderChoice, ProviderToolCall } from './providers/types';
 export type { BatchLimits, BatchLine, BatchResult, BatchStatus, ProviderBatchClient } from './providers/batch';
 export type { Limits } from './limits/window';
 export type { JsonSchema } from './schema';

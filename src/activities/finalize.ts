@@ -13,6 +13,7 @@ import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
 import { ShardLog } from '../storage/response-log';
 import type { ActivityDeps } from './deps';
 import type { ParsedLine } from '../requests/parse';
+import { REUSED_EVENT } from '../requests/reuse';
 
 /** One line of the failed requests file. */
 export interface FailedRequest {
@@ -117,6 +118,11 @@ export function createFinalize(deps: ActivityDeps) {
       dataset_sha256: dataset.sha256,
       failed_requests_path: failedPath,
     });
+    if (input.stats.reused) {
+      // Where the answers came from, for `curator show`; each reused answer's origin is in its response log record.
+      const { succeeded: answered, cached, reused } = input.stats;
+      deps.metadata.event(input.runHash, REUSED_EVENT, input.workflowId, { answered, cached, reused });
+    }
     return manifest;
   };
 }

@@ -17,6 +17,7 @@ import { providerOf } from '../providers';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
@@ -193,8 +194,7 @@ async function callRequests(
   await inlineRequests(requests, errors, provider.media, provider.name);
 
   const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
-  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL);
-  const bodies = new Map(reuse.enabled ? [...requests].map(([i, request]) => [i, provider.body(request)]) : []);
+  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL, { run: task.runHash, job: task.jobId });
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   /** Attempts made again within this activity (`retry-in-shard.ts`). */
@@ -207,7 +207,9 @@ async function callRequests(
   // at 600 requests/s when made per request).
   const beat = setInterval(() => heartbeat({ batch: task.batch, done, of: toCall.length }), 1000);
   try {
-    const reused = await reuse.reuse(bodies, recorder);
+    // A request with choices answered asks for fewer: no other run's answer is the whole of it.
+    const whole = new Map([...requests].filter(([i]) => !log.state(i).answered));
+    const reused = await reuse.reuse(whole, recorder, (i) => rows[i - first]);
     done += reused.size;
     await pool(
       toCall.filter((i) => !reused.has(i)),
@@ -269,7 +271,8 @@ async function callRequests(
         fatal ??= stopped?.fatal;
         return undefined;
       }
-      const sent = await send(client, bucket, permit, request, {
+      const answered = log.state(i).answered;
+      const sent = await send(client, bucket, permit, stillToAsk(request, answered), {
         signal: inFlight,
         timeoutMs,
         redact: (text) => deps.providers.redact(text),
@@ -283,7 +286,9 @@ async function callRequests(
         throw new CancelledFailure('cancelled while requests were in flight');
       }
       if (!sent.ok) refusal = sent;
-      record = sent.ok ? { ...base, ...accept(sent.answer) } : { ...base, ok: false, error: sent.error };
+      record = sent.ok
+        ? { ...base, ...accept(completeAnswer(sent.answer, answered)) }
+        : { ...base, ok: false, error: sent.error, ...answeredFields(answered, sent.answered) };
     }
     // Known before the append finishes, so no request of the shard is sent after it.
     if (record.error?.fatal && !fatal) {
@@ -291,7 +296,7 @@ async function callRequests(
       job.stop(fatal);
     }
     await recorder.record(record);
-    await reuse.remember(bodies.get(i), record);
+    await reuse.remember(request, record);
     const again = refusal && retryInShardAfterMs(refusal, log.state(i).attempts, task.maxRetries);
     if (again === undefined) done++;
     return again;

@@ -25,7 +25,9 @@ import type {
 import { providerOf, resolveBaseURL } from '../providers';
 import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
 import { classifierOf, classifyError, type RequestError } from '../providers/outcome';
+import type { ProviderRequest } from '../providers/types';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
@@ -37,7 +39,7 @@ import { ShardLease } from '../storage/shard-lease';
 import { readShardRows, readInputIndex } from '../storage/dataset';
 import { sha256 } from '../storage/fingerprint';
 import { exists, writeFileAtomic } from '../storage/jsonl';
-import { ShardLog, type AttemptRecord } from '../storage/response-log';
+import { ShardLog, type AnsweredChoices, type AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { ActivityDeps } from './deps';
 
@@ -146,8 +148,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   }
 
   /** Answers of earlier runs, for the requests of a curator's provider batches. */
-  function reuseFor(curator: Curator): AnswerReuse {
-    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env));
+  function reuseFor(curator: Curator, task: ProviderBatchTask): AnswerReuse {
+    const origin = { run: task.runHash, job: task.jobId };
+    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env), origin);
   }
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
@@ -165,7 +168,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       if (!submission) {
         const log = await ShardLog.load(run.responses(task.batch), task.jobId);
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
-        const formatted = await formatShard(curator, rows, first, toSend);
+        const formatted = await formatShard(curator, rows, first, toSend, (i) => log.state(i).answered);
         lines = formatted.lines;
         const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
         try {
@@ -173,8 +176,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           for (const [i, error] of formatted.errors) {
             await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
           }
-          const bodies = new Map([...lines].map(([i, line]) => [i, line.body]));
-          for (const i of await reuseFor(curator).reuse(bodies, recorder)) lines.delete(i);
+          // A request with choices answered asks for fewer: no other run's answer is the whole of it.
+          const whole = new Map([...formatted.requests].filter(([i]) => !log.state(i).answered));
+          const reuse = reuseFor(curator, task);
+          for (const i of await reuse.reuse(whole, recorder, (i) => rows[i - first])) lines.delete(i);
         } finally {
           await recorder.close();
         }
@@ -294,9 +299,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       const first = task.batch * index.batchSize;
       const log = await ShardLog.load(run.responses(task.batch), task.jobId);
       const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
-      const reuse = reuseFor(curator);
+      const reuse = reuseFor(curator, task);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
-      const { lines } = await formatShard(curator, rows, first, sent);
+      const { requests } = await formatShard(curator, rows, first, sent);
       try {
         for (const part of submission.parts) {
           const attempts = new Map(part.items);
@@ -313,12 +318,13 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             for await (const result of client.results(part.id)) {
               const i = indexOfCustomId(result.customId);
               if (i === undefined) continue;
-              if (result.answer) {
-                const accepted = accept(result.answer);
+              const answered = log.state(i).answered;
+              if (result.answer && !result.error) {
+                const accepted = accept(completeAnswer(result.answer, answered));
                 await record(i, accepted);
-                await reuse.remember(lines.get(i)?.body, accepted);
+                await reuse.remember(requests.get(i), accepted);
               } else {
-                await record(i, { ok: false, error: result.error! });
+                await record(i, { ok: false, error: result.error!, ...answeredFields(answered, result.answer) });
               }
             }
             // Requests the provider returned nothing for: the batch failed, expired or was cancelled before them.
@@ -373,13 +379,19 @@ async function formatShard(
   curator: Curator,
   rows: Row[],
   first: number,
-  indices: number[]
-): Promise<{ lines: Map<number, BatchLine>; errors: Map<number, RequestError>; recorded: Map<number, unknown> }> {
+  indices: number[],
+  answeredOf: (i: number) => AnsweredChoices | undefined = () => undefined
+): Promise<{
+  lines: Map<number, BatchLine>;
+  requests: Map<number, ProviderRequest>;
+  errors: Map<number, RequestError>;
+  recorded: Map<number, unknown>;
+}> {
   const { requests, errors } = formatRequests(curator, rows, first, indices);
   const recorded = new Map([...requests].map(([i, r]) => [i, recordedRequest(r)]));
   const provider = providerOf(curator);
   await inlineRequests(requests, errors, provider.media, provider.name);
   const lines = new Map<number, BatchLine>();
-  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(request)));
-  return { lines, errors, recorded };
+  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(stillToAsk(request, answeredOf(i)))));
+  return { lines, requests, errors, recorded };
 }

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { REUSED_EVENT } from '../requests/reuse';
 import { readArrowRows } from '../storage/arrow';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { writeParquetFromArrow } from '../storage/parquet';
@@ -48,7 +49,9 @@ export async function formatRun(db: MetadataStore, run: RunRecord): Promise<stri
   const lines = Object.entries(run)
     .filter(([k]) => k !== 'prompt_func')
     .map(([k, v]) => `${k.padEnd(24)} ${v === null ? '' : String(v)}`);
-  const events = (await db.events(run.run_hash)).map((e) => `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}`);
+  const events = (await db.events(run.run_hash)).map(
+    (e) => `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}${e.event === REUSED_EVENT && e.detail ? `  ${e.detail}` : ''}`
+  );
   return [...lines, `${'prompt_func'.padEnd(24)} ${run.prompt_func.split('\n')[0]}…`, 'history:', ...events].join('\n');
 }
 

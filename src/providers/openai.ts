@@ -15,7 +15,8 @@ import {
   type BatchStatus,
   type ProviderBatchClient,
 } from './batch';
-import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+import type { CallOptions, ProviderAnswer, ProviderChoice, ProviderClient, ProviderRequest } from './types';
+import type { TokenUsage } from '../types/usage';
 import { checkAnswerBody } from './outcome';
 import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
@@ -80,20 +81,62 @@ export function openaiBody(
     body.messages = [{ role: 'system', content: instruction }, ...messages];
     body.response_format = { type: 'json_object' };
   }
+  if (request.tools) {
+    body.tools = request.tools.map(({ name, description, parameters }) => ({
+      type: 'function',
+      function: { name, ...(description !== undefined ? { description } : {}), parameters },
+    }));
+  }
+  if (request.toolChoice !== undefined) {
+    const choice = request.toolChoice;
+    body.tool_choice = typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+  }
   return body;
 }
 
-/** A chat completion body as an answer, whether it came from a call or from a batch output file. */
-export function openaiAnswer(data: OpenAI.ChatCompletion): Omit<ProviderAnswer, 'requestId' | 'headers'> {
-  const choice = data.choices?.[0];
+/** One choice of a chat completion, its function calls included. */
+function openaiChoice(choice: OpenAI.ChatCompletion.Choice | undefined): ProviderChoice {
   const finish = choice?.finish_reason ?? 'stop';
-  return {
+  // DeepSeek and vLLM (`reasoning_content`), OpenRouter and newer vLLM (`reasoning`) return the reasoning text beside
+  // the answer; OpenAI keeps it hidden.
+  const message = choice?.message as { reasoning_content?: unknown; reasoning?: unknown } | undefined;
+  const thinking = message?.reasoning_content ?? message?.reasoning;
+  const mapped: ProviderChoice = {
+    ...(typeof thinking === 'string' && thinking ? { thinking } : {}),
     text: choice?.message?.content ?? null,
     refusal: choice?.message?.refusal ?? undefined,
     finishReason: finish,
     rawFinishReason: finish,
-    usage: { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 },
   };
+  const calls = (choice?.message?.tool_calls ?? []).filter((call) => call.type === 'function');
+  if (calls.length > 0) {
+    mapped.toolCalls = calls.map((call) => ({
+      id: call.id,
+      name: call.function.name,
+      arguments: call.function.arguments,
+    }));
+  }
+  return mapped;
+}
+
+/** A chat completion body as an answer, whether it came from a call or from a batch output file. */
+export function openaiAnswer(data: OpenAI.ChatCompletion): Omit<ProviderAnswer, 'requestId' | 'headers'> {
+  const choices = [...(data.choices ?? [])].sort((a, b) => a.index - b.index).map(openaiChoice);
+  const answer: Omit<ProviderAnswer, 'requestId' | 'headers'> = {
+    ...(choices[0] ?? openaiChoice(undefined)),
+    usage: openaiUsage(data.usage),
+    raw: data,
+  };
+  if (choices.length > 1) answer.choices = choices;
+  return answer;
+}
+
+/** Chat Completions usage; reasoning tokens are part of `completion_tokens` and billed with them. */
+function openaiUsage(usage: OpenAI.CompletionUsage | undefined): TokenUsage {
+  const tokens: TokenUsage = { input: usage?.prompt_tokens ?? 0, output: usage?.completion_tokens ?? 0 };
+  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
+  if (reasoning) tokens.reasoning = reasoning;
+  return tokens;
 }
 
 /** OpenAI: requests and bytes per batch input file (the SDK's docs, 2025). */

@@ -1,7 +1,7 @@
 /** Stage "format" of a request's life: a dataset row becomes a provider request. Pure, so it is easy to test. */
 import type { ChatMessage, Curator, Row } from '../curator';
 import type { RequestError } from '../providers/outcome';
-import type { ProviderRequest } from '../providers/types';
+import type { ProviderRequest, RequestTool } from '../providers/types';
 import { INVALID_ROW_KEY } from '../storage/dataset';
 import { resolveResponseFormat } from '../schema';
 import { PromptError } from '../errors';
@@ -74,14 +74,27 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   return messages;
 }
 
+/** The curator's tools as a request carries them: their parameters as JSON Schema. */
+export function requestTools(curator: Curator): RequestTool[] | undefined {
+  return curator.tools?.map(({ name, description, parameters }) => ({
+    name,
+    ...(description !== undefined ? { description } : {}),
+    parameters: resolveResponseFormat(parameters)!.jsonSchema,
+  }));
+}
+
 /** One row's provider request: its messages, and the curator's params with the row's own merged over them. */
 export function buildRequest(curator: Curator, row: Row): ProviderRequest {
-  return {
+  const request: ProviderRequest = {
     model: curator.model,
     messages: buildMessages(curator, row),
     params: paramsForRow(curator, row),
     schema: resolveResponseFormat(curator.responseFormat)?.jsonSchema,
   };
+  const tools = requestTools(curator);
+  if (tools) request.tools = tools;
+  if (curator.toolChoice !== undefined) request.toolChoice = curator.toolChoice;
+  return request;
 }
 
 /** The requests of a shard's rows, and the rows that cannot become one, each with why (they fail alone). */

@@ -12,9 +12,16 @@ export type Sent =
   /**
    * `cancelled`: the activity was cancelled while the request was in flight; it may have been paid for. `alone`: a
    * refusal that held back only this request (no used-up budget: the bucket did not pause), so it may be tried again
-   * after its own `retry-after` (see `retry-in-shard.ts`).
+   * after its own `retry-after` (see `retry-in-shard.ts`). `answered`: the choices that came of a request whose `n`
+   * choices go as separate calls, when only some failed.
    */
-  | { ok: false; error: RequestError; cancelled: boolean; alone: boolean };
+  | {
+      ok: false;
+      error: RequestError;
+      cancelled: boolean;
+      alone: boolean;
+      answered?: Omit<ProviderAnswer, 'headers'>;
+    };
 
 export interface SendOptions {
   signal: AbortSignal;
@@ -44,6 +51,7 @@ export async function send(
     else if (error.type === 'Overloaded' || error.status === 503) alone = permit.congested(headers) === 'request';
     else permit.failed(headers);
     if (signal.aborted) return { ok: false, error, cancelled: true, alone: false };
+    const answered = (err as { answered?: Omit<ProviderAnswer, 'headers'> } | null)?.answered;
     error.message = redact(error.message);
     // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
     if (
@@ -56,6 +64,6 @@ export async function send(
       error.retryable = false;
       error.fatal = true;
     }
-    return { ok: false, error, cancelled: false, alone };
+    return { ok: false, error, cancelled: false, alone, ...(answered ? { answered } : {}) };
   }
 }
