@@ -184,10 +184,15 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
   ];
 }
 
-/** Mean of the per-second counts over the middle 60% of the seconds from the first 200 to the last. */
+/**
+ * Mean of the per-second counts over the middle 60% of the seconds from the first busy second to the last 200. A busy
+ * second has a tenth of the busiest one's count or more: the span does not start at the lone first request whose
+ * answer tells the limits, or the wait for it (one latency: 20-40 s in `slow`) would count as idle steady state.
+ */
 export function steadyRate(perSecond: [number, number][]): number {
   if (perSecond.length === 0) return 0;
-  const first = perSecond[0]![0];
+  const busiest = Math.max(...perSecond.map(([, count]) => count));
+  const first = perSecond.find(([, count]) => count >= busiest / 10)![0];
   const last = perSecond.at(-1)![0];
   const span = last - first;
   if (span < 5) return NaN;
