@@ -9,8 +9,7 @@ import type { CurationManifest, FinalizeInput } from '../types';
 import { costUsd, pricesFor } from '../cost';
 import { writeArrowFile } from '../storage/arrow';
 import { readShardRows, readInputIndex } from '../storage/dataset';
-import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
-import { ShardLog } from '../storage/response-log';
+import { ensureDir, readRecords } from '../storage/jsonl';
 import type { ActivityDeps } from './deps';
 import type { ParsedLine } from '../requests/parse';
 
@@ -29,10 +28,13 @@ export interface FailedRequest {
 export function createFinalize(deps: ActivityDeps) {
   return async function finalize(input: FinalizeInput): Promise<CurationManifest> {
     const curator = await deps.curatorForRun(input.curator, input.runHash, input.parseHash);
+    const { plane, artifacts } = await deps.storage();
     const run = deps.cache.run(input.runHash);
     const index = await readInputIndex(run);
     const batchCount = index.offsets.length;
     const shard = (b: number) => run.parsed(input.parseHash, b);
+    // With an object store the batches were parsed on any machine: the store's shards, onto this disk (a cache).
+    for (let b = 0; b < batchCount && artifacts.remote; b++) await artifacts.fetch(shard(b), { fresh: true });
 
     async function* outputRows() {
       for (let b = 0; b < batchCount; b++) {
@@ -40,6 +42,15 @@ export function createFinalize(deps: ActivityDeps) {
       }
     }
     const dataset = await writeArrowFile(run.dataset(input.parseHash), outputRows);
+    // Streamed to the store (multipart), written once: a finalize retried after the upload finds it there, and the
+    // object is what the manifest's hash must describe.
+    if (artifacts.remote && (await artifacts.publish(dataset.path, { ifAbsent: true })) === undefined) {
+      const stored = await artifacts.sha256(dataset.path);
+      if (stored !== dataset.sha256) {
+        await artifacts.fetch(dataset.path, { fresh: true });
+        dataset.sha256 = stored!;
+      }
+    }
 
     const failedPath = run.failedRequests(input.parseHash);
     await ensureDir(run.dir);
@@ -55,7 +66,7 @@ export function createFinalize(deps: ActivityDeps) {
       succeeded += ok;
       if (ok === size) continue;
       // Only batches with failures are read again, to name each failed request with its row and errors.
-      const log = await ShardLog.load(run.responses(b), input.jobId);
+      const log = await plane.responses.load(input.runHash, b, input.jobId);
       const rows = await readShardRows(run, index, b);
       for (let k = 0; k < rows.length; k++) {
         const i = b * index.batchSize + k;
@@ -78,6 +89,7 @@ export function createFinalize(deps: ActivityDeps) {
     out.end();
     await once(out, 'finish');
     await rename(tmp, failedPath);
+    await artifacts.publish(failedPath);
 
     const manifest: CurationManifest = {
       curator: input.curator,
@@ -87,6 +99,7 @@ export function createFinalize(deps: ActivityDeps) {
       runDir: run.dir,
       datasetPath: dataset.path,
       datasetSha256: dataset.sha256,
+      ...(artifacts.remote ? { datasetUri: artifacts.uri(dataset.path) } : {}),
       failedRequestsPath: failedPath,
       stats: {
         ...input.stats,
@@ -100,8 +113,9 @@ export function createFinalize(deps: ActivityDeps) {
       fromCache: false,
       createdAt: new Date().toISOString(),
     };
-    await writeFileAtomic(run.result(input.parseHash), JSON.stringify(manifest, null, 2));
-    deps.metadata.finishRun(input.runHash, {
+    // Last, as its presence is what makes a rerun a cache hit.
+    await artifacts.writeText(run.result(input.parseHash), JSON.stringify(manifest, null, 2));
+    await plane.metadata.finishRun(input.runHash, {
       status: failed > 0 ? 'completed_with_failures' : 'completed',
       parse_hash: input.parseHash,
       workflow_id: input.workflowId,
@@ -113,9 +127,9 @@ export function createFinalize(deps: ActivityDeps) {
       total_completion_tokens: input.stats.tokens.output,
       total_cost_milli_dollars: manifest.costUsd === undefined ? null : manifest.costUsd * 1000,
       output_rows: dataset.rows,
-      dataset_path: dataset.path,
+      dataset_path: artifacts.uri(dataset.path),
       dataset_sha256: dataset.sha256,
-      failed_requests_path: failedPath,
+      failed_requests_path: artifacts.uri(failedPath),
     });
     return manifest;
   };
