@@ -30,7 +30,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -154,6 +154,8 @@ export function planFaults(machines: number): FaultEvent[] {
 /** A worker process on each machine; replaced when its machine is replaced. */
 class MachineWorkers {
   readonly processes = new Map<string, ChildProcess>();
+  /** Resolved when the machine's worker polls its task queue. */
+  readonly ready = new Map<string, Promise<void>>();
   private stopping = false;
 
   constructor(
@@ -171,9 +173,16 @@ class MachineWorkers {
     );
     this.processes.set(machine, child);
     const started = performance.now();
+    let polling!: () => void;
+    this.ready.set(machine, new Promise<void>((resolve) => (polling = resolve)));
+    // The AWS SDK's notice about Node 20 is a paragraph on every start: passed over, from its first line to its last.
+    let notice = false;
     createInterface({ input: child.stderr! }).on('line', (line) => {
       if (line.startsWith('worker: ')) {
+        polling();
         this.log(`${machine}: worker ${child.pid} polling after ${((performance.now() - started) / 1000).toFixed(1)}s`);
+      } else if (notice || line.includes('NodeVersionSupportWarning')) {
+        notice = !line.includes('--trace-warnings');
       } else {
         this.log(`${machine}: ${line}`);
       }
@@ -326,12 +335,22 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
         `${options.dataPlane}, faults ${options.faults ? 'on' : 'off'}; work folder ${workDir}`
     );
 
+    // Every machine at work before the job starts, so that the first fault finds work in flight.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(machines.map((m) => workers!.ready.get(m))),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the workers did not poll within 180 s')), 180_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const jobStarted = performance.now();
     const jobStartedAt = Date.now();
     const handle = await startCuration(client, 'bench-text', {
       dataset: inputPath,
       taskQueue,
       maxConcurrentRequests: options.concurrency,
+      // The job id would otherwise come from the dataset and options, the same on every run of the bench.
+      workflowId: `curate/bench-text/cluster-${runId}`,
     });
     report.jobWorkflowId = handle.workflowId;
     log(`job ${handle.workflowId} started`);
@@ -435,7 +454,12 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
 
     if (result) {
       report.stats = result.stats;
-      await checkOutput(result, options, root, workDir, report);
+      const machineEnv = await stack.env('m1');
+      const store =
+        options.dataPlane === 'store'
+          ? { storage: workerEnv.CURATOR_STORAGE, cacheDir: machineEnv.CURATOR_CACHE_DIR }
+          : undefined;
+      await checkOutput(result, options, root, store, workDir, report);
     } else if (!failures.length) {
       failures.push('no result');
     }
@@ -462,17 +486,28 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
   return report;
 }
 
+/** Where a run kept in the object store is: the store's root, and the machines' cache root its keys are relative to. */
+interface StoreRun {
+  storage: string;
+  cacheDir: string;
+}
+
 /** Rows out = rows in, each exactly once; every object or file of the run whole; the dataset as recorded. */
 async function checkOutput(
   result: CurationResult,
   options: ClusterChaosOptions,
   env: Record<string, string>,
+  store: StoreRun | undefined,
   workDir: string,
   report: ClusterChaosReport
 ): Promise<void> {
   const { failures, figures: f } = report;
+  // With a store, the paths of the manifest are on the disk of the machine that finalized: read the objects instead.
+  const inStore = store && result.datasetUri !== undefined;
   const local = (path: string, name: string) =>
-    path.startsWith('s3://') ? copyFromStore(path, join(workDir, name), env) : Promise.resolve(path);
+    inStore
+      ? copyFromStore(`${store.storage}/${relative(store.cacheDir, path)}`, join(workDir, name), env)
+      : Promise.resolve(path);
   try {
     const dataset = await local(result.datasetPath, 'dataset.arrow');
     const failed = await local(result.failedRequestsPath, 'failed.jsonl');
@@ -492,8 +527,10 @@ async function checkOutput(
   } catch (err) {
     failures.push(`reading the output: ${(err as Error).message}`);
   }
-  if (result.runDir.startsWith('s3://')) {
-    const objects = await checkStoreObjects(result.runDir, env);
+  if (store) {
+    if (!inStore) failures.push('the manifest names no dataset in the object store (datasetUri)');
+    // Every object of this run's prefix: the artifacts and the response-log segments.
+    const objects = await checkStoreObjects(store.storage, env);
     f.objectsChecked = objects.objects;
     f.badLines = objects.badLines.length;
     for (const bad of objects.badLines.slice(0, 10)) failures.push(`invalid line ${bad.file}:${bad.line}: ${bad.text}`);
