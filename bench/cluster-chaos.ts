@@ -329,7 +329,10 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     connection = await Connection.connect({ address: '127.0.0.1:17333' });
     const client = new Client({ connection, namespace: root.TEMPORAL_NAMESPACE });
     const inputPath = join(workDir, 'input.jsonl');
-    writeFileSync(inputPath, Array.from({ length: options.requests }, (_, id) => JSON.stringify({ id }) + '\n').join(''));
+    writeFileSync(
+      inputPath,
+      Array.from({ length: options.requests }, (_, id) => JSON.stringify({ id }) + '\n').join('')
+    );
     log(
       `${options.machines} machines, ${options.requests} requests, limit ${options.rpm} rpm, data plane ` +
         `${options.dataPlane}, faults ${options.faults ? 'on' : 'off'}; work folder ${workDir}`
@@ -430,11 +433,14 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     f.simRequests = simulator.stats.total;
     f.rateLimited = simulator.stats.refused.rateLimited;
     f.rateLimitedShare = Number((f.rateLimited / Math.max(1, f.simRequests)).toFixed(4));
-    if (f.rateLimited > 0.01 * f.simRequests) failures.push(`${f.rateLimited} 429s of ${f.simRequests} requests (> 1%)`);
+    if (f.rateLimited > 0.01 * f.simRequests)
+      failures.push(`${f.rateLimited} 429s of ${f.simRequests} requests (> 1%)`);
     f.duplicates = countDuplicates(simulator.stats.requests).paidTwice;
     f.duplicateBound = events.reduce((sum, e) => sum + (e.atRisk ?? 0), 0);
     if (f.duplicates > f.duplicateBound) {
-      failures.push(`${f.duplicates} answers paid twice, more than the ${f.duplicateBound} at risk on the lost machines`);
+      failures.push(
+        `${f.duplicates} answers paid twice, more than the ${f.duplicateBound} at risk on the lost machines`
+      );
     }
     for (const [m, proxy] of proxies) f.answeredPerMachine[m] = proxy.answered;
     report.stalls = longestStalls(simulator.stats.requests, jobStartedAt);
@@ -516,7 +522,11 @@ async function checkOutput(
     const accounting = await checkAccounting(dataset, failed, options.requests);
     f.rowsOut = accounting.outputRows;
     f.rowsFailed = accounting.failedRows;
-    const some = (ids: unknown[]) => ids.slice(0, 10).map((x) => JSON.stringify(x)).join(', ');
+    const some = (ids: unknown[]) =>
+      ids
+        .slice(0, 10)
+        .map((x) => JSON.stringify(x))
+        .join(', ');
     if (accounting.outputRows !== options.requests) {
       failures.push(`${accounting.outputRows} rows out of ${options.requests} in (${accounting.failedRows} failed)`);
     }
@@ -563,7 +573,12 @@ export function formatReport(report: ClusterChaosReport): string {
     ['dataset SHA-256 as recorded', f.sha256Matches ? 'yes' : 'no'],
     ['histories replayed', f.historiesReplayed],
     ['replay errors', f.replayErrors],
-    ['answers per machine', Object.entries(f.answeredPerMachine).map(([m, n]) => `${m} ${n}`).join(', ')],
+    [
+      'answers per machine',
+      Object.entries(f.answeredPerMachine)
+        .map(([m, n]) => `${m} ${n}`)
+        .join(', '),
+    ],
     ['job wall time (s)', f.jobSeconds],
     ['rows per second', f.requestsPerSecond],
     ['total time (s)', f.totalSeconds],
