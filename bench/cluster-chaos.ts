@@ -4,10 +4,12 @@
  * services reached only through relays). One job against the simulator enforcing one rate limit for everybody, and
  * during it, in this order:
  *
- *   1. machine m1 is killed (every process SIGKILLed, its disk deleted); a fresh machine replaces it 5 s later;
+ *   1. a machine is killed (every process SIGKILLed, its disk deleted); a fresh one replaces it 5 s later;
  *   2. Temporal host 1 is SIGKILLed (machines whose relay prefers it fail over to host 2); it restarts 10 s later;
  *   3. the object store is restarted (SIGTERM, start on the same data);
- *   4. machine m2 (m1 when there is one) is cut off, its relays stopped, for 30 s, then healed.
+ *   4. a machine is cut off, its relays stopped, for 30 s, then healed.
+ *
+ * Each machine fault hits the machine with the most requests at risk at that moment.
  *
  * Nobody tells Temporal about the dead or the cut machine: their activities come back through the heartbeat timeout,
  * as in production. Then it checks: every input row exactly once in the dataset (or once in the failed file), rows
@@ -141,13 +143,17 @@ export interface ClusterChaosReport {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The faults, at fixed shares of the job so that each lands while there is work left for the others. */
-export function planFaults(machines: number): FaultEvent[] {
+/**
+ * The faults, at fixed shares of the job so that each lands while there is work left for the others. A machine fault
+ * hits the machine with the most requests at risk when it is due (`target` is filled in then), so that it costs what
+ * it can.
+ */
+export function planFaults(): FaultEvent[] {
   return [
-    { kind: 'kill-machine', target: 'm1', dueAt: 0.15 },
+    { kind: 'kill-machine', target: '', dueAt: 0.15 },
     { kind: 'kill-temporal-host', target: '1', dueAt: 0.3 },
     { kind: 'restart-store', target: 's3', dueAt: 0.45 },
-    { kind: 'cut-machine', target: machines >= 2 ? 'm2' : 'm1', dueAt: 0.55 },
+    { kind: 'cut-machine', target: '', dueAt: 0.55 },
   ];
 }
 
@@ -250,7 +256,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
 
   const workDir = mkdtempSync(join(tmpdir(), 'curator-cluster-'));
   const failures: string[] = [];
-  const events = options.faults ? planFaults(options.machines) : [];
+  const events = options.faults ? planFaults() : [];
   const { log: _log, resultsPath: _resultsPath, ...settings } = options;
   const report: ClusterChaosReport = {
     ok: false,
@@ -363,6 +369,15 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     const chaos = (async () => {
       for (const event of events) {
         while (!done && simulator.stats.total < event.dueAt * options.requests) await sleep(50);
+        if (event.target === '') {
+          // Requests come in waves (a shard's requests at once): wait up to 20 s for a machine with some in flight.
+          const waitUntil = Date.now() + 20_000;
+          while (!done && Date.now() < waitUntil && ![...proxies.values()].some((p) => p.inFlight > 0)) await sleep(10);
+          const busiest = [...proxies.values()].sort(
+            (a, b) => b.atRisk(Date.now(), NOT_YET_DURABLE_MS) - a.atRisk(Date.now(), NOT_YET_DURABLE_MS)
+          )[0];
+          event.target = busiest.machine;
+        }
         if (done) return;
         const at = Date.now();
         event.atSeconds = Number(((performance.now() - jobStarted) / 1000).toFixed(1));
