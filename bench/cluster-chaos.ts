@@ -103,6 +103,8 @@ export interface FaultEvent {
   atMs?: number;
   /** For a killed or cut machine: its requests in flight and answers not yet durable at that moment. */
   atRisk?: number;
+  /** Of those, the requests in flight (sent, not answered). */
+  inFlight?: number;
   /** Seconds until the simulator saw requests again at the rate before the fault (see `resumedAfter`). */
   resumeSeconds?: number;
   /** Seconds the fault lasted (down time of the host, the store restart, the cut). */
@@ -386,6 +388,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
         const t = performance.now();
         if (event.kind === 'kill-machine') {
           event.atRisk = proxies.get(event.target)!.atRisk(at, NOT_YET_DURABLE_MS);
+          event.inFlight = proxies.get(event.target)!.inFlight;
           await stack.killMachine(event.target);
           workers!.forget(event.target);
           log(`machine ${event.target} killed with its disk (${event.atRisk} requests at risk)`);
@@ -405,6 +408,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
           log('object store restarted');
         } else {
           event.atRisk = proxies.get(event.target)!.atRisk(at, NOT_YET_DURABLE_MS);
+          event.inFlight = proxies.get(event.target)!.inFlight;
           await stack.cutMachine(event.target);
           log(`machine ${event.target} cut off (${event.atRisk} requests at risk)`);
           await sleep(options.cutSeconds * 1000);
@@ -603,7 +607,7 @@ export function formatReport(report: ClusterChaosReport): string {
     .map(
       (e) =>
         `  ${e.kind} ${e.target} at ${e.atSeconds}s (${e.atRequests} requests)` +
-        (e.atRisk !== undefined ? `, ${e.atRisk} at risk` : '') +
+        (e.atRisk !== undefined ? `, ${e.atRisk} at risk (${e.inFlight} in flight)` : '') +
         `, lasted ${e.lastedSeconds}s, requests back to pace after ${e.resumeSeconds ?? '?'}s`
     );
   const stalls = report.stalls.map((s) => `${s.seconds}s after ${s.afterSeconds}s`).join(', ');
