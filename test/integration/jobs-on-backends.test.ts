@@ -11,7 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { createWorker, curate, defineCurator, type Curator } from '../../src';
+import { createWorker, curate, curationResult, defineCurator, startCuration, type Curator } from '../../src';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { S3ObjectStore, s3ClientFromEnv } from '../../src/storage/object-store/s3-store';
 import { PgMetadataStore } from '../../src/storage/metadata/pg-metadata-store';
@@ -26,6 +26,13 @@ const v1 = defineCurator({
   name: 'backends',
   model: 'gpt-4o-mini',
   prompt,
+  parse: (row: Item, answer: string) => ({ id: row.id, answer }),
+});
+/** Answers that take a while, so that a worker can be stopped with requests in flight. */
+const slow = defineCurator({
+  name: 'backends-slow',
+  model: 'gpt-4o-mini',
+  prompt: (row: Item) => `Backends slow item ${row.id} [[sim:slow=250]]`,
   parse: (row: Item, answer: string) => ({ id: row.id, answer }),
 });
 /** The same requests, another parse: a parse-only change. */
@@ -57,7 +64,7 @@ describe(
         connection: env.nativeConnection,
         taskQueue: 'backends',
         cacheDir,
-        curators: [curator],
+        curators: [curator, slow],
         env: workerEnv,
       });
       running = { worker: w, done: w.run() };
@@ -167,6 +174,34 @@ describe(
       assert.equal(elsewhere.datasetSha256, first.datasetSha256);
       assert.ok(elsewhere.datasetPath.startsWith(diskB));
       assert.equal(createHash('sha256').update(readFileSync(elsewhere.datasetPath)).digest('hex'), first.datasetSha256);
+    });
+
+    test('a worker stopped mid-job with its disk wiped: another machine finishes, paying again at most what was in flight', async () => {
+      const file = join(tempDir('backends-slow-data'), 'slow.jsonl');
+      const n = 40;
+      const concurrency = 4;
+      writeFileSync(file, Array.from({ length: n }, (_, id) => JSON.stringify({ id }) + '\n').join(''));
+      const diskA = tempDir('backends-slow-a');
+      await worker(v1, diskA);
+      sim.reset();
+      const handle = await startCuration(env.client, 'backends-slow', {
+        dataset: file,
+        taskQueue: 'backends',
+        batchSize: 10,
+        maxConcurrentRequests: concurrency,
+      });
+      while (sim.stats.total < 12) await new Promise((r) => setTimeout(r, 50));
+      await stopWorker();
+      const paidOnA = sim.stats.total;
+      rmSync(diskA, { recursive: true, force: true });
+      await worker(v1, tempDir('backends-slow-b'));
+      const result = await curationResult(handle);
+      assert.equal(result.stats.outputRows, n);
+      assert.ok(paidOnA < n, `stopped mid-job (${paidOnA} calls before the stop)`);
+      assert.ok(
+        sim.stats.total <= n + concurrency,
+        `${sim.stats.total} calls for ${n} rows: more paid twice than were in flight (${concurrency})`
+      );
     });
   }
 );
