@@ -33,7 +33,9 @@ async function main(files: string[]): Promise<number> {
   let failed = 0;
   try {
     for (const [n, file] of files.entries()) {
-      const name = basename(file).replace(/\.test\.ts$/, '').replace(/[^a-z0-9]/gi, '_');
+      const name = basename(file)
+        .replace(/\.test\.ts$/, '')
+        .replace(/[^a-z0-9]/gi, '_');
       const env = {
         ...process.env,
         ...s3.env,

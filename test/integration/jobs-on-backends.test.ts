@@ -160,10 +160,7 @@ describe(
       assert.equal(reparsed.stats.outputRows, rows);
       const answers = new Map(first.table.toArray().map((r) => [Number(r.id), r.answer as string]));
       for (const r of reparsed.table.toArray()) assert.equal(Number(r.chars), answers.get(Number(r.id))!.length);
-      assert.equal(
-        await objectSha256(`${reparsed.runHash}/${reparsed.parseHash}.arrow`),
-        reparsed.datasetSha256
-      );
+      assert.equal(await objectSha256(`${reparsed.runHash}/${reparsed.parseHash}.arrow`), reparsed.datasetSha256);
 
       // Another machine (an empty disk) answers the first job from the store, its local copy the object's bytes.
       const diskB = tempDir('backends-disk-b');
