@@ -10,7 +10,8 @@
  * Prints one line per file and exits non-zero when any failed. Run it in a private network namespace like the
  * integration tests (docs/storage-backends.md, "Running the suite on the backends").
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { basename } from 'node:path';
 import { infraSkipReason, startPgServer, startS3Server } from './helpers/infra-servers';
 import { tempDir } from './helpers/temporal';
@@ -44,12 +45,14 @@ async function main(files: string[]): Promise<number> {
       };
       process.stderr.write(`\n=== ${file} on s3://${BUCKET}/${name} + PostgreSQL\n`);
       const started = Date.now();
-      const out = spawnSync(
+      // Not spawnSync: this process reads the servers' output, and a server whose pipe fills up stops answering.
+      const child = spawn(
         process.execPath,
         ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', file],
         { env, stdio: 'inherit' }
       );
-      const ok = out.status === 0;
+      const [code] = (await once(child, 'exit')) as [number | null];
+      const ok = code === 0;
       if (!ok) failed++;
       results.push(`${ok ? 'pass' : 'FAIL'}  ${file}  (${Math.round((Date.now() - started) / 1000)} s)`);
     }
