@@ -23,8 +23,8 @@ export interface ActivityDepsOptions {
    */
   cacheDir?: string;
   /**
-   * Where API keys and base URLs are read from, and the data plane's choice (`CURATOR_STORAGE`,
-   * `CURATOR_DATABASE_URL` and the `AWS_*` variables: see docs/storage-backends.md).
+   * Where API keys and base URLs are read from. The data plane (`CURATOR_STORAGE`, `CURATOR_DATABASE_URL` and the
+   * `AWS_*` variables: see docs/storage-backends.md) is chosen from these over `process.env`.
    * @defaultValue `process.env`
    */
   env?: NodeJS.ProcessEnv;
@@ -64,7 +64,9 @@ export class ActivityDeps {
     this.providers = new ProviderPool(options.env ?? process.env, this.waiting);
     this.limiters = new LimiterPool(this.cache.limitsDb);
     this.drain = options.drain ?? new AbortController().signal;
-    this.env = options.env ?? process.env;
+    // The data plane's variables may come from the process when `env` names no storage of its own: a worker given
+    // only provider keys still runs on the deployment's store and database.
+    this.env = options.env ? { ...process.env, ...options.env } : process.env;
   }
 
   /**

@@ -147,10 +147,14 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     if (previous.stats.failed === 0) {
       // The manifest's paths are this worker's cache: the files are fetched to them (streamed) if this disk lacks them.
       await artifacts.fetch(run.dataset(parseHash));
+      await artifacts.fetch(run.failedRequests(parseHash));
       await artifacts.fetch(resultPath);
       await plane.metadata.event(runHash, 'cache-hit', input.workflowId);
       const cached: CurationManifest = {
         ...previous,
+        ...(artifacts.remote
+          ? { runDir: run.dir, datasetPath: run.dataset(parseHash), failedRequestsPath: run.failedRequests(parseHash) }
+          : {}),
         stats: { ...previous.stats, cached: previous.stats.succeeded },
         workflowId: input.workflowId,
         fromCache: true,

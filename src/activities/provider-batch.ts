@@ -35,15 +35,7 @@ import type { ShardLog, AttemptRecord } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { RunArtifacts } from '../storage/run-artifacts';
 import type { ActivityDeps } from './deps';
-import {
-  keepParsedShard,
-  keepRequestShard,
-  openRecorder,
-  readShard,
-  shardStorage,
-  withBatchLease,
-  type ShardStorage,
-} from './shard-storage';
+import * as shards from './shard-storage';
 
 /** One provider batch of a round: its requests with the attempt each counts as, and the provider's id once known. */
 export interface SubmissionPart {
@@ -134,10 +126,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   };
 
   /** Runs `work` holding the batch's lease, heartbeating meanwhile. */
-  async function leased<T>(s: ShardStorage, runHash: string, batch: number, work: () => Promise<T>): Promise<T> {
+  async function leased<T>(s: shards.ShardStorage, runHash: string, batch: number, work: () => Promise<T>): Promise<T> {
     const beat = setInterval(() => heartbeat({ batch }), 1000);
     try {
-      return await withBatchLease(s, runHash, batch, () => heartbeat({ batch, waitingForBatch: true }), work);
+      return await shards.withBatchLease(s, runHash, batch, () => heartbeat({ batch, waitingForBatch: true }), work);
     } finally {
       clearInterval(beat);
     }
@@ -150,11 +142,11 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    const s = await shardStorage(deps, task.runHash);
+    const s = await shards.shardStorage(deps, task.runHash);
     const client = clientFor(curator);
     const path = submissionPath(s.run, task);
     return leased(s, task.runHash, task.batch, async () => {
-      const { rows, first, log } = await readShard(s, task);
+      const { rows, first, log } = await shards.readShard(s, task);
       let submission = await readSubmission(s.artifacts, path);
       let lines: Map<number, BatchLine> | undefined;
 
@@ -162,7 +154,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
         const formatted = formatShard(curator, rows, first, toSend);
         lines = formatted.lines;
-        const recorder = await openRecorder(s, task, log);
+        const recorder = await shards.openRecorder(s, task, log);
         try {
           // Rows that cannot become a request fail alone, recorded as a synchronous attempt would be.
           for (const [i, error] of formatted.errors) {
@@ -174,7 +166,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           await recorder.close();
         }
         if (lines.size === 0) {
-          const parsed = await keepParsedShard(s, curator, task, rows, first, log);
+          const parsed = await shards.keepParsedShard(s, curator, task, rows, first, log);
           return {
             batch: task.batch,
             round: task.round,
@@ -183,7 +175,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             outcome: summarizeGrouped(task, rows, first, log, parsed),
           };
         }
-        await keepRequestShard(
+        await shards.keepRequestShard(
           s,
           task.batch,
           !task.retryAttempts,
@@ -249,7 +241,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
   async function pollProviderBatches(input: ProviderBatchPoll): Promise<ProviderBatchPollResult> {
     const curator = deps.curator(input.curator);
-    const { run, artifacts } = await shardStorage(deps, input.runHash);
+    const { run, artifacts } = await shards.shardStorage(deps, input.runHash);
     const client = clientFor(curator);
     const result: ProviderBatchPollResult = { ended: [], done: 0, total: 0 };
     for (const { batch, round } of input.batches) {
@@ -275,14 +267,14 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
   async function downloadProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchOutcome> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    const s = await shardStorage(deps, task.runHash);
+    const s = await shards.shardStorage(deps, task.runHash);
     const client = clientFor(curator);
     const submission = await readSubmission(s.artifacts, submissionPath(s.run, task));
     if (!submission) throw new Error(`batch ${task.batch} round ${task.round} has no submission record`);
     const accept = answerAcceptor(curator);
     return leased(s, task.runHash, task.batch, async () => {
-      const { rows, first, log } = await readShard(s, task);
-      const recorder = await openRecorder(s, task, log);
+      const { rows, first, log } = await shards.readShard(s, task);
+      const recorder = await shards.openRecorder(s, task, log);
       const reuse = reuseFor(curator);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
       const { lines } = formatShard(curator, rows, first, sent);
@@ -324,14 +316,14 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       } finally {
         await recorder.close();
       }
-      const parsed = await keepParsedShard(s, curator, task, rows, first, log);
+      const parsed = await shards.keepParsedShard(s, curator, task, rows, first, log);
       return summarizeGrouped(task, rows, first, log, parsed);
     });
   }
 
   async function cancelProviderBatch(task: ProviderBatchTask): Promise<number> {
     const curator = deps.curator(task.curator);
-    const { run, artifacts } = await shardStorage(deps, task.runHash);
+    const { run, artifacts } = await shards.shardStorage(deps, task.runHash);
     const client = clientFor(curator);
     const submission = await readSubmission(artifacts, submissionPath(run, task));
     let cancelled = 0;

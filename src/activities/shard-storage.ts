@@ -4,7 +4,7 @@
  * the run's artifacts are kept for good (the object store when one is configured, else the cache directory).
  */
 import { Context, cancellationSignal } from '@temporalio/activity';
-import type { Curator, Row } from '../curator';
+import type { Row } from '../curator';
 import { writeParsedShard, type ParsedLine } from '../requests/parse';
 import { AttemptRecorder, writeRequestShard } from '../requests/record';
 import type { RunLayout } from '../storage/cache-dir';
@@ -80,19 +80,16 @@ export async function keepRequestShard(
   if (firstRound) await s.artifacts.publish(path, { ifAbsent: true });
 }
 
+/** {@link writeParsedShard}'s arguments after the run's layout. */
+type ParseArgs = Parameters<typeof writeParsedShard> extends [RunLayout, ...infer Rest] ? Rest : never;
+
 /**
  * {@link writeParsedShard}, then published: the lease holder's parse replaces the object, which finalize reads on
  * whichever machine it runs.
  */
-export async function keepParsedShard(
-  s: ShardStorage,
-  curator: Curator,
-  task: { parseHash: string; batch: number },
-  rows: Row[],
-  first: number,
-  log: ShardLog
-): Promise<ParsedLine[]> {
-  const lines = await writeParsedShard(s.run, curator, task, rows, first, log);
+export async function keepParsedShard(s: ShardStorage, ...args: ParseArgs): Promise<ParsedLine[]> {
+  const lines = await writeParsedShard(s.run, ...args);
+  const task = args[1];
   await s.artifacts.publish(s.run.parsed(task.parseHash, task.batch));
   return lines;
 }

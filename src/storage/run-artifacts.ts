@@ -36,7 +36,8 @@ export class RunArtifacts {
   /** The object key of a path under the cache root. */
   key(path: string): string {
     const rel = relative(this.cache.root, path);
-    if (rel.startsWith('..') || rel === '') throw new Error(`${path} is not under the cache directory ${this.cache.root}`);
+    if (rel.startsWith('..') || rel === '')
+      throw new Error(`${path} is not under the cache directory ${this.cache.root}`);
     return rel.split(sep).join('/');
   }
 
