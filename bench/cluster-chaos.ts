@@ -26,25 +26,30 @@
  * holds nothing of the job.
  * Needs root (namespaces) and the cached builds of scripts/infra/build.sh. Prints a table, writes the JSON report.
  */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { CurationError, curationResult, startCuration, type CurationResult } from '../src/client';
+import { CurationError, startCuration, type CurationResult } from '../src/client';
 import { startSimulator, type Simulator } from '../src/simulator';
 import { installQuietRuntime } from '../src/temporal/runtime';
-import { curatorWorkflowBundle } from '../src/worker';
-import type { curateWorkflow } from '../src/workflows';
-import { checkAccounting, checkRunFiles, countDuplicates, longestStalls, type Stall } from './lib/chaos-checks';
-import { fetchJobHistories } from './lib/chaos-temporal';
+import {
+  accountingFailures,
+  checkAccounting,
+  checkRunFiles,
+  countDuplicates,
+  longestStalls,
+  type Stall,
+} from './lib/chaos-checks';
+import { fetchJobHistories, replayJobHistories, waitForResult } from './lib/chaos-temporal';
 import { ClusterStack } from './lib/cluster-stack';
 import { MachineProxy } from './lib/machine-proxy';
+import { keyValueTable, writeJsonReport } from './lib/report';
 import { checkStoreObjects, copyFromStore } from './lib/store-checks';
 
 export type DataPlaneMode = 'store' | 'shared-dir';
@@ -219,13 +224,6 @@ class MachineWorkers {
       })
     );
   }
-}
-
-function formatTable(rows: [string, string | number][]): string {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const valueWidth = Math.max(...rows.map(([, v]) => String(v).length));
-  const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(valueWidth + 2)}+`;
-  return [line, ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${String(v).padStart(valueWidth)} |`), line].join('\n');
 }
 
 /**
@@ -422,21 +420,13 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
       failures.push(`chaos: ${chaosError.message}`);
     });
 
-    const deadline = Date.now() + options.timeoutMs;
     let result: CurationResult | undefined;
     try {
-      for (;;) {
-        try {
-          result = await curationResult(client.workflow.getHandle<typeof curateWorkflow>(handle.workflowId));
-          break;
-        } catch (err) {
-          if (err instanceof CurationError || err instanceof WorkflowNotFoundError) throw err;
-          if (chaosError) throw new Error('the chaos could not go on; the job was left unfinished');
-          if (Date.now() > deadline) throw new Error(`the job did not finish within ${options.timeoutMs / 1000}s`);
-          log(`waiting for the result failed (${(err as Error).message.split('\n')[0]}); retrying`);
-          await sleep(1000);
-        }
-      }
+      result = await waitForResult(client, handle.workflowId, {
+        deadline: Date.now() + options.timeoutMs,
+        stop: () => (chaosError ? 'the chaos could not go on; the job was left unfinished' : undefined),
+        onRetry: (err) => log(`waiting for the result failed (${err.message.split('\n')[0]}); retrying`),
+      });
     } catch (err) {
       failures.push(`job: ${(err as Error).message}`);
       if (err instanceof CurationError && err.manifest) result = err.manifest as CurationResult;
@@ -465,15 +455,10 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     report.stalls = longestStalls(simulator.stats.requests, jobStartedAt);
 
     await workers.stop();
-    const histories = await fetchJobHistories(client, handle.workflowId);
-    const bundle = await curatorWorkflowBundle();
-    for await (const replay of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
-      f.historiesReplayed++;
-      if (replay.error) {
-        f.replayErrors++;
-        failures.push(`replay of ${replay.workflowId}: ${replay.error.message}`);
-      }
-    }
+    const replay = await replayJobHistories(await fetchJobHistories(client, handle.workflowId));
+    f.historiesReplayed = replay.replayed;
+    f.replayErrors = replay.errors.length;
+    failures.push(...replay.errors);
     if (f.historiesReplayed === 0) failures.push('no history of the job was found to replay');
     log(`replayed ${f.historiesReplayed} histories`);
 
@@ -503,10 +488,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
 
   f.totalSeconds = Number(elapsed().toFixed(1));
   report.ok = failures.length === 0;
-  if (options.resultsPath) {
-    mkdirSync(join(options.resultsPath, '..'), { recursive: true });
-    writeFileSync(options.resultsPath, JSON.stringify(report, null, 2) + '\n');
-  }
+  if (options.resultsPath) writeJsonReport(options.resultsPath, report);
   if (report.ok) rmSync(workDir, { recursive: true, force: true });
   return report;
 }
@@ -541,18 +523,10 @@ async function checkOutput(
     const accounting = await checkAccounting(dataset, failed, options.requests);
     f.rowsOut = accounting.outputRows;
     f.rowsFailed = accounting.failedRows;
-    const some = (ids: unknown[]) =>
-      ids
-        .slice(0, 10)
-        .map((x) => JSON.stringify(x))
-        .join(', ');
     if (accounting.outputRows !== options.requests) {
       failures.push(`${accounting.outputRows} rows out of ${options.requests} in (${accounting.failedRows} failed)`);
     }
-    if (accounting.missing.length) failures.push(`rows with no output: ${some(accounting.missing)}`);
-    if (accounting.twice.length) failures.push(`rows out twice: ${some(accounting.twice)}`);
-    if (accounting.unknown.length) failures.push(`rows not in the input: ${some(accounting.unknown)}`);
-    if (accounting.emptyText) failures.push(`${accounting.emptyText} output rows with no text`);
+    failures.push(...accountingFailures(accounting));
   } catch (err) {
     failures.push(`reading the output: ${(err as Error).message}`);
   }
@@ -575,7 +549,7 @@ async function checkOutput(
 export function formatReport(report: ClusterChaosReport): string {
   const f = report.figures;
   const o = report.options;
-  const table = formatTable([
+  const table = keyValueTable([
     ['machines', o.machines],
     ['data plane', o.dataPlane],
     ['requests (rows in)', o.requests],
