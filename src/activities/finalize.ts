@@ -42,14 +42,11 @@ export function createFinalize(deps: ActivityDeps) {
       }
     }
     const dataset = await writeArrowFile(run.dataset(input.parseHash), outputRows);
-    // Streamed to the store (multipart), written once: a finalize retried after the upload finds it there, and the
-    // object is what the manifest's hash must describe.
-    if (artifacts.remote && (await artifacts.publish(dataset.path, { ifAbsent: true })) === undefined) {
-      const stored = await artifacts.sha256(dataset.path);
-      if (stored !== dataset.sha256) {
-        await artifacts.fetch(dataset.path, { fresh: true });
-        dataset.sha256 = stored!;
-      }
+    // Streamed to the store (multipart, never whole in memory). Replaced, not written once: a cancelled job's partial
+    // dataset is superseded by the full one, as the local file is; a reader sees the whole old or the whole new object.
+    const uploaded = await artifacts.publish(dataset.path);
+    if (uploaded !== undefined && uploaded !== dataset.sha256) {
+      throw new Error(`the dataset ${artifacts.uri(dataset.path)} was uploaded with another SHA-256 than written`);
     }
 
     const failedPath = run.failedRequests(input.parseHash);
