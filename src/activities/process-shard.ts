@@ -101,8 +101,15 @@ function inFlightSignal(): { signal: AbortSignal; dispose: () => void } {
 
 export function createProcessShard(deps: ActivityDeps) {
   return async function processShard(task: ShardTask): Promise<ShardOutcome> {
-    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    await deps.checkInput(task.runHash);
+    // A worker new to the run first fetches its copy of the dataset from the object store, however long that takes.
+    const beat = setInterval(() => heartbeat({ batch: task.batch, preparing: true }), 1000);
+    let curator: Curator;
+    try {
+      curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
+      await deps.checkInput(task.runHash);
+    } finally {
+      clearInterval(beat);
+    }
     const s = await shardStorage(deps, task.runHash);
     return withBatchLease(
       s,
