@@ -184,6 +184,11 @@ describe(
       assert.equal(elsewhere.datasetSha256, first.datasetSha256);
       assert.ok(elsewhere.datasetPath.startsWith(diskB));
       assert.equal(createHash('sha256').update(readFileSync(elsewhere.datasetPath)).digest('hex'), first.datasetSha256);
+
+      // No object in the bucket holds the API key.
+      for (const key of await keys('')) {
+        assert.ok(!(await store.get(key))!.body.includes(workerEnv.OPENAI_API_KEY!), `${key} holds the API key`);
+      }
     });
 
     test('a worker stopped mid-job with its disk wiped: another machine finishes, paying again at most what was in flight', async () => {
