@@ -12,6 +12,7 @@ import { readShardRows, readInputIndex } from '../storage/dataset';
 import { ensureDir, readRecords } from '../storage/jsonl';
 import type { ActivityDeps } from './deps';
 import type { ParsedLine } from '../requests/parse';
+import { REUSED_EVENT } from '../requests/reuse';
 
 /** One line of the failed requests file. */
 export interface FailedRequest {
@@ -128,6 +129,11 @@ export function createFinalize(deps: ActivityDeps) {
       dataset_sha256: dataset.sha256,
       failed_requests_path: artifacts.uri(failedPath),
     });
+    if (input.stats.reused) {
+      // Where the answers came from, for `curator show`; each reused answer's origin is in its response log record.
+      const { succeeded: answered, cached, reused } = input.stats;
+      await plane.metadata.event(input.runHash, REUSED_EVENT, input.workflowId, { answered, cached, reused });
+    }
     return manifest;
   };
 }
