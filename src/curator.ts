@@ -6,10 +6,22 @@
  * and workflows refer to them by that name only.
  */
 import { resolveResponseFormat } from './schema';
+import type { Answer } from './types/answer';
 import type { ChatMessage, ChatRole } from './types/messages';
+import type { ToolChoice } from './types/requests';
 import type { JsonSchema, ZodLike } from './types/schema';
 
-export type { ChatMessage, ChatRole, ZodLike };
+export type { ChatMessage, ChatRole, ToolChoice, ZodLike };
+
+/** A tool the model may call: its name, what it does, and its parameters as a zod schema or a JSON Schema object. */
+export interface ToolDefinition {
+  /** The tool's name, as the model calls it: letters, digits, `_` and `-`, at most 64. */
+  name: string;
+  /** What the tool does, told to the model. */
+  description?: string;
+  /** The arguments of a call: a call whose arguments break them is rejected and retried, as a schema-breaking answer. */
+  parameters: ZodLike | JsonSchema;
+}
 
 /** One row of a dataset: a plain JSON object. */
 export type Row = Record<string, unknown>;
@@ -133,7 +145,8 @@ export interface BackendParams {
    * Answer each request that any run of the cache directory already answered (the same body to the same provider,
    * base URL and mode) from that answer, with no call: then changing one row (its text or its
    * `rowGenerationParams`) makes one new call, not a run's worth. Every accepted answer is kept for this (one small
-   * file each under `answers/` in the cache directory) while it is on.
+   * file each under `answers/` in the cache directory) while it is on. To reuse answers to the same prompt asked
+   * with other params, see {@link CuratorDefinition.reuseAnswer}.
    * @defaultValue false (`DEFAULT_REUSE_ANSWERS`): each run asks anew, as in Curator
    */
   reuseAnswers?: boolean;
@@ -178,12 +191,39 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
   /** Structured output: a zod schema or a JSON Schema object. */
   responseFormat?: ZodLike<R> | JsonSchema;
   /**
+   * Tools the model may call (OpenAI `tools`, Anthropic `tools`). `parse` finds the calls, their arguments parsed and
+   * checked, in `answer.choices[k].toolCalls`. Part of the fingerprint.
+   *
+   * @example
+   * tools: [{ name: 'get_weather', parameters: z.object({ city: z.string() }) }],
+   * parse: (row, _text, answer) => answer.choices[0].toolCalls.map((call) => ({ id: row.id, ...call.arguments })),
+   */
+  tools?: ToolDefinition[];
+  /**
+   * Which tool the model calls, when {@link CuratorDefinition.tools} are declared. Part of the fingerprint.
+   * @defaultValue the provider's default (`auto`)
+   */
+  toolChoice?: ToolChoice;
+  /**
+   * Keep the provider's response body with each answer, for what the typed answer does not cover (logprobs, provider
+   * extras): `parse` reads it as `answer.raw`, and re-parsing a cached run still has it without a call. Part of the
+   * fingerprint (a run without it has no raw bodies to give), and the response log grows by the bodies' size.
+   * @defaultValue false
+   */
+  includeRawAnswer?: boolean;
+  /**
    * Turns one response into output rows. Returning an array fans out (0..n rows); `null`, `undefined` or `[]` record
    * an empty result that is kept, never re-requested. Not part of the fingerprint: changing it re-parses cached
-   * responses with zero API calls.
+   * responses with zero API calls. `response` is the accepted value of the first choice; `answer` holds every choice
+   * (with `n` in the generation params), their text, finish reasons and tool calls, the usage, and the raw body when
+   * {@link CuratorDefinition.includeRawAnswer} is on.
    * @defaultValue `{ response }` for text, the object itself for structured output
+   *
+   * @example
+   * // n: 3 completions, a row each
+   * parse: (row, _first, answer) => answer.choices.map((c) => ({ id: row.id, k: c.index, text: c.value })),
    */
-  parse?: (row: In, response: R) => Out | Out[] | null | undefined;
+  parse?: (row: In, response: R, answer: Answer<R>) => Out | Out[] | null | undefined;
   /** Passed verbatim into the provider request body (temperature, max_tokens, ...). Part of the fingerprint. */
   generationParams?: Record<string, unknown>;
   /**
@@ -196,8 +236,38 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
    * rowGenerationParams: (row: { difficulty: string }) => ({ temperature: row.difficulty === 'hard' ? 1 : 0.2 })
    */
   rowGenerationParams?: ((row: In) => Record<string, unknown> | null | undefined) | string;
+  /**
+   * Reuse after a param change: each request first looks for the answers that any run of the cache directory kept
+   * for the same prompt (the same request body once its generation params are left out: same messages, model,
+   * schema and tools, to the same provider, base URL and mode): the answer to the identical request first, then the
+   * others newest first; it takes the first this predicate accepts instead of a call. Not part of the fingerprint.
+   * Turns {@link BackendParams.reuseAnswers} on (answers are kept only while it is on, so the earlier run needs it
+   * too). Finish reasons are the provider's own: `stop` / `length` for OpenAI, `end_turn` / `max_tokens` for
+   * Anthropic. A reused answer is recorded in this run's response log with where it came from
+   * (`reused`: the stored answer, its params, run and job), so a rerun is a plain cache hit; it counts in
+   * `stats.cached` and `stats.reused`, and costs nothing. It is not checked again against `invalidFinishReasons`:
+   * the predicate decides. A predicate that throws fails that row alone, naming it, and nothing is sent for it.
+   *
+   * @example
+   * // Rerun with a larger max_tokens: keep the answers that finished, ask again only the truncated ones.
+   * generationParams: { max_tokens: 2000 },
+   * reuseAnswer: (answer) => answer.choices[0].finishReason === 'stop',
+   */
+  reuseAnswer?: (answer: Answer<R>, context: ReuseContext<In>) => boolean;
   /** Provider connection and engine settings. */
   backend?: BackendParams;
+}
+
+/** What {@link CuratorDefinition.reuseAnswer} knows of a stored answer besides the answer itself. */
+export interface ReuseContext<In extends RowType = Row> {
+  /** The row of the request that may take the answer. */
+  row: In;
+  /** The generation params the stored answer was asked with (`{}` for answers kept before they were recorded). */
+  params: Record<string, unknown>;
+  /** The generation params of the request now. */
+  currentParams: Record<string, unknown>;
+  /** Whether the stored answer was asked with exactly this request's body. */
+  identical: boolean;
 }
 
 /** A registered curator: the definition with its defaults resolved. */
@@ -224,6 +294,38 @@ export function rowParamsIdentity(curator: Curator): string | { field: string } 
   const source = curator.rowGenerationParams;
   if (source === undefined) return null;
   return typeof source === 'string' ? { field: source } : source.toString();
+}
+
+/** Refuses tools a provider would reject (or that could not be told apart), where the curator is defined. */
+function checkTools(curator: string, tools: ToolDefinition[] | undefined, choice: ToolChoice | undefined): void {
+  if (tools !== undefined && !Array.isArray(tools)) throw new TypeError(`curator '${curator}': tools must be an array`);
+  const names = new Set<string>();
+  for (const [k, tool] of (tools ?? []).entries()) {
+    const name = (tool as Partial<ToolDefinition> | null)?.name;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      throw new TypeError(
+        `curator '${curator}': tool ${k} needs a name of 1-64 letters, digits, '_' or '-', got ${JSON.stringify(name)}`
+      );
+    }
+    if (names.has(name)) throw new TypeError(`curator '${curator}': two tools are named '${name}'`);
+    names.add(name);
+    try {
+      if (!resolveResponseFormat(tool.parameters)) throw new TypeError('parameters are required');
+    } catch (err) {
+      throw new TypeError(`curator '${curator}': tool '${name}': ${(err as Error).message}`);
+    }
+  }
+  if (choice === undefined) return;
+  const named = typeof choice === 'object' && choice !== null ? choice.name : undefined;
+  if (named === undefined && !['auto', 'none', 'required'].includes(choice as string)) {
+    throw new TypeError(
+      `curator '${curator}': toolChoice must be 'auto', 'none', 'required' or { name }, got ${JSON.stringify(choice)}`
+    );
+  }
+  if (names.size === 0) throw new TypeError(`curator '${curator}': toolChoice is set but no tools are declared`);
+  if (named !== undefined && !names.has(named)) {
+    throw new TypeError(`curator '${curator}': toolChoice names '${named}', which is not one of its tools`);
+  }
 }
 
 /**
@@ -260,6 +362,9 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
         `registerProvider), got '${String(provider)}'`
     );
   }
+  if (definition.reuseAnswer !== undefined && typeof definition.reuseAnswer !== 'function') {
+    throw new TypeError(`curator '${name}': reuseAnswer must be a function of a stored answer`);
+  }
   const rowParams = definition.rowGenerationParams;
   if (rowParams !== undefined && typeof rowParams !== 'function' && !(typeof rowParams === 'string' && rowParams)) {
     throw new TypeError(`curator '${name}': rowGenerationParams must be a function of the row or a field name`);
@@ -271,5 +376,6 @@ export function defineCurator<In extends RowType = Row, Out extends RowType = Ro
   } catch (err) {
     throw new TypeError(`curator '${name}': ${(err as Error).message}`);
   }
+  checkTools(name, definition.tools, definition.toolChoice);
   return Object.freeze({ ...definition, provider });
 }

@@ -14,9 +14,11 @@ export type {
   CuratorDefinition,
   Prompt,
   Provider,
+  ReuseContext,
   Row,
   RowType,
   RowTypes,
+  ToolDefinition,
   ZodLike,
 } from './curator';
 export { costUsd, pricesFor, type Prices } from './cost';
@@ -28,12 +30,15 @@ export {
   type ProviderBatchApi,
   type ProviderClientOptions,
 } from './providers';
+export type { MediaLimits } from './providers/provider';
 export { openai, openaiCompatible } from './providers/openai';
 export { PROVIDER_PRESETS, type ProviderPreset, type StructuredOutputMethod } from './providers/presets';
 export type { RateLimitHeaderDialect } from './providers/header-dialects';
 export { anthropic } from './providers/anthropic';
 export { classifyError, type ErrorType, type RequestError } from './providers/outcome';
 export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, ProviderRequest } from './providers/types';
+// The parts of an answer, documented with it.
+export type { ProviderChoice, ProviderToolCall } from './providers/types';
 export type { BatchLimits, BatchLine, BatchResult, BatchStatus, ProviderBatchClient } from './providers/batch';
 export type { Limits } from './limits/window';
 export type { JsonSchema } from './schema';

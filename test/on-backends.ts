@@ -10,7 +10,7 @@
  * Prints one line per file and exits non-zero when any failed. Run it in a private network namespace like the
  * integration tests (docs/storage-backends.md, "Running the suite on the backends").
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { basename } from 'node:path';
 import { infraSkipReason, startPgServer, startS3Server } from './helpers/infra-servers';
@@ -30,6 +30,14 @@ async function main(files: string[]): Promise<number> {
   }
   const s3 = await startS3Server(tempDir('suite-s3'), BUCKET);
   const pg = await startPgServer(tempDir('suite-pg'));
+  // Stopped from outside (Ctrl-C): the running file and the servers go too, not left running.
+  let current: ChildProcess | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      current?.kill(signal);
+      void Promise.allSettled([s3.stop(), pg.stop()]).then(() => process.exit(130));
+    });
+  }
   const results: string[] = [];
   let failed = 0;
   try {
@@ -46,11 +54,11 @@ async function main(files: string[]): Promise<number> {
       process.stderr.write(`\n=== ${file} on s3://${BUCKET}/${name} + PostgreSQL\n`);
       const started = Date.now();
       // Not spawnSync: this process reads the servers' output, and a server whose pipe fills up stops answering.
-      const child = spawn(
+      const child = (current = spawn(
         process.execPath,
         ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', file],
         { env, stdio: 'inherit' }
-      );
+      ));
       const [code] = (await once(child, 'exit')) as [number | null];
       const ok = code === 0;
       if (!ok) failed++;

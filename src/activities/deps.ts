@@ -100,17 +100,18 @@ export class ActivityDeps {
     const key = `${runHash}/${parseHash}`;
     if (this.matched.has(key)) return curator;
     let datasetHash: string | undefined;
+    let media: string | undefined;
     const run = this.cache.run(runHash);
     // A run planned on another machine, or before this disk was wiped: its copy of the dataset is in the store.
     const { artifacts } = await this.storage();
     if (artifacts.remote) await this.checkInput(runHash).catch(() => undefined);
     try {
-      datasetHash = (await readInputIndex(run)).datasetHash;
+      ({ datasetHash, media } = await readInputIndex(run));
     } catch {
       // Present but unreadable is damage (rebuilt or reported by checkInput), not another project's job.
       if (await exists(run.inputIndex)) {
         await this.checkInput(runHash);
-        datasetHash = (await readInputIndex(run)).datasetHash;
+        ({ datasetHash, media } = await readInputIndex(run));
       }
     }
     if (datasetHash === undefined) {
@@ -121,7 +122,7 @@ export class ActivityDeps {
       );
     }
     if (
-      runFingerprint(curator, datasetHash, this.providers.env) !== runHash ||
+      runFingerprint(curator, datasetHash, this.providers.env, media) !== runHash ||
       parseFingerprint(curator) !== parseHash
     ) {
       throw new CuratorChangedError(

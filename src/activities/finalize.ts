@@ -12,6 +12,7 @@ import { readShardRows, readInputIndex } from '../storage/dataset';
 import { ensureDir, readRecords } from '../storage/jsonl';
 import type { ActivityDeps } from './deps';
 import type { ParsedLine } from '../requests/parse';
+import { REUSED_EVENT } from '../requests/reuse';
 
 /** One line of the failed requests file. */
 export interface FailedRequest {
@@ -42,14 +43,11 @@ export function createFinalize(deps: ActivityDeps) {
       }
     }
     const dataset = await writeArrowFile(run.dataset(input.parseHash), outputRows);
-    // Streamed to the store (multipart), written once: a finalize retried after the upload finds it there, and the
-    // object is what the manifest's hash must describe.
-    if (artifacts.remote && (await artifacts.publish(dataset.path, { ifAbsent: true })) === undefined) {
-      const stored = await artifacts.sha256(dataset.path);
-      if (stored !== dataset.sha256) {
-        await artifacts.fetch(dataset.path, { fresh: true });
-        dataset.sha256 = stored!;
-      }
+    // Streamed to the store (multipart, never whole in memory). Replaced, not written once: a cancelled job's partial
+    // dataset is superseded by the full one, as the local file is; a reader sees the whole old or the whole new object.
+    const uploaded = await artifacts.publish(dataset.path);
+    if (uploaded !== undefined && uploaded !== dataset.sha256) {
+      throw new Error(`the dataset ${artifacts.uri(dataset.path)} was uploaded with another SHA-256 than written`);
     }
 
     const failedPath = run.failedRequests(input.parseHash);
@@ -131,6 +129,11 @@ export function createFinalize(deps: ActivityDeps) {
       dataset_sha256: dataset.sha256,
       failed_requests_path: artifacts.uri(failedPath),
     });
+    if (input.stats.reused) {
+      // Where the answers came from, for `curator show`; each reused answer's origin is in its response log record.
+      const { succeeded: answered, cached, reused } = input.stats;
+      await plane.metadata.event(input.runHash, REUSED_EVENT, input.workflowId, { answered, cached, reused });
+    }
     return manifest;
   };
 }

@@ -10,7 +10,8 @@ import type { Limits } from '../limits/window';
 import type { CurateJobInput, CurationManifest, RunPlan } from '../types';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
-import { hashDataset, materializeInput, readInputIndex } from '../storage/dataset';
+import { hashDataset, materializeInput, readInputIndex, sourceRows } from '../storage/dataset';
+import { mediaDigest } from '../requests/media-digest';
 import { resolveBaseURL } from '../providers';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
 import { apiKeyFor } from '../providers';
@@ -121,7 +122,13 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     await artifacts.fetch(source.dataset(input.dataset.parseHash));
   }
   const datasetHash = await hashDataset(input.dataset, deps.cache);
-  const runHash = runFingerprint(curator, datasetHash, deps.providers.env);
+  const media = await mediaDigest(
+    curator,
+    () => sourceRows(input.dataset, deps.cache),
+    deps.cache.root,
+    runFingerprint(curator, datasetHash, deps.providers.env)
+  );
+  const runHash = runFingerprint(curator, datasetHash, deps.providers.env, media);
   const parseHash = parseFingerprint(curator);
   const run = deps.cache.run(runHash);
   // What a cached answer and a fresh plan share; they differ only in how the work is sized.
@@ -174,9 +181,9 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   // With an object store, the copy planned before (on any machine) is the run's; a new one is published.
   let index;
   if (await artifacts.pullInput(run)) {
-    index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
+    index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
   } else {
-    await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize);
+    await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
     await artifacts.pushInput(run);
     index = await readInputIndex(run);
   }

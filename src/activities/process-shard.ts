@@ -15,8 +15,10 @@ import { providerOf } from '../providers';
 import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
+import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
 import { attemptBase } from '../requests/record';
 import { send } from '../requests/send';
@@ -101,8 +103,15 @@ function inFlightSignal(): { signal: AbortSignal; dispose: () => void } {
 
 export function createProcessShard(deps: ActivityDeps) {
   return async function processShard(task: ShardTask): Promise<ShardOutcome> {
-    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    await deps.checkInput(task.runHash);
+    // A worker new to the run first fetches its copy of the dataset from the object store, however long that takes.
+    const beat = setInterval(() => heartbeat({ batch: task.batch, preparing: true }), 1000);
+    let curator: Curator;
+    try {
+      curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
+      await deps.checkInput(task.runHash);
+    } finally {
+      clearInterval(beat);
+    }
     const s = await shardStorage(deps, task.runHash);
     return withBatchLease(
       s,
@@ -182,12 +191,17 @@ async function callRequests(
   setMaxListeners(0, admission);
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
-  await keepRequestShard(s, task.batch, !task.retry, requests);
+  await keepRequestShard(
+    s,
+    task.batch,
+    !task.retry,
+    [...requests].map(([i, r]) => [i, recordedRequest(r)])
+  );
+  const provider = providerOf(curator);
+  await inlineRequests(requests, errors, provider.media, provider.name);
 
   const recorder = await openRecorder(s, task, log);
-  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL);
-  const provider = providerOf(curator);
-  const bodies = new Map(reuse.enabled ? [...requests].map(([i, request]) => [i, provider.body(request)]) : []);
+  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL, { run: task.runHash, job: task.jobId });
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   /** Places of requests cancelled in flight, given back when the batch ends. */
@@ -198,7 +212,9 @@ async function callRequests(
   // at 600 requests/s when made per request).
   const beat = setInterval(() => heartbeat({ batch: task.batch, done, of: toCall.length }), 1000);
   try {
-    const reused = await reuse.reuse(bodies, recorder);
+    // A request with choices answered asks for fewer: no other run's answer is the whole of it.
+    const whole = new Map([...requests].filter(([i]) => !log.state(i).answered));
+    const reused = await reuse.reuse(whole, recorder, (i) => rows[i - first]);
     done += reused.size;
     await pool(
       toCall.filter((i) => !reused.has(i)),
@@ -250,7 +266,8 @@ async function callRequests(
         fatal ??= stopped?.fatal;
         return;
       }
-      const sent = await send(client, bucket, permit, request, {
+      const answered = log.state(i).answered;
+      const sent = await send(client, bucket, permit, stillToAsk(request, answered), {
         signal: inFlight,
         timeoutMs,
         redact: (text) => deps.providers.redact(text),
@@ -263,7 +280,9 @@ async function callRequests(
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
       }
-      record = sent.ok ? { ...base, ...accept(sent.answer) } : { ...base, ok: false, error: sent.error };
+      record = sent.ok
+        ? { ...base, ...accept(completeAnswer(sent.answer, answered)) }
+        : { ...base, ok: false, error: sent.error, ...answeredFields(answered, sent.answered) };
     }
     // Known before the append finishes, so no request of the shard is sent after it.
     if (record.error?.fatal && !fatal) {
@@ -271,7 +290,7 @@ async function callRequests(
       job.stop(fatal);
     }
     await recorder.record(record);
-    await reuse.remember(bodies.get(i), record);
+    await reuse.remember(request, record);
     done++;
   }
 }

@@ -24,14 +24,17 @@ import type {
 import { providerOf, resolveBaseURL } from '../providers';
 import { batchLine, indexOfCustomId, splitBatches, type BatchLine, type ProviderBatchClient } from '../providers/batch';
 import { classifierOf, classifyError, type RequestError } from '../providers/outcome';
+import type { ProviderRequest } from '../providers/types';
 import { answerAcceptor } from '../requests/accept';
+import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
 import { formatRequests } from '../requests/format';
+import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
 import { attemptBase } from '../requests/record';
 import { summarizeGrouped } from '../requests/shard-outcome';
 import { CuratorError, ProviderFailureError, type ProviderFailureType } from '../errors';
 import { sha256 } from '../storage/fingerprint';
-import type { ShardLog, AttemptRecord } from '../storage/response-log';
+import type { AnsweredChoices, AttemptRecord, ShardLog } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
 import type { RunArtifacts } from '../storage/run-artifacts';
 import type { ActivityDeps } from './deps';
@@ -136,8 +139,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   }
 
   /** Answers of earlier runs, for the requests of a curator's provider batches. */
-  function reuseFor(curator: Curator): AnswerReuse {
-    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env));
+  function reuseFor(curator: Curator, task: ProviderBatchTask): AnswerReuse {
+    const origin = { run: task.runHash, job: task.jobId };
+    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env), origin);
   }
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
@@ -152,7 +156,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
       if (!submission) {
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
-        const formatted = formatShard(curator, rows, first, toSend);
+        const formatted = await formatShard(curator, rows, first, toSend, (i) => log.state(i).answered);
         lines = formatted.lines;
         const recorder = await shards.openRecorder(s, task, log);
         try {
@@ -160,8 +164,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           for (const [i, error] of formatted.errors) {
             await recorder.record({ ...attemptBase(i, task.jobId, log.state(i).attempts + 1), ok: false, error });
           }
-          const bodies = new Map([...lines].map(([i, line]) => [i, line.body]));
-          for (const i of await reuseFor(curator).reuse(bodies, recorder)) lines.delete(i);
+          // A request with choices answered asks for fewer: no other run's answer is the whole of it.
+          const whole = new Map([...formatted.requests].filter(([i]) => !log.state(i).answered));
+          const reuse = reuseFor(curator, task);
+          for (const i of await reuse.reuse(whole, recorder, (i) => rows[i - first])) lines.delete(i);
         } finally {
           await recorder.close();
         }
@@ -179,7 +185,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           s,
           task.batch,
           !task.retryAttempts,
-          [...lines].map(([i, l]) => [i, l.body])
+          [...lines.keys()].map((i) => [i, formatted.recorded.get(i)])
         );
         const entries = [...lines.keys()].map((i): [number, number] => [i, log.state(i).attempts + 1]);
         const parts = splitBatches(entries, ([i]) => client.lineBytes(lines!.get(i)!), client.limits);
@@ -208,18 +214,22 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             continue;
           }
         }
-        lines ??= formatShard(
-          curator,
-          rows,
-          first,
-          submission.parts.flatMap((p) => p.items.map(([i]) => i))
+        lines ??= (
+          await formatShard(
+            curator,
+            rows,
+            first,
+            submission.parts.flatMap((p) => p.items.map(([i]) => i))
+          )
         ).lines;
         part.intentAt = Date.now();
         await saveSubmission(s.artifacts, path, submission);
         let created: { id: string; fileId?: string };
         try {
+          // A request whose image vanished since the round was planned is left out: the provider returns nothing
+          // for it, so it is tried again next round, where it fails alone, named.
           created = await client.create(
-            part.items.map(([i]) => lines!.get(i)!),
+            part.items.flatMap(([i]) => lines!.get(i) ?? []),
             key,
             signal
           );
@@ -275,9 +285,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     return leased(s, task.runHash, task.batch, async () => {
       const { rows, first, log } = await shards.readShard(s, task);
       const recorder = await shards.openRecorder(s, task, log);
-      const reuse = reuseFor(curator);
+      const reuse = reuseFor(curator, task);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
-      const { lines } = formatShard(curator, rows, first, sent);
+      const { requests } = await formatShard(curator, rows, first, sent);
       try {
         for (const part of submission.parts) {
           const attempts = new Map(part.items);
@@ -294,12 +304,13 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             for await (const result of client.results(part.id)) {
               const i = indexOfCustomId(result.customId);
               if (i === undefined) continue;
-              if (result.answer) {
-                const accepted = accept(result.answer);
+              const answered = log.state(i).answered;
+              if (result.answer && !result.error) {
+                const accepted = accept(completeAnswer(result.answer, answered));
                 await record(i, accepted);
-                await reuse.remember(lines.get(i)?.body, accepted);
+                await reuse.remember(requests.get(i), accepted);
               } else {
-                await record(i, { ok: false, error: result.error! });
+                await record(i, { ok: false, error: result.error!, ...answeredFields(answered, result.answer) });
               }
             }
             // Requests the provider returned nothing for: the batch failed, expired or was cancelled before them.
@@ -346,16 +357,27 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   return { submitProviderBatch, pollProviderBatches, downloadProviderBatch, cancelProviderBatch };
 }
 
-/** The "format" stage for a provider batch: each request as a line of the batch, or why its row cannot become one. */
-function formatShard(
+/**
+ * The "format" and "inline" stages for a provider batch: each request as a line of the batch (its images and files
+ * inline in the body), or why its row cannot become one; and each request as the run records it.
+ */
+async function formatShard(
   curator: Curator,
   rows: Row[],
   first: number,
-  indices: number[]
-): { lines: Map<number, BatchLine>; errors: Map<number, RequestError> } {
+  indices: number[],
+  answeredOf: (i: number) => AnsweredChoices | undefined = () => undefined
+): Promise<{
+  lines: Map<number, BatchLine>;
+  requests: Map<number, ProviderRequest>;
+  errors: Map<number, RequestError>;
+  recorded: Map<number, unknown>;
+}> {
   const { requests, errors } = formatRequests(curator, rows, first, indices);
-  const lines = new Map<number, BatchLine>();
+  const recorded = new Map([...requests].map(([i, r]) => [i, recordedRequest(r)]));
   const provider = providerOf(curator);
-  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(request)));
-  return { lines, errors };
+  await inlineRequests(requests, errors, provider.media, provider.name);
+  const lines = new Map<number, BatchLine>();
+  for (const [i, request] of requests) lines.set(i, batchLine(i, provider.body(stillToAsk(request, answeredOf(i)))));
+  return { lines, requests, errors, recorded };
 }

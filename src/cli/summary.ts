@@ -12,11 +12,14 @@ export function formatSummary(result: CurationManifest, elapsedMs?: number): str
     ['Workflow', result.workflowId],
     [
       'Requests',
-      `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached, ${s.retries} retries`,
+      `${s.total} total, ${s.succeeded} succeeded, ${s.failed} failed, ${s.cached} cached` +
+        (s.reused ? ` (${s.reused} reused from other runs)` : '') +
+        `, ${s.retries} retries`,
     ],
     [
       'Tokens',
       `${s.tokens.input + s.tokens.output} total: ${s.tokens.input} in, ${s.tokens.output} out` +
+        (s.tokens.reasoning ? ` (${s.tokens.reasoning} of them reasoning)` : '') +
         (answered > 0
           ? ` (per request ${Math.round(s.tokens.input / answered)} in, ${Math.round(s.tokens.output / answered)} out)`
           : ''),

@@ -1,11 +1,28 @@
 /**
  * Output token estimates before sending, reconciled with the response's `usage` afterwards. Input tokens are each
  * provider's own estimate (`Provider.estimateInputTokens`).
+ *
+ * Reasoning output counts as output (it is billed and rate-limited as output), so a request that asks for reasoning
+ * is estimated higher until real sizes are observed: by its Anthropic `thinking.budget_tokens`, or by an allowance
+ * per OpenAI `reasoning_effort` ({@link REASONING_EFFORT_ALLOWANCE}), always within its max_tokens.
  */
 import type { ProviderRequest } from '../types/requests';
 
 /** Assumed output when the request sets no max_tokens and nothing has been observed yet. */
 const DEFAULT_OUTPUT = 256;
+
+/**
+ * Reasoning tokens assumed per OpenAI `reasoning_effort` before any answer is observed: the high end of what the
+ * effort usually spends, so that the first requests of a job do not overrun a tokens-per-minute limit.
+ */
+export const REASONING_EFFORT_ALLOWANCE: Readonly<Record<string, number>> = {
+  none: 0,
+  minimal: 64,
+  low: 256,
+  medium: 1024,
+  high: 4096,
+  xhigh: 8192,
+};
 
 export function maxOutputTokens(request: ProviderRequest): number | undefined {
   const p = request.params;
@@ -13,10 +30,31 @@ export function maxOutputTokens(request: ProviderRequest): number | undefined {
   return typeof value === 'number' && value > 0 ? value : undefined;
 }
 
+/** The `budget_tokens` of Anthropic's `thinking: {type: 'enabled', budget_tokens}`, when extended thinking is on. */
+export function thinkingBudget(params: Record<string, unknown>): number | undefined {
+  const thinking = params.thinking as { type?: unknown; budget_tokens?: unknown } | null | undefined;
+  if (!thinking || typeof thinking !== 'object' || thinking.type !== 'enabled') return undefined;
+  const budget = thinking.budget_tokens;
+  return typeof budget === 'number' && budget > 0 ? budget : undefined;
+}
+
+/**
+ * The reasoning output a request asks for, before any is observed: its thinking budget, or the allowance of its
+ * `reasoning_effort` (an unknown effort counts as `medium`); 0 when it asks for none.
+ */
+export function reasoningAllowance(request: ProviderRequest): number {
+  const budget = thinkingBudget(request.params);
+  if (budget !== undefined) return budget;
+  const effort = request.params.reasoning_effort;
+  if (typeof effort !== 'string') return 0;
+  return REASONING_EFFORT_ALLOWANCE[effort] ?? REASONING_EFFORT_ALLOWANCE.medium;
+}
+
 /** Keeps a moving average of real output sizes, per bucket, to estimate requests that set no max_tokens. */
 export class OutputEstimator {
   private readonly recent: number[] = [];
 
+  /** `outputTokens`: the answer's whole output, reasoning included. */
   observe(outputTokens: number): void {
     this.recent.push(outputTokens);
     if (this.recent.length > 50) this.recent.shift();
@@ -26,9 +64,10 @@ export class OutputEstimator {
   estimate(request: ProviderRequest, reservesMaxTokens: boolean): number {
     const max = maxOutputTokens(request);
     if (reservesMaxTokens && max !== undefined) return max;
+    // Observed sizes include reasoning already; before any, the request's own reasoning allowance is added.
     const average = this.recent.length
       ? Math.ceil(this.recent.reduce((a, b) => a + b, 0) / this.recent.length)
-      : DEFAULT_OUTPUT;
+      : DEFAULT_OUTPUT + reasoningAllowance(request);
     return max !== undefined ? Math.min(max, average) : average;
   }
 }

@@ -33,7 +33,10 @@ export interface BatchStatus {
   error?: RequestError;
 }
 
-/** One result of a batch: an answer, or why there is none. */
+/**
+ * One result of a batch: an answer, or why there is none. Both for a request whose `n` choices went as separate lines
+ * (Anthropic) and only some failed: the error, and the choices answered.
+ */
 export interface BatchResult {
   customId: string;
   answer?: Omit<ProviderAnswer, 'headers'>;

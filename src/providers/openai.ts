@@ -15,10 +15,13 @@ import {
   type BatchStatus,
   type ProviderBatchClient,
 } from './batch';
-import type { CallOptions, ProviderAnswer, ProviderClient, ProviderRequest } from './types';
+import type { CallOptions, ProviderAnswer, ProviderChoice, ProviderClient, ProviderRequest } from './types';
+import type { TokenUsage } from '../types/usage';
 import { checkAnswerBody } from './outcome';
-import type { ProviderModule } from './provider';
+import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
+import { openaiMediaTokens, openaiMessages } from './openai-content';
+import { OPENAI_MAX_IMAGE_BYTES } from '../simulator/openai-media';
 import { engineHeaders, type RateLimitHeaderDialect } from './header-dialects';
 import type { ProviderPreset, StructuredOutputMethod } from './presets';
 
@@ -68,29 +71,72 @@ export function openaiBody(
   request: ProviderRequest,
   structuredOutput: StructuredOutputMethod = 'json_schema'
 ): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...request.params, model: request.model, messages: request.messages };
+  const messages = openaiMessages(request.messages);
+  const body: Record<string, unknown> = { ...request.params, model: request.model, messages };
   if (request.schema && structuredOutput === 'json_schema') {
     // Not strict, as Curator: strict mode rejects common schemas (optional fields, open objects).
     body.response_format = { type: 'json_schema', json_schema: { name: 'output_schema', schema: request.schema } };
   } else if (request.schema && structuredOutput === 'json_object') {
     const instruction = `Answer with one JSON object that matches this JSON Schema: ${JSON.stringify(request.schema)}`;
-    body.messages = [{ role: 'system', content: instruction }, ...request.messages];
+    body.messages = [{ role: 'system', content: instruction }, ...messages];
     body.response_format = { type: 'json_object' };
+  }
+  if (request.tools) {
+    body.tools = request.tools.map(({ name, description, parameters }) => ({
+      type: 'function',
+      function: { name, ...(description !== undefined ? { description } : {}), parameters },
+    }));
+  }
+  if (request.toolChoice !== undefined) {
+    const choice = request.toolChoice;
+    body.tool_choice = typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
   }
   return body;
 }
 
-/** A chat completion body as an answer, whether it came from a call or from a batch output file. */
-export function openaiAnswer(data: OpenAI.ChatCompletion): Omit<ProviderAnswer, 'requestId' | 'headers'> {
-  const choice = data.choices?.[0];
+/** One choice of a chat completion, its function calls included. */
+function openaiChoice(choice: OpenAI.ChatCompletion.Choice | undefined): ProviderChoice {
   const finish = choice?.finish_reason ?? 'stop';
-  return {
+  // DeepSeek and vLLM (`reasoning_content`), OpenRouter and newer vLLM (`reasoning`) return the reasoning text beside
+  // the answer; OpenAI keeps it hidden.
+  const message = choice?.message as { reasoning_content?: unknown; reasoning?: unknown } | undefined;
+  const thinking = message?.reasoning_content ?? message?.reasoning;
+  const mapped: ProviderChoice = {
+    ...(typeof thinking === 'string' && thinking ? { thinking } : {}),
     text: choice?.message?.content ?? null,
     refusal: choice?.message?.refusal ?? undefined,
     finishReason: finish,
     rawFinishReason: finish,
-    usage: { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 },
   };
+  const calls = (choice?.message?.tool_calls ?? []).filter((call) => call.type === 'function');
+  if (calls.length > 0) {
+    mapped.toolCalls = calls.map((call) => ({
+      id: call.id,
+      name: call.function.name,
+      arguments: call.function.arguments,
+    }));
+  }
+  return mapped;
+}
+
+/** A chat completion body as an answer, whether it came from a call or from a batch output file. */
+export function openaiAnswer(data: OpenAI.ChatCompletion): Omit<ProviderAnswer, 'requestId' | 'headers'> {
+  const choices = [...(data.choices ?? [])].sort((a, b) => a.index - b.index).map(openaiChoice);
+  const answer: Omit<ProviderAnswer, 'requestId' | 'headers'> = {
+    ...(choices[0] ?? openaiChoice(undefined)),
+    usage: openaiUsage(data.usage),
+    raw: data,
+  };
+  if (choices.length > 1) answer.choices = choices;
+  return answer;
+}
+
+/** Chat Completions usage; reasoning tokens are part of `completion_tokens` and billed with them. */
+function openaiUsage(usage: OpenAI.CompletionUsage | undefined): TokenUsage {
+  const tokens: TokenUsage = { input: usage?.prompt_tokens ?? 0, output: usage?.completion_tokens ?? 0 };
+  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
+  if (reasoning) tokens.reasoning = reasoning;
+  return tokens;
 }
 
 /** OpenAI: requests and bytes per batch input file (the SDK's docs, 2025). */
@@ -224,10 +270,15 @@ export class OpenAIBatchClient implements ProviderBatchClient {
 
 /** The input tokens of a Chat Completions request, with OpenAI's public tokenizer (close for most open models). */
 function estimateInputTokens(request: ProviderRequest): number {
-  return chatInputTokens(request, (text) =>
-    text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)
+  return chatInputTokens(
+    request,
+    (text) => (text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)),
+    openaiMediaTokens
   );
 }
+
+/** OpenAI's limits: 20 MB per image; files inline only. */
+const OPENAI_MEDIA: MediaLimits = { imageBytes: OPENAI_MAX_IMAGE_BYTES, filesByUrl: false };
 
 /**
  * The provider module of an OpenAI-compatible server described by a preset (see `presets.ts`): OpenAI's client
@@ -245,6 +296,7 @@ export function openaiCompatible(preset: ProviderPreset): ProviderModule {
     createClient: ({ baseURL, apiKey, fetch }) => new OpenAIProvider(baseURL, apiKey, fetch, dialect, method),
     body: (request) => openaiBody(request, method),
     estimateInputTokens,
+    media: OPENAI_MEDIA,
   };
 }
 
@@ -258,6 +310,7 @@ export const openai: ProviderModule = {
   body: (request) => openaiBody(request),
   // A real tokenizer: OpenAI's is public.
   estimateInputTokens,
+  media: OPENAI_MEDIA,
   batch: {
     limits: OPENAI_BATCH_LIMITS,
     createClient: ({ baseURL, apiKey, limits, completionWindow }) =>

@@ -17,6 +17,24 @@ export interface ProviderClientOptions {
   fetch?: typeof globalThis.fetch;
 }
 
+/**
+ * What a provider accepts of images and files, checked by the worker before sending so that a row over a limit fails
+ * alone with its name rather than as the provider's 400.
+ */
+export interface MediaLimits {
+  /** Most bytes of one image (decoded). */
+  imageBytes?: number;
+  /** Most characters of one image's base64 text (Anthropic measures the base64, not the bytes). */
+  imageBase64Chars?: number;
+  /** Most characters of base64 across a request's images and files. */
+  requestBase64Chars?: number;
+  /**
+   * Whether a file part may be given by URL (the provider fetches it); otherwise only inline.
+   * @defaultValue true
+   */
+  filesByUrl?: boolean;
+}
+
 /** A provider's Batch API: requests sent together, answered within hours at a discount. */
 export interface ProviderBatchApi {
   /** Most requests and bytes per provider batch, as the provider documents them (a curator may only lower them). */
@@ -52,6 +70,11 @@ export interface ProviderModule {
   body(request: ProviderRequest): Record<string, unknown>;
   /** The input tokens of a request, on the high side: the rate limiter reserves them before sending. */
   estimateInputTokens(request: ProviderRequest): number;
+  /**
+   * Its limits on images and files in prompts.
+   * @defaultValue none: every image and file is sent as it is
+   */
+  readonly media?: MediaLimits;
   /**
    * Whether the provider counts a request's `max_tokens` against the output budget up front (Anthropic).
    * @defaultValue false

@@ -1,11 +1,12 @@
 /** Stage "format" of a request's life: a dataset row becomes a provider request. Pure, so it is easy to test. */
 import type { ChatMessage, Curator, Row } from '../curator';
 import type { RequestError } from '../providers/outcome';
-import type { ProviderRequest } from '../providers/types';
+import type { ProviderRequest, RequestTool } from '../providers/types';
 import { INVALID_ROW_KEY } from '../storage/dataset';
 import { resolveResponseFormat } from '../schema';
 import { PromptError } from '../errors';
 import { paramsForRow } from './row-params';
+import { checkContent } from './content-parts';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 
@@ -46,11 +47,18 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   } else if (Array.isArray(prompt)) {
     prompt.forEach((m, i) => {
       const msg = m as Partial<ChatMessage> | null;
-      if (!msg || typeof msg !== 'object' || !ROLES.has(msg.role as string) || typeof msg.content !== 'string') {
+      const content = msg?.content as unknown;
+      if (
+        !msg ||
+        typeof msg !== 'object' ||
+        !ROLES.has(msg.role as string) ||
+        !(typeof content === 'string' || Array.isArray(content))
+      ) {
         throw new PromptError(
-          `prompt() returned an invalid message at position ${i}: expected {role: system|user|assistant, content: string}`
+          `prompt() returned an invalid message at position ${i}: expected {role: system|user|assistant, content: string or parts}`
         );
       }
+      checkContent(content, i, msg.role as string);
     });
     messages = prompt as ChatMessage[];
   } else {
@@ -66,14 +74,27 @@ export function buildMessages(curator: Curator, row: Row): ChatMessage[] {
   return messages;
 }
 
+/** The curator's tools as a request carries them: their parameters as JSON Schema. */
+export function requestTools(curator: Curator): RequestTool[] | undefined {
+  return curator.tools?.map(({ name, description, parameters }) => ({
+    name,
+    ...(description !== undefined ? { description } : {}),
+    parameters: resolveResponseFormat(parameters)!.jsonSchema,
+  }));
+}
+
 /** One row's provider request: its messages, and the curator's params with the row's own merged over them. */
 export function buildRequest(curator: Curator, row: Row): ProviderRequest {
-  return {
+  const request: ProviderRequest = {
     model: curator.model,
     messages: buildMessages(curator, row),
     params: paramsForRow(curator, row),
     schema: resolveResponseFormat(curator.responseFormat)?.jsonSchema,
   };
+  const tools = requestTools(curator);
+  if (tools) request.tools = tools;
+  if (curator.toolChoice !== undefined) request.toolChoice = curator.toolChoice;
+  return request;
 }
 
 /** The requests of a shard's rows, and the rows that cannot become one, each with why (they fail alone). */

@@ -8,6 +8,8 @@ import { ParseError } from '../errors';
 import type { RunLayout } from '../storage/cache-dir';
 import { writeFileAtomic } from '../storage/jsonl';
 import type { ShardLog } from '../storage/response-log';
+import type { Answer } from '../types/answer';
+import { answerView } from './answer-view';
 
 function isPlainObject(value: unknown): value is Row {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -27,10 +29,16 @@ function defaultParse(value: unknown): Row {
   return isPlainObject(value) ? value : { response: value };
 }
 
-export function parseRows(curator: Curator, row: Row, value: unknown): Row[] {
+/**
+ * The rows of one accepted answer: the curator's `parse(row, response, answer)`, or the default parse; `answer`
+ * defaults to a one-choice answer of `value`.
+ */
+export function parseRows(curator: Curator, row: Row, value: unknown, answer?: Answer): Row[] {
   let result: unknown;
   try {
-    result = curator.parse ? curator.parse(row as never, value as never) : defaultParse(value);
+    result = curator.parse
+      ? curator.parse(row as never, value as never, (answer ?? answerView({ value })) as never)
+      : defaultParse(value);
   } catch (err) {
     throw new ParseError(`parse() threw: ${(err as Error)?.message ?? String(err)}`);
   }
@@ -68,7 +76,7 @@ export async function writeParsedShard(
     const success = log.requests.get(i)?.success;
     if (!success) return;
     try {
-      lines.push({ i, rows: parseRows(curator, row, success.value) });
+      lines.push({ i, rows: parseRows(curator, row, success.value, answerView(success)) });
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
       lines.push({ i, error: err.message });

@@ -9,8 +9,11 @@ import type { ProviderAnswer, ProviderClient, ProviderRequest } from '../provide
 
 export type Sent =
   | { ok: true; answer: ProviderAnswer }
-  /** `cancelled`: the activity was cancelled while the request was in flight; it may have been paid for. */
-  | { ok: false; error: RequestError; cancelled: boolean };
+  /**
+   * `cancelled`: the activity was cancelled while the request was in flight; it may have been paid for. `answered`:
+   * the choices that came of a request whose `n` choices go as separate calls, when only some failed.
+   */
+  | { ok: false; error: RequestError; cancelled: boolean; answered?: Omit<ProviderAnswer, 'headers'> };
 
 export interface SendOptions {
   signal: AbortSignal;
@@ -39,6 +42,7 @@ export async function send(
     else if (error.type === 'Overloaded' || error.status === 503) permit.congested(headers);
     else permit.failed(headers);
     if (signal.aborted) return { ok: false, error, cancelled: true };
+    const answered = (err as { answered?: Omit<ProviderAnswer, 'headers'> } | null)?.answered;
     error.message = redact(error.message);
     // Nothing ever answered and the address refuses or does not resolve: a wrong base URL, not a blip.
     if (
@@ -51,6 +55,6 @@ export async function send(
       error.retryable = false;
       error.fatal = true;
     }
-    return { ok: false, error, cancelled: false };
+    return { ok: false, error, cancelled: false, ...(answered ? { answered } : {}) };
   }
 }

@@ -7,6 +7,7 @@ import type { Row } from '../curator';
 import type { ShardOutcome, ProviderBatchOutcome, RetryableFailure, RetryGroup } from '../types';
 import type { ShardLog } from '../storage/response-log';
 import type { ParsedLine } from './parse';
+import { REUSED_JOB } from './reuse';
 
 /** What a request that is neither answered nor failed for good is waiting for: another attempt. */
 export interface Unsettled {
@@ -28,7 +29,7 @@ function tallyShard(
   parsed: ParsedLine[],
   unsettled: (request: Unsettled) => void
 ): Omit<ShardOutcome, 'retryable'> {
-  const outcome = {
+  const outcome: Omit<ShardOutcome, 'retryable'> = {
     batch: task.batch,
     requests: rows.length,
     succeeded: 0,
@@ -44,6 +45,7 @@ function tallyShard(
     if (s) {
       outcome.tokens.input += s.tokens.input;
       outcome.tokens.output += s.tokens.output;
+      if (s.tokens.reasoning) outcome.tokens.reasoning = (outcome.tokens.reasoning ?? 0) + s.tokens.reasoning;
     }
     const p = parsedByIndex.get(i);
     if (p) {
@@ -54,6 +56,7 @@ function tallyShard(
         outcome.outputRows += p.rows!.length;
       }
       if (s?.success && s.success.job !== task.jobId) outcome.cached++;
+      if (s?.success?.job === REUSED_JOB) outcome.reused = (outcome.reused ?? 0) + 1;
       continue;
     }
     const last = s?.errors.at(-1);

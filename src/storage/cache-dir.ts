@@ -54,7 +54,7 @@ export class RunLayout {
     return join(this.dir, 'input.index.json');
   }
 
-  /** The provider request bodies of one batch, as sent. */
+  /** The requests of one batch as formatted, images and files by path or by their SHA-256 (never megabytes). */
   requests(batch: number): string {
     return join(this.dir, 'requests', `${pad(batch)}.jsonl`);
   }

@@ -31,6 +31,8 @@ export interface InputIndex {
   source?: DatasetRef;
   /** The source file's size and modification time when it was read: a change means the job is superseded. */
   sourceStat?: { size: number; mtimeMs: number };
+  /** The digest of the local images and files the run's prompts read, part of its fingerprint (when there are any). */
+  media?: string;
 }
 
 function describe(ref: DatasetRef): string {
@@ -51,7 +53,8 @@ export async function hashDataset(ref: DatasetRef, cache: CacheLayout): Promise<
   return hashInput(ref.kind, ref.path);
 }
 
-async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<Row> {
+/** The rows of a dataset as its source has them, streamed (a line that is not a JSON object as an invalid row). */
+export async function* sourceRows(ref: DatasetRef, cache: CacheLayout): AsyncGenerator<Row> {
   if (ref.kind === 'jsonl') {
     for await (const entry of readJsonLines(ref.path, 0, parseInputLine)) {
       const value = entry.value;
@@ -119,7 +122,8 @@ export async function materializeInput(
   cache: CacheLayout,
   run: RunLayout,
   datasetHash: string,
-  batchSize: number
+  batchSize: number,
+  media?: string
 ): Promise<InputIndex> {
   const found = await intactIndex(run);
   if (found.index) return found.index;
@@ -151,6 +155,7 @@ export async function materializeInput(
     inputSha256: await sha256File(run.input),
     source: ref,
     ...(ref.kind === 'run' ? {} : { sourceStat: await statInput(ref.kind, ref.path) }),
+    ...(media !== undefined ? { media } : {}),
   };
   await writeFileAtomic(run.inputIndex, JSON.stringify(index));
   return index;
@@ -198,7 +203,7 @@ export async function repairInput(cache: CacheLayout, run: RunLayout, elsewhere 
         'changed since the job was planned: run the job again, as a new job over the new content.'
     );
   }
-  await materializeInput(recorded.source, cache, run, recorded.datasetHash, recorded.batchSize);
+  await materializeInput(recorded.source, cache, run, recorded.datasetHash, recorded.batchSize, recorded.media);
 }
 
 export async function readInputIndex(run: RunLayout): Promise<InputIndex> {

@@ -5,7 +5,9 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { ToolCall } from '../types/answer';
 import type { RequestError } from '../types/requests';
+import type { TokenUsage } from '../types/usage';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
 
 export interface AttemptRecord {
@@ -17,12 +19,53 @@ export interface AttemptRecord {
   attempt: number;
   at: string;
   ok: boolean;
-  /** The accepted answer: text, or the validated object of a structured answer. */
+  /** The accepted answer: text, or the validated object of a structured answer (of the first choice). */
   value?: unknown;
   finish?: string;
-  usage?: { input: number; output: number };
+  /** The first choice's tool calls, their arguments parsed and checked; only when it has some. */
+  toolCalls?: ToolCall[];
+  /** The choices after the first, when the request asked for several (`n`); only then. */
+  moreChoices?: RecordedChoice[];
+  /** The model's thinking before its answer (extended thinking), kept so a cached answer still has it. */
+  thinking?: string;
+  usage?: TokenUsage;
   requestId?: string;
+  /** The provider's response body, for a curator with `includeRawAnswer`; only on accepted answers. */
+  raw?: unknown;
+  /** Where an answer taken from another run came from (`job` is then `reused`): see {@link ReusedFrom}. */
+  reused?: ReusedFrom;
+  /** A failed attempt of a request whose `n` choices come from separate calls: the choices answered (and paid) so far. */
+  answered?: AnsweredChoices;
   error?: RequestError;
+}
+
+/** The provenance of a reused answer: which stored answer it is, and who asked for it with which params. */
+export interface ReusedFrom {
+  /** The key of the stored answer (its request's, under `answers/` of the cache directory). */
+  key: string;
+  /** Whether it was asked with exactly this request's body; false: the same prompt with other params. */
+  identical: boolean;
+  /** The generation params it was asked with, when recorded. */
+  params?: Record<string, unknown>;
+  /** The run (its hash) and job that paid for it, when recorded. */
+  run?: string;
+  job?: string;
+}
+
+/**
+ * The choices of a request answered so far when its other choices failed (Anthropic's `n`, one call each): the
+ * provider's choices as it mapped them, opaque here, and their raw bodies. A retry asks only for the rest.
+ */
+export interface AnsweredChoices {
+  choices: unknown[];
+  raw: unknown[];
+}
+
+/** A choice after the first of an accepted answer, recorded as compactly as the first one's fields. */
+export interface RecordedChoice {
+  value: unknown;
+  finish: string;
+  toolCalls?: ToolCall[];
 }
 
 export interface RequestState {
@@ -32,8 +75,10 @@ export interface RequestState {
   attempts: number;
   /** Errors seen by the current job, oldest first. */
   errors: RequestError[];
+  /** The choices answered so far of a request not yet answered whole, from whichever job paid for them. */
+  answered?: AnsweredChoices;
   /** Tokens the current job paid for, including failed attempts that returned an answer. */
-  tokens: { input: number; output: number };
+  tokens: TokenUsage;
 }
 
 export class ShardLog {
@@ -54,12 +99,14 @@ export class ShardLog {
     if (record.ok) {
       s.success ??= record;
     }
+    if (record.answered) s.answered = record.answered;
     if (record.job !== jobId) return;
     s.attempts = Math.max(s.attempts, record.attempt);
     if (record.error) s.errors.push(record.error);
     if (record.usage) {
       s.tokens.input += record.usage.input;
       s.tokens.output += record.usage.output;
+      if (record.usage.reasoning) s.tokens.reasoning = (s.tokens.reasoning ?? 0) + record.usage.reasoning;
     }
   }
 

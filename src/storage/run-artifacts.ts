@@ -7,7 +7,6 @@
  * disk is wiped, or another machine, finds every artifact in the store. With the embedded default the store *is* the
  * cache directory, and every method here is a no-op (the files stay exactly as they were).
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
@@ -101,15 +100,6 @@ export class RunArtifacts {
   async writeText(path: string, text: string): Promise<void> {
     await writeFileAtomic(path, text);
     if (this.remote) await this.objects.put(this.key(path), text);
-  }
-
-  /** SHA-256 of the artifact's object, read as a stream; undefined when it is absent. */
-  async sha256(path: string): Promise<string | undefined> {
-    const body = this.remote ? await this.objects.read(this.key(path)) : createReadStream(path);
-    if (!body) return undefined;
-    const hash = createHash('sha256');
-    for await (const chunk of body) hash.update(chunk as Buffer);
-    return hash.digest('hex');
   }
 
   /**

@@ -215,6 +215,8 @@ export interface ShardOutcome {
   succeeded: number;
   /** Succeeded from responses an earlier job paid for. */
   cached: number;
+  /** Of `cached`, the answers reused from the cache directory's other runs or bodies (`reuseAnswers`); absent: none. */
+  reused?: number;
   /** Failed for good (final errors, parse errors, or out of retries as decided by the workflow). */
   failed: number;
   /** Failed this round with a retryable error. */
@@ -234,6 +236,11 @@ export interface CurationStats {
   failed: number;
   /** Succeeded from responses an earlier job paid for. */
   cached: number;
+  /**
+   * Of `cached`, the answers taken from the cache directory's answers of other runs or other params (`reuseAnswers`,
+   * `reuseAnswer`), recorded with their provenance in the response log; absent when none was.
+   */
+  reused?: number;
   /** Rows of the output dataset (a parse may fan out or drop). */
   outputRows: number;
   /** Tokens of the responses this job received (not cached ones). */

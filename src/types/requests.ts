@@ -10,7 +10,25 @@ export interface ProviderRequest {
   params: Record<string, unknown>;
   /** Structured output schema, when the curator has a response format. */
   schema?: JsonSchema;
+  /** The tools the model may call, their parameters as JSON Schema. */
+  tools?: RequestTool[];
+  /** Which tool the model calls, when the curator says. */
+  toolChoice?: ToolChoice;
 }
+
+/** A tool of a request, in the provider-neutral form each provider module maps to its own. */
+export interface RequestTool {
+  name: string;
+  description?: string;
+  /** The JSON Schema of the call's arguments. */
+  parameters: JsonSchema;
+}
+
+/**
+ * Whether and which tool the model calls: `auto` (it decides), `none`, `required` (some tool), or one tool by name.
+ * Anthropic's `any` is `required` here.
+ */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 /** Error classes recorded per attempt and used by the retry decision. */
 export type ErrorType =
@@ -35,6 +53,8 @@ export type ErrorType =
   | 'InvalidRow'
   | 'PromptError'
   | 'ParseError'
+  /** The curator's `reuseAnswer` threw for the request's row: nothing was sent for it. */
+  | 'ReuseError'
   | 'ProviderError'
   /** Batch mode: the provider batch ended (its window ran out) before the request was processed. */
   | 'Expired'

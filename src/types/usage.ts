@@ -4,8 +4,14 @@
 export interface TokenUsage {
   /** Prompt (input) tokens. */
   input: number;
-  /** Completion (output) tokens, reasoning included. */
+  /** Completion (output) tokens, reasoning included: reasoning is billed as output. */
   output: number;
+  /**
+   * The part of `output` the model spent reasoning before its answer (OpenAI's
+   * `usage.completion_tokens_details.reasoning_tokens`); absent when the provider does not count it apart (Anthropic
+   * bills thinking inside `output_tokens`) or the model did not reason.
+   */
+  reasoning?: number;
 }
 
 /** A model's prices, per million tokens, and where they come from. */

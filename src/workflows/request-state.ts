@@ -127,9 +127,12 @@ export function addStats(into: CurationStats, add: CurationStats): CurationStats
   into.succeeded += add.succeeded;
   into.failed += add.failed;
   into.cached += add.cached;
+  if (add.reused) into.reused = (into.reused ?? 0) + add.reused;
   into.outputRows += add.outputRows;
   into.tokens.input += add.tokens.input;
   into.tokens.output += add.tokens.output;
+  // Only when some were counted, so the stats of runs without reasoning keep their shape.
+  if (add.tokens.reasoning) into.tokens.reasoning = (into.tokens.reasoning ?? 0) + add.tokens.reasoning;
   into.retries += add.retries;
   return into;
 }

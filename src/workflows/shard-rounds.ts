@@ -40,6 +40,7 @@ export async function settleShard<R extends Retryable & { type: string }>(
     succeeded: outcome.succeeded,
     failed: outcome.failed + exhausted,
     cached: outcome.cached,
+    ...(outcome.reused ? { reused: outcome.reused } : {}),
     outputRows: outcome.outputRows,
     tokens: outcome.tokens,
     retries: retried,

@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { createWorker, type Curator } from '../../src';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator';
 import { startTemporal, tempDir } from './temporal';
 
@@ -70,4 +71,17 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
       await env.teardown();
     },
   };
+}
+
+/** The usual stack: one worker running `curators` on `taskQueue`, its providers pointed at the simulator. */
+export function startCuratorStack(
+  name: string,
+  taskQueue: string,
+  curators: Curator<any, any, any>[]
+): Promise<TestStack> {
+  return startTestStack({
+    name,
+    worker: ({ env, cacheDir, providerEnv }) =>
+      createWorker({ connection: env.nativeConnection, taskQueue, cacheDir, curators, env: providerEnv }),
+  });
 }

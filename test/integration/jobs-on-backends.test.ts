@@ -16,6 +16,7 @@ import { startSimulator, type Simulator } from '../../src/simulator';
 import { S3ObjectStore, s3ClientFromEnv } from '../../src/storage/object-store/s3-store';
 import { PgMetadataStore } from '../../src/storage/metadata/pg-metadata-store';
 import { infraSkipReason, startPgServer, startS3Server, type PgServer, type S3Server } from '../helpers/infra-servers';
+import { startCli } from '../helpers/cli-process';
 import { startTemporal, tempDir } from '../helpers/temporal';
 
 const BUCKET = 'curator-jobs';
@@ -133,6 +134,7 @@ describe(
       }
       assert.equal(first.datasetUri, `s3://${BUCKET}/${PREFIX}/${datasetKey}`);
       assert.equal(await objectSha256(datasetKey), first.datasetSha256);
+      const answers = new Map(first.table.toArray().map((r) => [Number(r.id), r.answer as string]));
       // Metadata went to PostgreSQL.
       const meta = await PgMetadataStore.open(workerEnv.CURATOR_DATABASE_URL!);
       try {
@@ -142,6 +144,18 @@ describe(
       } finally {
         await meta.close();
       }
+
+      // `curator export` on another machine: the run from PostgreSQL, its dataset from the bucket.
+      const out = join(tempDir('backends-export'), 'out.jsonl');
+      const cli = startCli(['export', first.runHash.slice(0, 12), '-o', out], {
+        ...process.env,
+        ...workerEnv,
+        CURATOR_CACHE_DIR: tempDir('backends-cli-cache'),
+      });
+      assert.equal(await cli.exited, 0, cli.stderr());
+      const exported = readFileSync(out, 'utf8').trim().split('\n');
+      assert.equal(exported.length, rows);
+      assert.equal(JSON.parse(exported[7]).answer, answers.get(7));
 
       sim.reset();
       const again = await run();
@@ -158,7 +172,6 @@ describe(
       assert.equal(reparsed.runHash, first.runHash);
       assert.notEqual(reparsed.parseHash, first.parseHash);
       assert.equal(reparsed.stats.outputRows, rows);
-      const answers = new Map(first.table.toArray().map((r) => [Number(r.id), r.answer as string]));
       for (const r of reparsed.table.toArray()) assert.equal(Number(r.chars), answers.get(Number(r.id))!.length);
       assert.equal(await objectSha256(`${reparsed.runHash}/${reparsed.parseHash}.arrow`), reparsed.datasetSha256);
 
@@ -171,6 +184,11 @@ describe(
       assert.equal(elsewhere.datasetSha256, first.datasetSha256);
       assert.ok(elsewhere.datasetPath.startsWith(diskB));
       assert.equal(createHash('sha256').update(readFileSync(elsewhere.datasetPath)).digest('hex'), first.datasetSha256);
+
+      // No object in the bucket holds the API key.
+      for (const key of await keys('')) {
+        assert.ok(!(await store.get(key))!.body.includes(workerEnv.OPENAI_API_KEY!), `${key} holds the API key`);
+      }
     });
 
     test('a worker stopped mid-job with its disk wiped: another machine finishes, paying again at most what was in flight', async () => {

@@ -18,6 +18,8 @@ interface Verdict {
   positive: boolean;
 }
 
+const usage = { input: 1, output: 1 };
+
 test('a curator whose input and output rows are interfaces', () => {
   const verdicts = defineCurator({
     name: 'verdicts',
@@ -30,7 +32,8 @@ test('a curator whose input and output rows are interfaces', () => {
   const forWorker: Parameters<typeof createWorker>[0]['curators'] = [verdicts];
   assert.ok(forWorker);
   assert.equal(typed.prompt({ id: 1, text: 'great' }), 'Is this review positive? great');
-  assert.deepEqual(typed.parse?.({ id: 1, text: 'great' }, 'Yes'), { id: 1, positive: true });
+  const answer = { choices: [{ index: 0, value: 'Yes', text: 'Yes', toolCalls: [], finishReason: 'stop' }], usage };
+  assert.deepEqual(typed.parse?.({ id: 1, text: 'great' }, 'Yes', answer), { id: 1, positive: true });
 });
 
 test('rows that are not objects are refused at compile time, and interfaces still check their fields', () => {

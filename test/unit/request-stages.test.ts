@@ -80,7 +80,6 @@ describe('buildMessages', () => {
         ],
         /position 1/,
       ],
-      [[{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], /position 0/],
       [[{ role: 'user', content: 42 }], /position 0/],
       [[{ role: 'user' }], /position 0/],
       [[{ content: 'no role' }], /position 0/],
