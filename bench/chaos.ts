@@ -20,20 +20,18 @@
  * src/workflows/activity-options.ts) or the sticky schedule-to-start timeout. `--no-reap` leaves both to Temporal's
  * timeouts: the same checks must hold, the run just takes longer.
  */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { CurationError, curationResult, startCuration, type CurationResult } from '../src/client';
+import { CurationError, startCuration, type CurationResult } from '../src/client';
 import { startSimulator, type Simulator } from '../src/simulator';
 import { installQuietRuntime } from '../src/temporal/runtime';
-import { curatorWorkflowBundle } from '../src/worker';
-import type { curateWorkflow } from '../src/workflows';
 import {
+  accountingFailures,
   checkAccounting,
   checkRunFiles,
   countDuplicates,
@@ -44,7 +42,14 @@ import {
 } from './lib/chaos-checks';
 import { ChaosDevServer } from './lib/chaos-server';
 import { historyToJson } from './lib/chaos-histories';
-import { fetchJobHistories, reapDeadWorkers, type JobHistory } from './lib/chaos-temporal';
+import {
+  fetchJobHistories,
+  reapDeadWorkers,
+  replayJobHistories,
+  waitForResult,
+  type JobHistory,
+} from './lib/chaos-temporal';
+import { keyValueTable, writeJsonReport } from './lib/report';
 import { freePort, spawnWorker, stopProcessWithin } from './lib/processes';
 
 type Range = { min: number; max: number };
@@ -263,13 +268,6 @@ class WorkerFleet {
   }
 }
 
-function formatTable(rows: [string, string | number][]): string {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const valueWidth = Math.max(...rows.map(([, v]) => String(v).length));
-  const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(valueWidth + 2)}+`;
-  return [line, ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${String(v).padStart(valueWidth)} |`), line].join('\n');
-}
-
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
@@ -440,22 +438,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     })();
 
-    // The job's result, through server restarts: a broken call is retried on a fresh handle.
     let result: CurationResult | undefined;
     try {
-      for (;;) {
-        try {
-          result = await curationResult(client.workflow.getHandle<typeof curateWorkflow>(handle.workflowId));
-          break;
-        } catch (err) {
-          if (err instanceof CurationError || err instanceof WorkflowNotFoundError) throw err;
-          if (chaosError) throw new Error('the chaos could not go on; the job was left unfinished');
-          if (Date.now() > deadline) throw new Error(`the job did not finish within ${options.timeoutMs / 1000}s`);
+      result = await waitForResult(client, handle.workflowId, {
+        deadline,
+        stop: () => (chaosError ? 'the chaos could not go on; the job was left unfinished' : undefined),
+        onRetry: (err) => {
           f.clientRetries++;
-          log(`waiting for the result failed (${(err as Error).message.split('\n')[0]}); retrying`);
-          await sleep(1000);
-        }
-      }
+          log(`waiting for the result failed (${err.message.split('\n')[0]}); retrying`);
+        },
+      });
     } catch (err) {
       failures.push(`job: ${(err as Error).message}`);
       if (err instanceof CurationError && err.manifest) result = err.manifest as CurationResult;
@@ -499,14 +491,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await workers.stop();
     if (jobWorkflowId) {
       const histories = await fetchJobHistories(client, jobWorkflowId);
-      const bundle = await curatorWorkflowBundle();
-      for await (const replay of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
-        f.historiesReplayed++;
-        if (replay.error) {
-          f.replayErrors++;
-          failures.push(`replay of ${replay.workflowId}: ${replay.error.message}`);
-        }
-      }
+      const replay = await replayJobHistories(histories);
+      f.historiesReplayed = replay.replayed;
+      f.replayErrors = replay.errors.length;
+      failures.push(...replay.errors);
       log(`replayed ${f.historiesReplayed} histories`);
       if (f.historiesReplayed === 0) failures.push('no history of the job was found to replay');
       if (options.saveHistories) report.savedHistories = saveHistories(histories, log);
@@ -524,15 +512,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         };
         f.rowsOut = accounting.outputRows;
         f.rowsFailed = accounting.failedRows;
-        const some = (ids: unknown[]) =>
-          ids
-            .slice(0, 10)
-            .map((x) => JSON.stringify(x))
-            .join(', ');
-        if (accounting.missing.length) failures.push(`rows with no output and no failure: ${some(accounting.missing)}`);
-        if (accounting.twice.length) failures.push(`rows accounted for twice: ${some(accounting.twice)}`);
-        if (accounting.unknown.length) failures.push(`entries for rows not in the input: ${some(accounting.unknown)}`);
-        if (accounting.emptyText) failures.push(`${accounting.emptyText} output rows with no text`);
+        failures.push(...accountingFailures(accounting));
         if (result.stats.outputRows !== accounting.outputRows) {
           failures.push(
             `the manifest says ${result.stats.outputRows} output rows, the Arrow file has ${accounting.outputRows}`
@@ -564,10 +544,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   f.totalSeconds = Number(elapsed().toFixed(2));
   report.ok = failures.length === 0;
-  if (options.resultsPath) {
-    mkdirSync(join(options.resultsPath, '..'), { recursive: true });
-    writeFileSync(options.resultsPath, JSON.stringify(report, null, 2) + '\n');
-  }
+  if (options.resultsPath) writeJsonReport(options.resultsPath, report);
   if (report.ok && !options.keep) rmSync(workDir, { recursive: true, force: true });
   return report;
 }
@@ -605,7 +582,7 @@ function saveHistories(histories: JobHistory[], log: (line: string) => void): st
 
 export function formatReport(report: ChaosReport): string {
   const f = report.figures;
-  const table = formatTable([
+  const table = keyValueTable([
     ['requests (rows in)', report.options.requests],
     ['worker kills (SIGKILL)', f.workerKills],
     ['worker restarts', f.workerRestarts],

@@ -48,6 +48,21 @@ export async function checkAccounting(datasetPath: string, failedPath: string, r
   return result;
 }
 
+/** What is wrong with an accounting, one message per kind of fault (a few ids each). */
+export function accountingFailures(accounting: Accounting): string[] {
+  const some = (ids: unknown[]) =>
+    ids
+      .slice(0, 10)
+      .map((x) => JSON.stringify(x))
+      .join(', ');
+  const failures: string[] = [];
+  if (accounting.missing.length) failures.push(`rows with no output and no failure: ${some(accounting.missing)}`);
+  if (accounting.twice.length) failures.push(`rows accounted for twice: ${some(accounting.twice)}`);
+  if (accounting.unknown.length) failures.push(`entries for rows not in the input: ${some(accounting.unknown)}`);
+  if (accounting.emptyText) failures.push(`${accounting.emptyText} output rows with no text`);
+  return failures;
+}
+
 export interface Duplicates {
   /** Sum over prompts of (answered requests - 1): answers paid for more than once. */
   paidTwice: number;

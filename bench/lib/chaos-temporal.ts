@@ -1,6 +1,13 @@
-/** What the chaos run asks of Temporal besides the job itself: reaping a dead worker's activities, and histories. */
-import type { Client } from '@temporalio/client';
+/**
+ * What the chaos runs ask of Temporal besides the job itself: reaping a dead worker's activities, the job's result
+ * through server restarts, and its histories replayed.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { CurationError, curationResult, type CurationResult } from '../../src/client';
+import { curatorWorkflowBundle } from '../../src/worker';
+import type { curateWorkflow } from '../../src/workflows';
 
 export interface JobHistory {
   workflowId: string;
@@ -81,4 +88,45 @@ export async function fetchJobHistories(client: Client, jobWorkflowId: string): 
     histories.push({ workflowId: execution.workflowId, history });
   }
   return histories;
+}
+
+/** Each history replayed against the current workflow code: how many, and the determinism errors found. */
+export async function replayJobHistories(histories: JobHistory[]): Promise<{ replayed: number; errors: string[] }> {
+  const bundle = await curatorWorkflowBundle();
+  const result = { replayed: 0, errors: [] as string[] };
+  for await (const replay of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+    result.replayed++;
+    if (replay.error) result.errors.push(`replay of ${replay.workflowId}: ${replay.error.message}`);
+  }
+  return result;
+}
+
+export interface WaitOptions {
+  /** ms since the epoch after which waiting fails. */
+  deadline: number;
+  /** Why waiting should stop now (the chaos broke down), or undefined to go on. */
+  stop: () => string | undefined;
+  /** Called on each failed wait before it is retried (a server restarting, a connection cut). */
+  onRetry: (err: Error) => void;
+}
+
+/**
+ * The job's result, through server restarts: a broken call is retried on a fresh handle. A job that fails is thrown
+ * as its `CurationError` (which may carry the manifest of what it saved).
+ */
+export async function waitForResult(client: Client, workflowId: string, options: WaitOptions): Promise<CurationResult> {
+  for (;;) {
+    try {
+      return await curationResult(client.workflow.getHandle<typeof curateWorkflow>(workflowId));
+    } catch (err) {
+      if (err instanceof CurationError || err instanceof WorkflowNotFoundError) throw err;
+      const stop = options.stop();
+      if (stop) throw new Error(stop);
+      if (Date.now() > options.deadline) {
+        throw new Error(`the job did not finish by ${new Date(options.deadline).toISOString()}`);
+      }
+      options.onRetry(err as Error);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }

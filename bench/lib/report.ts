@@ -1,6 +1,8 @@
 /** What every benchmark scenario reports with: medians, number formats, Markdown tables, targets, the machine. */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import { findTemporalCli } from '../../src/temporal/cli-path';
 import { CURATOR_VERSION } from './contenders';
 import { round } from './proc-stats';
@@ -27,6 +29,20 @@ export function table(headers: string[], rows: (string | number)[][]): string {
     '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 1) + '-' : '-'.repeat(w + 1) + ':')).join('|') + '|',
     ...cells.slice(1).map(line),
   ].join('\n');
+}
+
+/** A two-column table in a box, for a run's figures: name left, value right. */
+export function keyValueTable(rows: [string, string | number][]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const valueWidth = Math.max(...rows.map(([, v]) => String(v).length));
+  const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(valueWidth + 2)}+`;
+  return [line, ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${String(v).padStart(valueWidth)} |`), line].join('\n');
+}
+
+/** Writes a run's report as JSON (bench/results/…), making its folder if needed. */
+export function writeJsonReport(path: string, report: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(report, null, 2) + '\n');
 }
 
 export interface Target {

@@ -2,11 +2,14 @@
 # Builds the binaries of the production-shaped stack, once per machine, without internet (Go module proxy and Debian
 # packages only) and without containers. Each step is skipped when its versioned output exists in the cache
 # ($CURATOR_INFRA_CACHE, default ~/.cache/temporal-curator/infra). Builds run at `nice -n 19` with `go build -p 1`:
-# other people's benchmarks share this machine, and a build must only take what they leave.
+# other people's benchmarks share this machine, and a build must only take what they leave; CI, alone on its
+# machine, sets CURATOR_INFRA_BUILD_JOBS to its core count.
 #
 #   scripts/infra/build.sh [temporal|versitygw|packages|all]     (default: all)
 #
-# Each build's wall time is appended to $CURATOR_INFRA_CACHE/logs/build-times.txt.
+# Each build's wall time is appended to $CURATOR_INFRA_CACHE/logs/build-times.txt. With CURATOR_INFRA_NO_BUILD=1 a
+# missing binary is an error instead of a build: CI builds within a time budget before the tests, and a test must not
+# then start the build again without one.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +31,7 @@ timed() { # timed NAME CMD...: runs CMD and records its wall time
 go_install() { # go_install DEST_DIR TOOLCHAIN PKG@VER:NAME...
   local dest=$1 toolchain=$2 tmp spec
   shift 2
+  [[ ${CURATOR_INFRA_NO_BUILD:-0} != 1 ]] || infra_die "$dest is not built, and CURATOR_INFRA_NO_BUILD=1"
   tmp="$dest.partial"
   # One build of a component at a time (two `stack.sh up` at once would otherwise remove each other's output).
   exec 8>"$dest.lock"
@@ -38,7 +42,7 @@ go_install() { # go_install DEST_DIR TOOLCHAIN PKG@VER:NAME...
   fi
   rm -rf "$tmp" && mkdir -p "$tmp"
   for spec in "$@"; do
-    GOTOOLCHAIN="$toolchain" GOBIN="$tmp" nice -n 19 go install -p 1 -trimpath -ldflags="-s -w" "${spec%%:*}"
+    GOTOOLCHAIN="$toolchain" GOBIN="$tmp" nice -n 19 go install -p "${CURATOR_INFRA_BUILD_JOBS:-1}" -trimpath -ldflags="-s -w" "${spec%%:*}"
     local built
     built="$tmp/$(basename "${spec%%@*}")"
     [[ $built == "$tmp/${spec##*:}" ]] || mv "$built" "$tmp/${spec##*:}"

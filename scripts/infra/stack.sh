@@ -24,6 +24,8 @@
 #   stack.sh cut-machine M [S]  stop M's relays (a network partition); heal after S seconds, or with heal-machine
 #   stack.sh heal-machine M     restart M's relays
 #   stack.sh restart-store      SIGTERM the object store and start it again on the same data
+#   stack.sh expose M PORT TARGET  let machine M reach 127.0.0.1:TARGET of the root namespace at its 127.0.0.1:PORT
+#                               (e.g. the simulator standing in for the provider's API); cut and healed with the rest
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,7 +48,14 @@ TEMPORAL_CLI="${TEMPORAL_CLI_PATH:-$ROOT/.tools/temporal/bin/temporal}"
 
 # ------------------------------------------------------------------------------------------------ process helpers
 
-pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+# A zombie is dead: here PID 1 reaps orphans only every second or so, and a stop must not wait for that.
+pid_alive() {
+  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
 pidfile_alive() { [[ -f "$1" ]] && pid_alive "$(cat "$1")"; }
 
 # start_daemon PIDFILE LOG CMD…: starts CMD in its own session (so that a stop takes its children too).
@@ -178,6 +187,22 @@ relay_specs() { # relay_specs N: lines of "name machine-port target…" (targets
   echo "temporal $MACHINE_TEMPORAL_PORT $first $second"
   echo "s3 $S3_PORT $S3_PORT"
   echo "pg $PG_PORT $PG_PORT"
+  # Services of the caller (stack.sh expose), one line "port-PORT PORT TARGET" each.
+  cat "$MACHINES_DIR/$n/exposed" 2>/dev/null || true
+}
+
+expose_port() { # expose_port N PORT TARGET
+  local n=$1 port=$2 target=$3 dir
+  dir="$MACHINES_DIR/$n"
+  [[ -d $dir ]] || infra_die "no machine m$n (stack.sh up)"
+  [[ $port =~ ^[0-9]+$ && $target =~ ^[0-9]+$ ]] || infra_die "expose: ports are numbers: '$port' '$target'"
+  grep -v "^port-$port " "$dir/exposed" 2>/dev/null >"$dir/exposed.new" || true
+  echo "port-$port $port $target" >>"$dir/exposed.new"
+  mv "$dir/exposed.new" "$dir/exposed"
+  # A new target for a port already relayed: the old relay pair goes, start_relays makes the new one.
+  stop_daemon "$dir/pids/port-$port-root.pid" KILL
+  stop_daemon "$dir/pids/port-$port-machine.pid" KILL
+  start_relays "$n"
 }
 
 start_relays() {
@@ -367,6 +392,7 @@ main() {
       fi
       ;;
     heal-machine) start_relays "$(machine_num "$2")" ;;
+    expose) expose_port "$(machine_num "$2")" "$3" "$4" ;;
     restart-store)
       stop_daemon "$S3_DIR/versitygw.pid"
       start_store

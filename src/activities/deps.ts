@@ -10,7 +10,8 @@ import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { readInputIndex, repairInput } from '../storage/dataset';
 import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
-import { MetadataDb } from '../storage/metadata-db';
+import { openDataPlane, type DataPlane } from '../storage/data-plane';
+import { RunArtifacts } from '../storage/run-artifacts';
 
 /** What the activities are built from: the curators, the cache directory and the environment. */
 export interface ActivityDepsOptions {
@@ -22,7 +23,8 @@ export interface ActivityDepsOptions {
    */
   cacheDir?: string;
   /**
-   * Where API keys and base URLs are read from.
+   * Where API keys and base URLs are read from. The data plane (`CURATOR_STORAGE`, `CURATOR_DATABASE_URL` and the
+   * `AWS_*` variables: see docs/storage-backends.md) is chosen from these over `process.env`.
    * @defaultValue `process.env`
    */
   env?: NodeJS.ProcessEnv;
@@ -47,7 +49,8 @@ export class ActivityDeps {
   private readonly waiting: WaitingRequests;
   /** Aborted when the worker is stopping: see {@link ActivityDepsOptions.drain}. */
   readonly drain: AbortSignal;
-  private db?: MetadataDb;
+  private readonly env: NodeJS.ProcessEnv;
+  private plane?: Promise<{ plane: DataPlane; artifacts: RunArtifacts }>;
   /** Runs whose fingerprints this worker's curators were found to match: curators never change in a process. */
   private readonly matched = new Set<string>();
   /** Runs whose copy of the dataset this worker checked (and rebuilt if damaged), once per run. */
@@ -61,12 +64,24 @@ export class ActivityDeps {
     this.providers = new ProviderPool(options.env ?? process.env, this.waiting);
     this.limiters = new LimiterPool(this.cache.limitsDb);
     this.drain = options.drain ?? new AbortController().signal;
+    // The data plane's variables may come from the process when `env` names no storage of its own: a worker given
+    // only provider keys still runs on the deployment's store and database.
+    this.env = options.env ? { ...process.env, ...options.env } : process.env;
   }
 
-  /** Opened on first use, so a worker that never finishes a job never creates the file. */
-  get metadata(): MetadataDb {
-    this.db ??= new MetadataDb(this.cache.metadataDb);
-    return this.db;
+  /**
+   * The data plane (response logs, leases, run metadata, the object store) and the run artifacts on it, opened on
+   * first use from the environment: the cache directory by default, or the object store and PostgreSQL.
+   */
+  storage(): Promise<{ plane: DataPlane; artifacts: RunArtifacts }> {
+    this.plane ??= openDataPlane(this.cache.root, this.env).then(
+      (plane) => ({ plane, artifacts: new RunArtifacts(this.cache, plane.objects, plane.remote) }),
+      (err: unknown) => {
+        this.plane = undefined;
+        throw err;
+      }
+    );
+    return this.plane;
   }
 
   /** The named curator, or an `UnknownCuratorError`: retrying cannot make an unknown name known. */
@@ -87,6 +102,9 @@ export class ActivityDeps {
     let datasetHash: string | undefined;
     let media: string | undefined;
     const run = this.cache.run(runHash);
+    // A run planned on another machine, or before this disk was wiped: its copy of the dataset is in the store.
+    const { artifacts } = await this.storage();
+    if (artifacts.remote) await this.checkInput(runHash).catch(() => undefined);
     try {
       ({ datasetHash, media } = await readInputIndex(run));
     } catch {
@@ -139,10 +157,14 @@ export class ActivityDeps {
   }
 
   /** Checks the run's copy of the dataset once per run in this worker, rebuilding it from its source if damaged. */
-  checkInput(runHash: string): Promise<void> {
+  async checkInput(runHash: string): Promise<void> {
+    // The disk is only a cache with an object store: one wiped since the check is filled again from the store.
+    if ((await this.storage()).artifacts.remote && !(await exists(this.cache.run(runHash).inputIndex))) {
+      this.checkedInputs.delete(runHash);
+    }
     let checked = this.checkedInputs.get(runHash);
     if (!checked) {
-      checked = repairInput(this.cache, this.cache.run(runHash)).catch((err: unknown) => {
+      checked = this.pullAndRepairInput(runHash).catch((err: unknown) => {
         this.checkedInputs.delete(runHash);
         throw err;
       });
@@ -151,9 +173,22 @@ export class ActivityDeps {
     return checked;
   }
 
-  /** Closes the job index, the limiters and the waiting-requests report. */
+  /** With an object store, the store's copy first (the disk is a cache); then checked, or rebuilt from its source. */
+  private async pullAndRepairInput(runHash: string): Promise<void> {
+    const { artifacts } = await this.storage();
+    const run = this.cache.run(runHash);
+    if (artifacts.remote && !(await artifacts.pullInput(run))) {
+      throw new WrongWorkerError(
+        `run ${runHash} is not in this worker's store ${artifacts.objects.location}: the job was planned by a ` +
+          'worker of another project on the same task queue. Run it with its own worker, on a task queue of its own.'
+      );
+    }
+    await repairInput(this.cache, run, artifacts.remote);
+  }
+
+  /** Closes the job index, the data plane, the limiters and the waiting-requests report. */
   close(): void {
-    this.db?.close();
+    void this.plane?.then(({ plane }) => plane.close()).catch(() => undefined);
     this.limiters.close();
     this.waiting.close();
   }

@@ -9,8 +9,7 @@ import type { CurationManifest, FinalizeInput } from '../types';
 import { costUsd, pricesFor } from '../cost';
 import { writeArrowFile } from '../storage/arrow';
 import { readShardRows, readInputIndex } from '../storage/dataset';
-import { ensureDir, readRecords, writeFileAtomic } from '../storage/jsonl';
-import { ShardLog } from '../storage/response-log';
+import { ensureDir, readRecords } from '../storage/jsonl';
 import type { ActivityDeps } from './deps';
 import type { ParsedLine } from '../requests/parse';
 import { REUSED_EVENT } from '../requests/reuse';
@@ -30,10 +29,13 @@ export interface FailedRequest {
 export function createFinalize(deps: ActivityDeps) {
   return async function finalize(input: FinalizeInput): Promise<CurationManifest> {
     const curator = await deps.curatorForRun(input.curator, input.runHash, input.parseHash);
+    const { plane, artifacts } = await deps.storage();
     const run = deps.cache.run(input.runHash);
     const index = await readInputIndex(run);
     const batchCount = index.offsets.length;
     const shard = (b: number) => run.parsed(input.parseHash, b);
+    // With an object store the batches were parsed on any machine: the store's shards, onto this disk (a cache).
+    for (let b = 0; b < batchCount && artifacts.remote; b++) await artifacts.fetch(shard(b), { fresh: true });
 
     async function* outputRows() {
       for (let b = 0; b < batchCount; b++) {
@@ -41,6 +43,12 @@ export function createFinalize(deps: ActivityDeps) {
       }
     }
     const dataset = await writeArrowFile(run.dataset(input.parseHash), outputRows);
+    // Streamed to the store (multipart, never whole in memory). Replaced, not written once: a cancelled job's partial
+    // dataset is superseded by the full one, as the local file is; a reader sees the whole old or the whole new object.
+    const uploaded = await artifacts.publish(dataset.path);
+    if (uploaded !== undefined && uploaded !== dataset.sha256) {
+      throw new Error(`the dataset ${artifacts.uri(dataset.path)} was uploaded with another SHA-256 than written`);
+    }
 
     const failedPath = run.failedRequests(input.parseHash);
     await ensureDir(run.dir);
@@ -56,7 +64,7 @@ export function createFinalize(deps: ActivityDeps) {
       succeeded += ok;
       if (ok === size) continue;
       // Only batches with failures are read again, to name each failed request with its row and errors.
-      const log = await ShardLog.load(run.responses(b), input.jobId);
+      const log = await plane.responses.load(input.runHash, b, input.jobId);
       const rows = await readShardRows(run, index, b);
       for (let k = 0; k < rows.length; k++) {
         const i = b * index.batchSize + k;
@@ -79,6 +87,7 @@ export function createFinalize(deps: ActivityDeps) {
     out.end();
     await once(out, 'finish');
     await rename(tmp, failedPath);
+    await artifacts.publish(failedPath);
 
     const manifest: CurationManifest = {
       curator: input.curator,
@@ -88,6 +97,7 @@ export function createFinalize(deps: ActivityDeps) {
       runDir: run.dir,
       datasetPath: dataset.path,
       datasetSha256: dataset.sha256,
+      ...(artifacts.remote ? { datasetUri: artifacts.uri(dataset.path) } : {}),
       failedRequestsPath: failedPath,
       stats: {
         ...input.stats,
@@ -101,8 +111,9 @@ export function createFinalize(deps: ActivityDeps) {
       fromCache: false,
       createdAt: new Date().toISOString(),
     };
-    await writeFileAtomic(run.result(input.parseHash), JSON.stringify(manifest, null, 2));
-    deps.metadata.finishRun(input.runHash, {
+    // Last, as its presence is what makes a rerun a cache hit.
+    await artifacts.writeText(run.result(input.parseHash), JSON.stringify(manifest, null, 2));
+    await plane.metadata.finishRun(input.runHash, {
       status: failed > 0 ? 'completed_with_failures' : 'completed',
       parse_hash: input.parseHash,
       workflow_id: input.workflowId,
@@ -114,14 +125,14 @@ export function createFinalize(deps: ActivityDeps) {
       total_completion_tokens: input.stats.tokens.output,
       total_cost_milli_dollars: manifest.costUsd === undefined ? null : manifest.costUsd * 1000,
       output_rows: dataset.rows,
-      dataset_path: dataset.path,
+      dataset_path: artifacts.uri(dataset.path),
       dataset_sha256: dataset.sha256,
-      failed_requests_path: failedPath,
+      failed_requests_path: artifacts.uri(failedPath),
     });
     if (input.stats.reused) {
       // Where the answers came from, for `curator show`; each reused answer's origin is in its response log record.
       const { succeeded: answered, cached, reused } = input.stats;
-      deps.metadata.event(input.runHash, REUSED_EVENT, input.workflowId, { answered, cached, reused });
+      await plane.metadata.event(input.runHash, REUSED_EVENT, input.workflowId, { answered, cached, reused });
     }
     return manifest;
   };

@@ -2,7 +2,6 @@
  * The plan step: fingerprint the run, answer from cache when the finished dataset exists, otherwise copy the dataset
  * into the run folder and size the job.
  */
-import { readFile } from 'node:fs/promises';
 import type { Curator } from '../curator';
 import { configuredLimits } from '../limits';
 import { defaultConcurrencyCeiling } from '../limits/concurrency';
@@ -11,11 +10,10 @@ import type { Limits } from '../limits/window';
 import type { CurateJobInput, CurationManifest, RunPlan } from '../types';
 import { pricesFor } from '../cost';
 import { resolveResponseFormat } from '../schema';
-import { hashDataset, materializeInput, sourceRows } from '../storage/dataset';
+import { hashDataset, materializeInput, readInputIndex, sourceRows } from '../storage/dataset';
 import { mediaDigest } from '../requests/media-digest';
 import { resolveBaseURL } from '../providers';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
-import { exists } from '../storage/jsonl';
 import { apiKeyFor } from '../providers';
 import { CacheDirNotWritableError, InvalidOptionsError, WrongWorkerError } from '../errors';
 import {
@@ -116,6 +114,13 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   const requireAllResponses =
     options.requireAllResponses ?? backend.requireAllResponses ?? DEFAULT_REQUIRE_ALL_RESPONSES;
 
+  const { plane, artifacts } = await deps.storage();
+  if (input.dataset.kind === 'run' && artifacts.remote) {
+    // An earlier run's output as this job's input: its manifest and dataset come from the store.
+    const source = deps.cache.run(input.dataset.runHash);
+    await artifacts.fetch(source.result(input.dataset.parseHash));
+    await artifacts.fetch(source.dataset(input.dataset.parseHash));
+  }
   const datasetHash = await hashDataset(input.dataset, deps.cache);
   const media = await mediaDigest(
     curator,
@@ -143,12 +148,20 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
   };
 
   const resultPath = run.result(parseHash);
-  if ((await exists(resultPath)) && (await exists(run.dataset(parseHash)))) {
-    const previous = JSON.parse(await readFile(resultPath, 'utf8')) as CurationManifest;
+  const resultText = (await artifacts.has(run.dataset(parseHash))) ? await artifacts.readText(resultPath) : undefined;
+  if (resultText !== undefined) {
+    const previous = JSON.parse(resultText) as CurationManifest;
     if (previous.stats.failed === 0) {
-      deps.metadata.event(runHash, 'cache-hit', input.workflowId);
+      // The manifest's paths are this worker's cache: the files are fetched to them (streamed) if this disk lacks them.
+      await artifacts.fetch(run.dataset(parseHash));
+      await artifacts.fetch(run.failedRequests(parseHash));
+      await artifacts.fetch(resultPath);
+      await plane.metadata.event(runHash, 'cache-hit', input.workflowId);
       const cached: CurationManifest = {
         ...previous,
+        ...(artifacts.remote
+          ? { runDir: run.dir, datasetPath: run.dataset(parseHash), failedRequestsPath: run.failedRequests(parseHash) }
+          : {}),
         stats: { ...previous.stats, cached: previous.stats.succeeded },
         workflowId: input.workflowId,
         fromCache: true,
@@ -165,9 +178,17 @@ async function planRun(deps: ActivityDeps, input: PlanInput): Promise<RunPlan> {
     }
   }
 
-  const index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
+  // With an object store, the copy planned before (on any machine) is the run's; a new one is published.
+  let index;
+  if (await artifacts.pullInput(run)) {
+    index = await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
+  } else {
+    await materializeInput(input.dataset, deps.cache, run, datasetHash, batchSize, media);
+    await artifacts.pushInput(run);
+    index = await readInputIndex(run);
+  }
   const format = resolveResponseFormat(curator.responseFormat);
-  deps.metadata.startRun({
+  await plane.metadata.startRun({
     run_hash: runHash,
     parse_hash: parseHash,
     curator_name: curator.name,

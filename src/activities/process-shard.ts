@@ -20,15 +20,21 @@ import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
-import { writeParsedShard } from '../requests/parse';
-import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
+import { attemptBase } from '../requests/record';
 import { send } from '../requests/send';
 import { summarize } from '../requests/shard-outcome';
-import { readShardRows, readInputIndex } from '../storage/dataset';
-import { ShardLease } from '../storage/shard-lease';
-import { ShardLog, type AttemptRecord } from '../storage/response-log';
+import type { ShardLog, AttemptRecord } from '../storage/response-log';
 import { defaultRequestTimeoutMs } from '../defaults';
 import type { ActivityDeps } from './deps';
+import {
+  keepParsedShard,
+  keepRequestShard,
+  openRecorder,
+  readShard,
+  shardStorage,
+  withBatchLease,
+  type ShardStorage,
+} from './shard-storage';
 
 /**
  * How long a batch's requests may wait for admission (a slot, the pace, the window) before the activity hands the
@@ -97,28 +103,33 @@ function inFlightSignal(): { signal: AbortSignal; dispose: () => void } {
 
 export function createProcessShard(deps: ActivityDeps) {
   return async function processShard(task: ShardTask): Promise<ShardOutcome> {
-    const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    await deps.checkInput(task.runHash);
-    const run = deps.cache.run(task.runHash);
-    // The log must be read only once no other activity (of a terminated job) is still appending to it.
-    const lease = await ShardLease.acquire(run.lease(task.batch), cancellationSignal(), () =>
-      heartbeat({ batch: task.batch, waitingForBatch: true })
-    );
+    // A worker new to the run first fetches its copy of the dataset from the object store, however long that takes.
+    const beat = setInterval(() => heartbeat({ batch: task.batch, preparing: true }), 1000);
+    let curator: Curator;
     try {
-      return await processLeasedShard(deps, curator, task);
+      curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
+      await deps.checkInput(task.runHash);
     } finally {
-      await lease.release();
+      clearInterval(beat);
     }
+    const s = await shardStorage(deps, task.runHash);
+    return withBatchLease(
+      s,
+      task.runHash,
+      task.batch,
+      () => heartbeat({ batch: task.batch, waitingForBatch: true }),
+      () => processLeasedShard(deps, s, curator, task)
+    );
   };
 }
 
-async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: ShardTask): Promise<ShardOutcome> {
-  const run = deps.cache.run(task.runHash);
-  const index = await readInputIndex(run);
-  const rows = await readShardRows(run, index, task.batch);
-  const first = task.batch * index.batchSize;
-  const logPath = run.responses(task.batch);
-  const log = await ShardLog.load(logPath, task.jobId);
+async function processLeasedShard(
+  deps: ActivityDeps,
+  s: ShardStorage,
+  curator: Curator,
+  task: ShardTask
+): Promise<ShardOutcome> {
+  const { rows, first, log } = await readShard(s, task);
 
   const known = task.retry ? new Map(task.retry.map((r) => [r.index, r.attempts])) : undefined;
   const candidates = known ? [...known.keys()] : rows.map((_, k) => first + k);
@@ -132,14 +143,14 @@ async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: Sh
   if (toCall.length > 0) {
     let fatal: Awaited<ReturnType<typeof callRequests>>;
     try {
-      fatal = await callRequests(deps, curator, task, rows, first, toCall, log);
+      fatal = await callRequests(deps, s, curator, task, rows, first, toCall, log);
     } catch (err) {
       // Cancelled or failed midway: what was answered still reaches the dataset of a partial result.
-      await writeParsedShard(run, curator, task, rows, first, log);
+      await keepParsedShard(s, curator, task, rows, first, log);
       throw err;
     }
     if (fatal) {
-      await writeParsedShard(run, curator, task, rows, first, log);
+      await keepParsedShard(s, curator, task, rows, first, log);
       throw new ProviderFailureError(
         fatal.error.type as ProviderFailureType,
         `curator '${curator.name}': request ${fatal.index} failed with ${fatal.error.type}${
@@ -148,12 +159,13 @@ async function processLeasedShard(deps: ActivityDeps, curator: Curator, task: Sh
       );
     }
   }
-  const parsed = await writeParsedShard(run, curator, task, rows, first, log);
+  const parsed = await keepParsedShard(s, curator, task, rows, first, log);
   return summarize(task, rows, first, log, parsed);
 }
 
 async function callRequests(
   deps: ActivityDeps,
+  s: ShardStorage,
   curator: Curator,
   task: ShardTask,
   rows: Row[],
@@ -177,18 +189,18 @@ async function callRequests(
   const halted = new AbortController();
   const admission = AbortSignal.any([signal, deps.drain, halted.signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
-  const run = deps.cache.run(task.runHash);
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
-  await writeRequestShard(
-    run.requests(task.batch),
+  await keepRequestShard(
+    s,
+    task.batch,
     !task.retry,
     [...requests].map(([i, r]) => [i, recordedRequest(r)])
   );
   const provider = providerOf(curator);
   await inlineRequests(requests, errors, provider.media, provider.name);
 
-  const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
+  const recorder = await openRecorder(s, task, log);
   const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL, { run: task.runHash, job: task.jobId });
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;

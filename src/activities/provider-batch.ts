@@ -13,7 +13,6 @@
  * answers, so the cache, re-parsing with zero calls, finalize and failed_requests work unchanged.
  */
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
 import type { Curator, Row } from '../curator';
 import type {
   ProviderBatchOutcome,
@@ -31,17 +30,15 @@ import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices'
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
-import { writeParsedShard } from '../requests/parse';
-import { attemptBase, AttemptRecorder, writeRequestShard } from '../requests/record';
+import { attemptBase } from '../requests/record';
 import { summarizeGrouped } from '../requests/shard-outcome';
 import { CuratorError, ProviderFailureError, type ProviderFailureType } from '../errors';
-import { ShardLease } from '../storage/shard-lease';
-import { readShardRows, readInputIndex } from '../storage/dataset';
 import { sha256 } from '../storage/fingerprint';
-import { exists, writeFileAtomic } from '../storage/jsonl';
-import { ShardLog, type AnsweredChoices, type AttemptRecord } from '../storage/response-log';
+import type { AnsweredChoices, AttemptRecord, ShardLog } from '../storage/response-log';
 import type { RunLayout } from '../storage/cache-dir';
+import type { RunArtifacts } from '../storage/run-artifacts';
 import type { ActivityDeps } from './deps';
+import * as shards from './shard-storage';
 
 /** One provider batch of a round: its requests with the attempt each counts as, and the provider's id once known. */
 export interface SubmissionPart {
@@ -75,13 +72,14 @@ function submissionPath(run: RunLayout, task: { jobId: string; batch: number; ro
   return run.providerBatch(task.batch, jobKey(task.jobId), task.round);
 }
 
-async function readSubmission(path: string): Promise<Submission | undefined> {
-  if (!(await exists(path))) return undefined;
-  return JSON.parse(await readFile(path, 'utf8')) as Submission;
+/** Read from where the run's artifacts are kept for good (the object store when one is configured). */
+async function readSubmission(artifacts: RunArtifacts, path: string): Promise<Submission | undefined> {
+  const text = await artifacts.readText(path);
+  return text === undefined ? undefined : (JSON.parse(text) as Submission);
 }
 
-async function saveSubmission(path: string, submission: Submission): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(submission));
+async function saveSubmission(artifacts: RunArtifacts, path: string, submission: Submission): Promise<void> {
+  await artifacts.writeText(path, JSON.stringify(submission));
 }
 
 /** Provider failures that no retry fixes, as non-retryable activity failures (a bad key stops the job at once). */
@@ -131,17 +129,10 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   };
 
   /** Runs `work` holding the batch's lease, heartbeating meanwhile. */
-  async function leased<T>(run: RunLayout, batch: number, work: () => Promise<T>): Promise<T> {
+  async function leased<T>(s: shards.ShardStorage, runHash: string, batch: number, work: () => Promise<T>): Promise<T> {
     const beat = setInterval(() => heartbeat({ batch }), 1000);
     try {
-      const lease = await ShardLease.acquire(run.lease(batch), cancellationSignal(), () =>
-        heartbeat({ batch, waitingForBatch: true })
-      );
-      try {
-        return await work();
-      } finally {
-        await lease.release();
-      }
+      return await shards.withBatchLease(s, runHash, batch, () => heartbeat({ batch, waitingForBatch: true }), work);
     } finally {
       clearInterval(beat);
     }
@@ -155,22 +146,19 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    const run = deps.cache.run(task.runHash);
+    const s = await shards.shardStorage(deps, task.runHash);
     const client = clientFor(curator);
-    const path = submissionPath(run, task);
-    return leased(run, task.batch, async () => {
-      const index = await readInputIndex(run);
-      const rows = await readShardRows(run, index, task.batch);
-      const first = task.batch * index.batchSize;
-      let submission = await readSubmission(path);
+    const path = submissionPath(s.run, task);
+    return leased(s, task.runHash, task.batch, async () => {
+      const { rows, first, log } = await shards.readShard(s, task);
+      let submission = await readSubmission(s.artifacts, path);
       let lines: Map<number, BatchLine> | undefined;
 
       if (!submission) {
-        const log = await ShardLog.load(run.responses(task.batch), task.jobId);
         const toSend = requestsToSend(log, first, rows.length, task.retryAttempts);
         const formatted = await formatShard(curator, rows, first, toSend, (i) => log.state(i).answered);
         lines = formatted.lines;
-        const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
+        const recorder = await shards.openRecorder(s, task, log);
         try {
           // Rows that cannot become a request fail alone, recorded as a synchronous attempt would be.
           for (const [i, error] of formatted.errors) {
@@ -184,7 +172,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           await recorder.close();
         }
         if (lines.size === 0) {
-          const parsed = await writeParsedShard(run, curator, task, rows, first, log);
+          const parsed = await shards.keepParsedShard(s, curator, task, rows, first, log);
           return {
             batch: task.batch,
             round: task.round,
@@ -193,8 +181,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             outcome: summarizeGrouped(task, rows, first, log, parsed),
           };
         }
-        await writeRequestShard(
-          run.requests(task.batch),
+        await shards.keepRequestShard(
+          s,
+          task.batch,
           !task.retryAttempts,
           [...lines.keys()].map((i) => [i, formatted.recorded.get(i)])
         );
@@ -208,7 +197,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           key: `tc-${task.runHash.slice(0, 16)}-${task.batch}-${jobKey(task.jobId)}-r${task.round}`,
           parts: parts.map((items) => ({ items })),
         };
-        await saveSubmission(path, submission);
+        await saveSubmission(s.artifacts, path, submission);
       }
 
       const signal = cancellationSignal();
@@ -221,7 +210,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           const found = await client.find(key, part.intentAt);
           if (found) {
             part.id = found;
-            await saveSubmission(path, submission);
+            await saveSubmission(s.artifacts, path, submission);
             continue;
           }
         }
@@ -234,7 +223,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           )
         ).lines;
         part.intentAt = Date.now();
-        await saveSubmission(path, submission);
+        await saveSubmission(s.artifacts, path, submission);
         let created: { id: string; fileId?: string };
         try {
           // A request whose image vanished since the round was planned is left out: the provider returns nothing
@@ -253,7 +242,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
         }
         part.id = created.id;
         if (created.fileId) part.fileId = created.fileId;
-        await saveSubmission(path, submission);
+        await saveSubmission(s.artifacts, path, submission);
       }
       const submitted = submission.parts.reduce((n, p) => n + p.items.length, 0);
       return { batch: task.batch, round: task.round, submitted, parts: submission.parts.length };
@@ -262,11 +251,11 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
   async function pollProviderBatches(input: ProviderBatchPoll): Promise<ProviderBatchPollResult> {
     const curator = deps.curator(input.curator);
-    const run = deps.cache.run(input.runHash);
+    const { run, artifacts } = await shards.shardStorage(deps, input.runHash);
     const client = clientFor(curator);
     const result: ProviderBatchPollResult = { ended: [], done: 0, total: 0 };
     for (const { batch, round } of input.batches) {
-      const submission = await readSubmission(submissionPath(run, { jobId: input.jobId, batch, round }));
+      const submission = await readSubmission(artifacts, submissionPath(run, { jobId: input.jobId, batch, round }));
       if (!submission) throw new Error(`batch ${batch} round ${round} has no submission record`);
       let ended = true;
       for (const part of submission.parts) {
@@ -288,17 +277,14 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
 
   async function downloadProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchOutcome> {
     const curator = await deps.curatorForRun(task.curator, task.runHash, task.parseHash);
-    const run = deps.cache.run(task.runHash);
+    const s = await shards.shardStorage(deps, task.runHash);
     const client = clientFor(curator);
-    const submission = await readSubmission(submissionPath(run, task));
+    const submission = await readSubmission(s.artifacts, submissionPath(s.run, task));
     if (!submission) throw new Error(`batch ${task.batch} round ${task.round} has no submission record`);
     const accept = answerAcceptor(curator);
-    return leased(run, task.batch, async () => {
-      const index = await readInputIndex(run);
-      const rows = await readShardRows(run, index, task.batch);
-      const first = task.batch * index.batchSize;
-      const log = await ShardLog.load(run.responses(task.batch), task.jobId);
-      const recorder = await AttemptRecorder.open(run.responses(task.batch), log, task.jobId);
+    return leased(s, task.runHash, task.batch, async () => {
+      const { rows, first, log } = await shards.readShard(s, task);
+      const recorder = await shards.openRecorder(s, task, log);
       const reuse = reuseFor(curator, task);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
       const { requests } = await formatShard(curator, rows, first, sent);
@@ -341,16 +327,16 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
       } finally {
         await recorder.close();
       }
-      const parsed = await writeParsedShard(run, curator, task, rows, first, log);
+      const parsed = await shards.keepParsedShard(s, curator, task, rows, first, log);
       return summarizeGrouped(task, rows, first, log, parsed);
     });
   }
 
   async function cancelProviderBatch(task: ProviderBatchTask): Promise<number> {
     const curator = deps.curator(task.curator);
-    const run = deps.cache.run(task.runHash);
+    const { run, artifacts } = await shards.shardStorage(deps, task.runHash);
     const client = clientFor(curator);
-    const submission = await readSubmission(submissionPath(run, task));
+    const submission = await readSubmission(artifacts, submissionPath(run, task));
     let cancelled = 0;
     for (const [k, part] of (submission?.parts ?? []).entries()) {
       const id =

@@ -1,12 +1,16 @@
 /**
  * The read-only commands over past runs: runs, show, export. They read the run metadata (metadata.db, or PostgreSQL
- * when `CURATOR_DATABASE_URL` is set) and the cache.
+ * when `CURATOR_DATABASE_URL` is set) and the cache, or the object store of `CURATOR_STORAGE` for a dataset kept there.
  */
 import { createWriteStream } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { REUSED_EVENT } from '../requests/reuse';
+import { openObjectStore } from '../storage/object-store/storage-location';
 import { readArrowRows } from '../storage/arrow';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
 import { writeParquetFromArrow } from '../storage/parquet';
@@ -57,22 +61,51 @@ export async function formatRun(db: MetadataStore, run: RunRecord): Promise<stri
 
 export async function exportRun(run: RunRecord, format: string, output: string): Promise<number> {
   if (!run.dataset_path) throw new Error(`run ${run.run_hash} has no dataset yet (status ${run.status})`);
+  if (!run.dataset_path.startsWith('s3://')) return exportDataset(run.dataset_path, run.output_rows, format, output);
+  // Kept in the object store: downloaded (streamed) to a scratch file first, as the Arrow readers seek.
+  const scratch = await mkdtemp(join(tmpdir(), 'curator-export-'));
+  try {
+    const local = join(scratch, 'dataset.arrow');
+    await downloadDataset(run.dataset_path, local);
+    return await exportDataset(local, run.output_rows, format, output);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Downloads an `s3://` dataset of the store named by `CURATOR_STORAGE` (with the `AWS_*` variables). */
+async function downloadDataset(uri: string, to: string): Promise<void> {
+  if (!process.env.CURATOR_STORAGE) {
+    throw new Error(`the dataset is in ${uri}: set CURATOR_STORAGE (and the AWS_* variables) as for the workers`);
+  }
+  const store = await openObjectStore(defaultCacheDir(), process.env);
+  try {
+    const root = `${store.location}/`;
+    const body = uri.startsWith(root) ? await store.read(uri.slice(root.length)) : undefined;
+    if (!body) throw new Error(`the dataset ${uri} is not in the store ${store.location} (CURATOR_STORAGE)`);
+    await pipeline(Readable.from(body), createWriteStream(to));
+  } finally {
+    await store.close();
+  }
+}
+
+async function exportDataset(path: string, rows: number, format: string, output: string): Promise<number> {
   if (format === 'arrow') {
-    await copyFile(run.dataset_path, resolve(output));
-    return run.output_rows;
+    await copyFile(path, resolve(output));
+    return rows;
   }
   if (format === 'parquet') {
-    return (await writeParquetFromArrow(run.dataset_path, resolve(output))).rows;
+    return (await writeParquetFromArrow(path, resolve(output))).rows;
   }
   if (format !== 'jsonl') throw new Error(`unknown format '${format}': use jsonl, parquet or arrow`);
   const out = createWriteStream(resolve(output));
-  let rows = 0;
-  for await (const row of readArrowRows(run.dataset_path)) {
+  let written = 0;
+  for await (const row of readArrowRows(path)) {
     const line = JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n';
     if (!out.write(line)) await once(out, 'drain');
-    rows++;
+    written++;
   }
   out.end();
   await once(out, 'finish');
-  return rows;
+  return written;
 }

@@ -15,16 +15,23 @@ export function attemptBase(
   return { i, job, attempt, at: new Date().toISOString() };
 }
 
+/** A writer of a response log: `append` resolves once the record is durable. */
+export interface LogAppender {
+  append(record: AttemptRecord): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** A shard's response log open for appending: each record is written, then applied to the log's state in memory. */
 export class AttemptRecorder {
   private constructor(
-    private readonly writer: ResponseLogWriter,
+    private readonly writer: LogAppender,
     readonly log: ShardLog,
     private readonly jobId: string
   ) {}
 
-  static async open(path: string, log: ShardLog, jobId: string): Promise<AttemptRecorder> {
-    return new AttemptRecorder(await ResponseLogWriter.open(path), log, jobId);
+  /** On the append-only file at `path`, or on any log's writer (an object store's segments: see data-plane.ts). */
+  static async open(target: string | LogAppender, log: ShardLog, jobId: string): Promise<AttemptRecorder> {
+    return new AttemptRecorder(typeof target === 'string' ? await ResponseLogWriter.open(target) : target, log, jobId);
   }
 
   async record(record: AttemptRecord): Promise<void> {

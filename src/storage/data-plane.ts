@@ -74,6 +74,8 @@ export class SegmentedResponseLogs implements ResponseLogStore {
 export interface DataPlane {
   /** Run artifacts: the cache directory, or the bucket of `CURATOR_STORAGE`. */
   objects: ObjectStore;
+  /** True when `objects` is not the cache directory itself (`CURATOR_STORAGE` is set): the directory is a cache. */
+  remote: boolean;
   responses: ResponseLogStore;
   leases: BatchLeaseStore;
   metadata: MetadataStore;
@@ -103,6 +105,7 @@ export async function openDataPlane(cacheDir: string, env: NodeJS.ProcessEnv = p
       : { acquire: (run, batch, signal, waiting) => ShardLease.acquire(cache.run(run).lease(batch), signal, waiting) };
   return {
     objects,
+    remote,
     responses: remote ? new SegmentedResponseLogs(objects) : new LocalResponseLogs(cache),
     leases,
     metadata,

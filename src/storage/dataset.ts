@@ -97,7 +97,7 @@ async function endsWithNewline(path: string): Promise<boolean> {
 }
 
 /** The run's copy of the dataset as it was written, or undefined when it is missing, torn or changed since. */
-async function intactIndex(run: RunLayout): Promise<{ index?: InputIndex; batchSize?: number }> {
+export async function intactIndex(run: RunLayout): Promise<{ index?: InputIndex; batchSize?: number }> {
   let index: InputIndex;
   try {
     index = JSON.parse(await readFile(run.inputIndex, 'utf8')) as InputIndex;
@@ -165,10 +165,12 @@ export async function materializeInput(
  * A job whose source file changed since it was planned is superseded (a new start over the new content is another
  * job): a worker must not go on paying for it. A stat is cheap; the file is hashed only when its size or time moved.
  */
-async function checkSourceUnchanged(cache: CacheLayout, index: InputIndex): Promise<void> {
+async function checkSourceUnchanged(cache: CacheLayout, index: InputIndex, elsewhere: boolean): Promise<void> {
   const source = index.source;
   if (!source || source.kind === 'run' || index.sourceStat === undefined) return;
   const now = await statInput(source.kind, source.path).catch(() => undefined);
+  // Planned on another machine: its source is not here to compare with, and the store's copy is the run's rows.
+  if (!now && elsewhere) return;
   if (now && now.size === index.sourceStat.size && now.mtimeMs === index.sourceStat.mtimeMs) return;
   if (now && (await hashDataset(source, cache)) === index.datasetHash) return;
   throw new DatasetError(
@@ -179,12 +181,13 @@ async function checkSourceUnchanged(cache: CacheLayout, index: InputIndex): Prom
 
 /**
  * Checks the run's copy of the dataset against its recorded hash, and rebuilds a torn or edited copy from its source
- * when the source still has the run's content; `DatasetError` when it has not.
+ * when the source still has the run's content; `DatasetError` when it has not. `elsewhere`: the run may have been
+ * planned on another machine (an object store holds the copy), so a source file missing here is not a change.
  */
-export async function repairInput(cache: CacheLayout, run: RunLayout): Promise<void> {
+export async function repairInput(cache: CacheLayout, run: RunLayout, elsewhere = false): Promise<void> {
   const found = await intactIndex(run);
   if (found.index) {
-    await checkSourceUnchanged(cache, found.index);
+    await checkSourceUnchanged(cache, found.index, elsewhere);
     return;
   }
   const recorded = JSON.parse(await readFile(run.inputIndex, 'utf8').catch(() => 'null')) as InputIndex | null;

@@ -299,6 +299,11 @@ export interface CurationManifest {
   /** The Arrow IPC (stream format) dataset. */
   datasetPath: string;
   datasetSha256: string;
+  /**
+   * Where the dataset is kept for good when the workers keep run artifacts in an object store (`CURATOR_STORAGE`):
+   * `s3://bucket/prefix/<run>/<parse>.arrow`. `datasetPath` is then the copy on the disk of the worker that wrote it.
+   */
+  datasetUri?: string;
   /** JSON Lines, one failed request per line with its row and every error seen. */
   failedRequestsPath: string;
   stats: CurationStats;

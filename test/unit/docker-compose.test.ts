@@ -26,6 +26,7 @@ type Service = {
   command?: string | string[];
   entrypoint?: string | string[];
   container_name?: string;
+  tmpfs?: string | string[];
 };
 type Compose = { services?: Record<string, Service>; volumes?: Record<string, unknown> };
 
@@ -249,7 +250,7 @@ test('the worker talks to temporal:7233 and gets API keys only from the host env
   assert.equal(worker.command, 'node bin/curator.js worker --curators /app/examples/curators.js');
 });
 
-test('named volumes are declared and hold the database and the curator cache', () => {
+test('named volumes are declared and hold the database; each worker has a disk of its own', () => {
   const declared = Object.keys(compose.volumes ?? {});
   assert.ok(declared.length > 0, 'no top-level volumes');
   for (const [name, s] of Object.entries(services)) {
@@ -261,8 +262,19 @@ test('named volumes are declared and hold the database and the curator cache', (
   }
   const pg = mounts(service('postgresql')).find((m) => m.target === '/var/lib/postgresql/data');
   assert.ok(pg?.source && declared.includes(pg.source), 'postgresql data is not on a named volume');
-  const cache = mounts(service('worker')).find((m) => m.target === '/data/curator');
-  assert.ok(cache?.source && declared.includes(cache.source), 'worker cache is not on a named volume');
+  // A named volume would be one disk shared by every replica of `--scale`; the stack gives each machine a tmpfs of
+  // its own, of this size, and the chaos test deletes one with its machine.
+  const worker = service('worker');
+  assert.equal(
+    mounts(worker).find((m) => m.target === '/data/curator'),
+    undefined,
+    'the worker cache is a shared volume'
+  );
+  const diskSize = execFileSync('bash', ['-c', 'source scripts/infra/stack.sh && printf %s "$MACHINE_DISK_SIZE"'], {
+    cwd: ROOT,
+    env: { ...process.env, CURATOR_INFRA_DISK_SIZE: '' },
+  }).toString();
+  assert.deepEqual([worker.tmpfs ?? []].flat(), [`/data/curator:size=${diskSize}`]);
 });
 
 test('the worker Dockerfile exists and uses a pinned base image', () => {
@@ -298,4 +310,15 @@ test('the dynamic config file temporal mounts exists and is valid YAML', () => {
     assert.ok(Array.isArray(values), `dynamic config '${key}' is not a list of { value, constraints }`);
     for (const v of values) assert.ok(v && typeof v === 'object' && 'value' in v, `'${key}' entry has no value`);
   }
+});
+
+test('the cluster chaos test runs what compose describes: two Temporal hosts, workers on the store and PostgreSQL', async () => {
+  const { CI } = await import('../../bench/cluster-chaos');
+  // Its workers get `stack.sh env mN` (compared with compose's worker above) and keep that data plane.
+  assert.equal(CI.dataPlane, 'store');
+  assert.ok(CI.machines >= 3, 'fewer worker machines than the chaos test of issue #16');
+  const hosts = Object.entries(services).filter(([, s]) => s.image?.startsWith('temporalio/server:'));
+  assert.equal(hosts.length, Number(infraSetting('TEMPORAL_HOSTS')));
+  const worker = env(service('worker'));
+  assert.ok(worker.CURATOR_STORAGE?.startsWith('s3://') && worker.CURATOR_DATABASE_URL?.startsWith('postgres://'));
 });
