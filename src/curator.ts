@@ -196,7 +196,9 @@ export interface CuratorDefinition<In extends RowType = Row, Out extends RowType
    *
    * @example
    * tools: [{ name: 'get_weather', parameters: z.object({ city: z.string() }) }],
-   * parse: (row, _text, answer) => answer.choices[0].toolCalls.map((call) => ({ id: row.id, ...call.arguments })),
+   * // arguments are typed `unknown`: the schema checked them, the cast names their shape
+   * parse: (row, _text, answer) =>
+   *   answer.choices[0].toolCalls.map((call) => ({ id: row.id, ...(call.arguments as { city: string }) })),
    */
   tools?: ToolDefinition[];
   /**

@@ -104,6 +104,7 @@ export function acceptAnswer(
       value,
       finish: choices[k + 1]!.rawFinishReason,
       ...(toolCalls ? { toolCalls } : {}),
+      ...(choices[k + 1]!.thinking !== undefined ? { thinking: choices[k + 1]!.thinking } : {}),
     }));
   }
   return result;

@@ -13,12 +13,18 @@ function choiceView(choice: RecordedChoice, index: number): AnswerChoice {
     text: typeof choice.value === 'string' ? choice.value : null,
     toolCalls: choice.toolCalls ?? [],
     finishReason: choice.finish,
+    ...(choice.thinking !== undefined ? { thinking: choice.thinking } : {}),
   };
 }
 
 /** The typed view of an accepted attempt: its choices, usage, request id, and raw body when recorded. */
 export function answerView(record: Partial<AttemptRecord>): Answer {
-  const first: RecordedChoice = { value: record.value, finish: record.finish ?? 'stop', toolCalls: record.toolCalls };
+  const first: RecordedChoice = {
+    value: record.value,
+    finish: record.finish ?? 'stop',
+    toolCalls: record.toolCalls,
+    thinking: record.thinking,
+  };
   const answer: Answer = {
     choices: [first, ...(record.moreChoices ?? [])].map(choiceView),
     usage: record.usage ?? { input: 0, output: 0 },

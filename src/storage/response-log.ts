@@ -66,6 +66,8 @@ export interface RecordedChoice {
   value: unknown;
   finish: string;
   toolCalls?: ToolCall[];
+  /** This choice's thinking, when it had some (each of Anthropic's n calls thinks on its own). */
+  thinking?: string;
 }
 
 export interface RequestState {

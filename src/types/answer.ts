@@ -30,6 +30,8 @@ export interface AnswerChoice<R = unknown> {
   toolCalls: ToolCall[];
   /** The provider's own finish reason (`stop`, `tool_calls`, `end_turn`, `tool_use`, ...). */
   finishReason: string;
+  /** The model's thinking before this choice, when it had some (see {@link Answer.thinking}). */
+  thinking?: string;
 }
 
 /** Every choice of one request's accepted answer, as `parse(row, response, answer)` receives it. */
@@ -44,9 +46,10 @@ export interface Answer<R = unknown> {
    */
   usage: TokenUsage;
   /**
-   * The model's thinking before its answer (the first choice's, with `n`), as text: Anthropic extended thinking
-   * (`thinking: {type: 'enabled', budget_tokens}`), or the `reasoning_content` / `reasoning` of OpenAI-compatible
-   * servers; absent when there was none (OpenAI keeps its reasoning hidden: only `usage.reasoning` counts it).
+   * The model's thinking before its answer (the first choice's; with `n`, each choice's is in `choices[k].thinking`),
+   * as text: Anthropic extended thinking (`thinking: {type: 'enabled', budget_tokens}`), or the `reasoning_content` /
+   * `reasoning` of OpenAI-compatible servers; absent when there was none (OpenAI keeps its reasoning hidden: only
+   * `usage.reasoning` counts it).
    */
   thinking?: string;
   /** The provider's id of the response (or of its first call). */

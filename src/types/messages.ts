@@ -36,16 +36,25 @@ export type MediaSource = UrlSource | PathSource | BytesSource | Base64Source;
 /** Bytes the provider fetches itself, or a `data:` URL. */
 export interface UrlSource {
   url: string;
+  path?: never;
+  data?: never;
+  base64?: never;
 }
 
 /** A file on the worker's disk. */
 export interface PathSource {
   path: string;
+  url?: never;
+  data?: never;
+  base64?: never;
 }
 
 /** Bytes in memory (a `Buffer` is a `Uint8Array`). */
 export interface BytesSource {
   data: Uint8Array;
+  url?: never;
+  path?: never;
+  base64?: never;
 }
 
 /** Bytes as base64 text, with their media type. */
@@ -53,6 +62,9 @@ export interface Base64Source {
   base64: string;
   /** The media type of the bytes, e.g. `image/png` or `application/pdf`. */
   mediaType: string;
+  url?: never;
+  path?: never;
+  data?: never;
 }
 
 /** How closely OpenAI looks at an image (and bills it); other providers ignore it. */

@@ -219,11 +219,12 @@ describe('the package installed from its tarball', () => {
     assert.deepEqual(done.get('pipeline')?.topics, topics(50, ' again'));
   });
 
-  test('the types compile under the defaults of `tsc --init` in an ES module project', async () => {
+  test('the types compile under the defaults of `tsc --init` in an ES module project, the features of prompts and answers included', async () => {
     const dir = join(project, 'init-check');
     mkdirSync(dir);
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
     copyFileSync(join(FIXTURES, 'init-check.ts'), join(dir, 'check.ts'));
+    copyFileSync(join(FIXTURES, 'features.ts'), join(dir, 'features.ts'));
     const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
     ok(await run(process.execPath, [tsc, '--init'], { cwd: dir, env }), 'tsc --init');
     ok(await run(process.execPath, [tsc, '--noEmit', '-p', '.'], { cwd: dir, env }), 'tsc --noEmit');

@@ -7,7 +7,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createWorker, curate, defineCurator, type CurationResult } from '../../src';
+import { createWorker, curate, CurationError, defineCurator, type CurationResult } from '../../src';
 import type { Simulator } from '../../src/simulator';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
@@ -52,6 +52,13 @@ describe('per-row generation params and presets on a real Temporal dev server', 
   let sim: Simulator;
   const taskQueue = 'row-params-test';
   let presetCurator: { name: string };
+  // A misspelt preset, and a preset in batch mode (presets have no Batch API): refused before any call.
+  const misspelt = defineCurator({
+    name: 'row-params-grok',
+    model: 'llama-3.1-8b-instant',
+    provider: 'grok',
+    prompt: (row: Item) => `Grok row ${row.id}.`,
+  });
 
   before(async () => {
     stack = await startTestStack({
@@ -67,11 +74,16 @@ describe('per-row generation params and presets on a real Temporal dev server', 
           backend: { baseURL: `${sim.url}/openai/v1` },
         });
         presetCurator = groq;
+        const groqBatch = defineCurator({
+          ...groq,
+          name: 'row-params-groq-batch',
+          backend: { ...groq.backend, batch: true },
+        });
         return createWorker({
           connection: env.nativeConnection,
           taskQueue,
           cacheDir,
-          curators: [syncCurator, batchCurator, groq],
+          curators: [syncCurator, batchCurator, groq, groqBatch, misspelt],
           env: { ...providerEnv, GROQ_API_KEY: 'gsk-test' },
         });
       },
@@ -160,5 +172,23 @@ describe('per-row generation params and presets on a real Temporal dev server', 
     assert.equal(sim.stats.total, rows.length);
     assert.ok(sim.stats.requests.every((r) => r.path === '/openai/v1/chat/completions'));
     assert.ok(sim.stats.requests.every((r) => r.model === 'llama-3.1-8b-instant'));
+  });
+
+  test('an unknown preset, and a preset in batch mode, stop the run at once with what is known; nothing is sent', async () => {
+    const failure = async (curator: string) => {
+      try {
+        await curate(stack.client, curator, { dataset: dataset(), taskQueue, cacheDir: stack.cacheDir });
+      } catch (err) {
+        assert.ok(err instanceof CurationError, String(err));
+        return err.message;
+      }
+      return assert.fail(`${curator} should have failed`);
+    };
+    assert.match(await failure('row-params-grok'), /unknown provider 'grok': registered are .*'groq'/);
+    assert.match(
+      await failure('row-params-groq-batch'),
+      /curator 'row-params-groq-batch': provider groq has no batch API/
+    );
+    assert.equal(sim.stats.total, 0);
   });
 });

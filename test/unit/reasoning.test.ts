@@ -11,7 +11,7 @@ import { defineCurator } from '../../src/curator';
 import { costUsd } from '../../src/cost';
 import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../../src/defaults';
 import { OutputEstimator, REASONING_EFFORT_ALLOWANCE, reasoningAllowance } from '../../src/limits/estimate';
-import { anthropicAnswer, anthropicBody } from '../../src/providers/anthropic';
+import { anthropicAnswer, anthropicAnswers, anthropicBody } from '../../src/providers/anthropic';
 import { openaiAnswer, openaiBody } from '../../src/providers/openai';
 import { formatSummary } from '../../src/cli/summary';
 import { answerAcceptor } from '../../src/requests/accept';
@@ -140,6 +140,30 @@ describe('what parse and people see', () => {
     assert.equal(view.thinking, 'because');
     assert.deepEqual(view.usage, usage);
     assert.equal('thinking' in answerView({ ok: true, value: 'x', finish: 'stop' }), false);
+  });
+
+  test('with n, each choice keeps its own thinking, in the log and in the answer parse receives', () => {
+    const message = (thinking: string | null, text: string) =>
+      ({
+        content: [...(thinking ? [{ type: 'thinking', thinking, signature: 's' }] : []), { type: 'text', text }],
+        stop_reason: 'end_turn',
+        usage: { input_tokens: 5, output_tokens: 50 },
+      }) as unknown as Anthropic.Message;
+    const accept = answerAcceptor(defineCurator({ name: 'n-think', model: 'claude-x', prompt: () => 'x' }));
+    const fields = accept(
+      anthropicAnswers([message('a first', 'one'), message('b first', 'two'), message(null, 'three')])
+    );
+    assert.deepEqual(fields.moreChoices, [
+      { value: 'two', finish: 'end_turn', thinking: 'b first' },
+      { value: 'three', finish: 'end_turn' },
+    ]);
+    const view = answerView(fields);
+    assert.deepEqual(
+      view.choices.map((c) => c.thinking),
+      ['a first', 'b first', undefined]
+    );
+    assert.equal(view.thinking, 'a first');
+    assert.equal('thinking' in view.choices[2]!, false);
   });
 
   test("the run's summary tells reasoning tokens and reused answers, only when there are some", () => {
