@@ -213,9 +213,12 @@ describe(
       const result = await curationResult(handle);
       assert.equal(result.stats.outputRows, n);
       assert.ok(paidOnA < n, `stopped mid-job (${paidOnA} calls before the stop)`);
+      const calls = new Map<string, number>();
+      for (const r of sim.stats.requests) calls.set(r.prompt, (calls.get(r.prompt) ?? 0) + 1);
+      const twice = [...calls].filter(([, c]) => c > 1).map(([prompt, c]) => `${prompt} ×${c}`);
       assert.ok(
         sim.stats.total <= n + concurrency,
-        `${sim.stats.total} calls for ${n} rows: more paid twice than were in flight (${concurrency})`
+        `${sim.stats.total} calls for ${n} rows: more paid twice than were in flight (${concurrency}): ${twice.join(', ')}`
       );
     });
   }
