@@ -219,7 +219,8 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
             curator,
             rows,
             first,
-            submission.parts.flatMap((p) => p.items.map(([i]) => i))
+            submission.parts.flatMap((p) => p.items.map(([i]) => i)),
+            (i) => log.state(i).answered
           )
         ).lines;
         part.intentAt = Date.now();
