@@ -18,12 +18,12 @@ import {
   curate,
   curationResult,
   defineCurator,
-  MetadataDb,
   pricesFor,
   startCuration,
   type CurationResult,
 } from '../../src';
 import type { Simulator } from '../../src/simulator';
+import { withMetadata } from '../helpers/backends';
 import { assertHistoriesReplay } from '../helpers/replay';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { historyToJson } from '../../bench/lib/chaos-histories';
@@ -142,14 +142,9 @@ describe('batch mode on a real Temporal dev server', () => {
     assert.ok(result.costUsd !== undefined && sync > 0);
     assert.ok(Math.abs(result.costUsd - sync / 2) < 1e-12, `${result.costUsd} is half of ${sync}`);
     assert.equal(result.batch, true);
-    const db = new MetadataDb(join(cacheDir, 'metadata.db'));
-    try {
-      const run = db.getRun(result.runHash)!;
-      assert.equal(run.batch_mode, 1);
-      assert.ok(Math.abs((run.total_cost_milli_dollars ?? 0) - result.costUsd * 1000) < 1e-9);
-    } finally {
-      db.close();
-    }
+    const run = (await withMetadata(cacheDir, (db) => db.getRun(result.runHash)))!;
+    assert.equal(run.batch_mode, 1);
+    assert.ok(Math.abs((run.total_cost_milli_dollars ?? 0) - result.costUsd * 1000) < 1e-9);
   });
 
   test('the same requests one call each use the same tokens at twice the cost', async () => {

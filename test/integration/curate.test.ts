@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { tableFromIPC } from 'apache-arrow';
@@ -18,13 +17,13 @@ import {
   curationProgress,
   curationResult,
   defineCurator,
-  MetadataDb,
   startCuration,
   type CurationProgress,
 } from '../../src';
 import { CuratorRowsDone, CuratorRunHash } from '../../src/search-attributes';
 import type { Simulator } from '../../src/simulator';
 import { assertHistoriesReplay } from '../helpers/replay';
+import { datasetBytes, withMetadata } from '../helpers/backends';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
 const Review = z.object({ title: z.string(), score: z.number().int(), tags: z.array(z.string()) });
@@ -189,9 +188,8 @@ describe('curation on a real Temporal dev server', () => {
 
   test('metadata.db records the run, and its SHA-256 matches the dataset file', async () => {
     const result = await run('reviews', items(1000), { batchSize: 25 });
-    const db = new MetadataDb(join(cacheDir, 'metadata.db'));
-    try {
-      const record = db.getRun(result.runHash);
+    await withMetadata(cacheDir, async (db) => {
+      const record = await db.getRun(result.runHash);
       assert.ok(record, 'run recorded');
       assert.equal(record.total_requests, 1000);
       assert.equal(record.succeeded_requests, 1000);
@@ -199,9 +197,11 @@ describe('curation on a real Temporal dev server', () => {
       assert.equal(record.model_name, 'gpt-4o-mini');
       assert.equal(record.provider, 'openai');
       assert.match(record.prompt_func, /Review item/);
-      const actual = createHash('sha256').update(readFileSync(record.dataset_path!)).digest('hex');
+      const actual = createHash('sha256')
+        .update(await datasetBytes(record.dataset_path!))
+        .digest('hex');
       assert.equal(record.dataset_sha256, actual);
-      assert.ok(db.events(result.runHash).some((e) => e.event === 'cache-hit'));
+      assert.ok((await db.events(result.runHash)).some((e) => e.event === 'cache-hit'));
       // gpt-4o-mini is in the price list: the cost of the recorded tokens is written down.
       const expected = (record.total_prompt_tokens * 0.15 + record.total_completion_tokens * 0.6) / 1000;
       assert.ok(
@@ -209,9 +209,7 @@ describe('curation on a real Temporal dev server', () => {
         `${record.total_cost_milli_dollars} vs ${expected}`
       );
       assert.ok(result.costUsd! > 0);
-    } finally {
-      db.close();
-    }
+    });
   });
 
   test('jobs started with search attributes can be found by them', async () => {

@@ -7,15 +7,11 @@
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { curate, defineCurator, type CurationResult } from '../../src';
 import type { Answer } from '../../src/types/answer';
 import type { Simulator } from '../../src/simulator';
-import { readRecords } from '../../src/storage/jsonl';
-import type { AttemptRecord } from '../../src/storage/response-log';
-import { MetadataDb } from '../../src/storage/metadata-db';
 import { REUSED_EVENT } from '../../src/requests/reuse';
+import { responseRecords, withMetadata } from '../helpers/backends';
 import { startCuratorStack, type TestStack } from '../helpers/stack';
 
 type Item = { id: number };
@@ -28,16 +24,6 @@ const modes = [
 const prices = { inputCostPerMillion: 1, outputCostPerMillion: 4 };
 
 const rowsOf = (result: CurationResult) => result.table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
-
-/** Every attempt record of a run's response logs. */
-async function records(runDir: string): Promise<AttemptRecord[]> {
-  const dir = join(runDir, 'responses');
-  const all: AttemptRecord[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
-    for await (const record of readRecords<AttemptRecord>(join(dir, file))) all.push(record);
-  }
-  return all;
-}
 
 /** The prompt and parse of the two runs of the reuse test. */
 const reuseBase = (tag: string) => ({
@@ -184,7 +170,7 @@ describe('reasoning models and reuse after a param change on a real Temporal dev
       }
 
       // Where each answer came from, in this run's response log.
-      const log = await records(second.runDir);
+      const log = await responseRecords(second.runDir);
       const reused = log.filter((r) => r.job === 'reused');
       assert.deepEqual(reused.map((r) => r.i).sort(), finished.sort());
       for (const r of reused) {
@@ -196,17 +182,13 @@ describe('reasoning models and reuse after a param change on a real Temporal dev
           job: r.reused!.job,
         });
       }
-      const db = new MetadataDb(join(stack.cacheDir, 'metadata.db'));
-      try {
-        const event = db.events(second.runHash).find((e) => e.event === REUSED_EVENT);
-        assert.deepEqual(JSON.parse(event!.detail!), {
-          answered: dataset.length,
-          cached: finished.length,
-          reused: finished.length,
-        });
-      } finally {
-        db.close();
-      }
+      const events = await withMetadata(stack.cacheDir, (db) => db.events(second.runHash));
+      const event = events.find((e) => e.event === REUSED_EVENT);
+      assert.deepEqual(JSON.parse(event!.detail!), {
+        answered: dataset.length,
+        cached: finished.length,
+        reused: finished.length,
+      });
 
       // The reused answers are this run's now: a rerun is a plain cache hit.
       sim.reset();
