@@ -88,3 +88,12 @@ export async function responseRecords(runDir: string): Promise<AttemptRecord[]> 
     await store.close();
   }
 }
+
+/**
+ * The environment of a project with a store of its own, as a cache directory of its own is locally: a sub-prefix of
+ * `CURATOR_STORAGE` when set (the store is the cache: two projects sharing it share answers, as two sharing a cache
+ * directory would). Nothing when it is not set.
+ */
+export function ownStore(name: string): NodeJS.ProcessEnv {
+  return process.env.CURATOR_STORAGE ? { CURATOR_STORAGE: `${process.env.CURATOR_STORAGE}/${name}` } : {};
+}

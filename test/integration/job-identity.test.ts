@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
 import { tableFromIPC } from 'apache-arrow';
 import { cliEnv, ROOT, runCli, startCli, stopDevServersOf } from '../helpers/cli-process';
+import { ownStore } from '../helpers/backends';
 import { startFaultServer, type FaultServer } from '../helpers/fault-server';
 import { startTemporal, tempDir } from '../helpers/temporal';
 import { createWorker, curate, CurationError, defineCurator } from '../../src';
@@ -199,9 +200,11 @@ describe('projects do not share workers by accident', () => {
       writeRows(input, 0, 6, ' [[slow=200]]');
       const module = writeModule(shared, 'same', 'S');
       const args = ['run', module, '-c', 'same', '-i', input, '--max-concurrent', '1', '--no-progress'];
-      const runA = startCli(args, cliEnv(dirA, { OPENAI_API_KEY: 'sk-same-a', OPENAI_BASE_URL: server.baseURL }));
+      const project = (dir: string, key: string) =>
+        cliEnv(dir, { OPENAI_API_KEY: key, OPENAI_BASE_URL: server.baseURL, ...ownStore(key) });
+      const runA = startCli(args, project(dirA, 'sk-same-a'));
       await runA.waitFor(/Job:/);
-      const runB = startCli(args, cliEnv(dirB, { OPENAI_API_KEY: 'sk-same-b', OPENAI_BASE_URL: server.baseURL }));
+      const runB = startCli(args, project(dirB, 'sk-same-b'));
       const [codeA, codeB] = await Promise.all([runA.exited, runB.exited]);
       assert.equal(codeA, 0, runA.stderr());
       assert.equal(codeB, 0, runB.stderr());
