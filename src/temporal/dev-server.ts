@@ -74,17 +74,25 @@ async function waitUntilReachable(
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? DEFAULT_DEV_SERVER_PORT;
-  const server = await withStartLock(port, () => startOrReuse(options, port));
-  const release = useServer(port);
+  // Registering as a user and deciding to stop both hold the start lock: otherwise a process could find the server
+  // reachable, and its owner, not yet counting that process, stop the server under it.
+  let release: () => number = () => 0;
+  const server = await withStartLock(port, async () => {
+    const started = await startOrReuse(options, port);
+    release = useServer(port);
+    return started;
+  });
   let released = false;
   return {
     ...server,
     async stop() {
       if (released) return;
       released = true;
-      if (release() === 0) await server.stop();
-      // Others still use it: it outlives this process.
-      else server.leave?.();
+      await withStartLock(port, async () => {
+        if (release() === 0) await server.stop();
+        // Others still use it: it outlives this process.
+        else server.leave?.();
+      });
     },
   };
 }
