@@ -2,7 +2,7 @@
  * What a test sees of the data plane it runs on: the cache directory by default, or the object store and PostgreSQL
  * that `npm run test:backends` (test/on-backends.ts) selects through `CURATOR_STORAGE` and `CURATOR_DATABASE_URL`.
  * Tests read run metadata and stored artifacts through the library's own openers, so that one assertion holds on
- * either; a test that only means something on the local default skips with {@link localOnly}.
+ * either.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -12,17 +12,6 @@ import type { AttemptRecord } from '../../src/storage/response-log';
 import { readSegments } from '../../src/storage/object-store/segmented-response-log';
 import type { MetadataStore } from '../../src/storage/metadata/metadata-store';
 import { openObjectStore } from '../../src/storage/object-store/storage-location';
-
-/** True when the run artifacts or the metadata live outside the cache directory. */
-export const onBackends = Boolean(process.env.CURATOR_STORAGE || process.env.CURATOR_DATABASE_URL);
-
-/**
- * A `skip` option for a test that checks something only the local default has (a file in the cache directory, a
- * disk of its own): the reason on the backends, printed by the runner, else undefined.
- */
-export function localOnly(why: string): string | undefined {
-  return onBackends ? `local default only: ${why}` : undefined;
-}
 
 /** Runs `fn` with the metadata store the workers of this process write to (`metadata.db` or PostgreSQL). */
 export async function withMetadata<T>(cacheDir: string, fn: (db: MetadataStore) => Promise<T>): Promise<T> {
