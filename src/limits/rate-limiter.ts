@@ -13,7 +13,7 @@ import { Gate } from './gate';
 import { refusalEvidence } from './evidence';
 import { readRateLimitHeaders } from './headers';
 import { Pacer } from './pacing';
-import type { SendRef, SharedWindow } from './shared-window';
+import type { LimitWindow, SendRef } from './limit-window';
 import { hasLimits, sameLimits, type Cost, type Limits } from './window';
 
 type HeaderSource = { get(name: string): string | null };
@@ -24,7 +24,7 @@ export interface RateLimiterOptions {
   configured: Limits;
   /** Requests in flight at most, in this process: the controller's ceiling (jobs may raise it, see `raiseCeiling`). */
   maxConcurrent: number;
-  window: SharedWindow;
+  window: LimitWindow;
 }
 
 /**
