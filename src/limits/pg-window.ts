@@ -386,7 +386,7 @@ export class PgWindow implements LimitWindow {
         if (copies < 1) {
           const { rows } = await c.query<WindowEntry>(
             `SELECT at::float8 AS at, requests, input, output FROM curator_limit_slots
-             WHERE bucket = $1 AND at > $2 ORDER BY at`,
+             WHERE bucket = $1 AND at > $2::float8 ORDER BY at`,
             [bucket, horizon(read.now)]
           );
           await c.query('COMMIT');
@@ -581,9 +581,20 @@ export class PgWindow implements LimitWindow {
     if (m.grants.length > 0) this.returnEnded(m, now, true);
     if (this.out(now)) {
       if (this.mayTry(now)) this.reserve(bucket, m, cost, limits, now);
+      const share = outageLimits(limits, m.read?.value.peers ?? 0);
+      // The minute before the outage was held by the database: its own sends since then count against the minute's
+      // share (the pace spreads them). Its sends of the last second, from before too, count against the second's.
       const since = this.outage!.since;
-      const own = m.sent.filter((e) => e.at > since);
-      const waitMs = admissionDelay(own, cost, outageLimits(limits, m.read?.value.peers ?? 0), now);
+      const { requestsPerSecond, ...minute } = share;
+      const waitMs = Math.max(
+        admissionDelay(
+          m.sent.filter((e) => e.at > since),
+          cost,
+          minute,
+          now
+        ),
+        admissionDelay(m.sent, cost, { requestsPerSecond }, now)
+      );
       if (waitMs > 0) return { waitMs: Math.min(waitMs, RETRY_MS) };
       return this.admitUncounted(bucket, m, cost, now);
     }
