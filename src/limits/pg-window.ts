@@ -96,12 +96,17 @@ export function grantRequests(demand: { lastUse: number; perSecond: number }, co
 export function outageLimits(limits: Limits, peers: number): Limits {
   const share = 1 / (peers + 2);
   const part = (v: number | undefined) => (v === undefined ? undefined : v * share);
+  // A minute's share counted only from the outage on would let a process send it all in the first seconds: its
+  // requests are also held to the share of a second's rate.
+  const perSecond = [limits.requestsPerSecond, limits.requestsPerMinute && limits.requestsPerMinute / 60].filter(
+    (v): v is number => typeof v === 'number' && v > 0
+  );
   return {
     requestsPerMinute: part(limits.requestsPerMinute),
     tokensPerMinute: part(limits.tokensPerMinute),
     inputTokensPerMinute: part(limits.inputTokensPerMinute),
     outputTokensPerMinute: part(limits.outputTokensPerMinute),
-    requestsPerSecond: part(limits.requestsPerSecond),
+    requestsPerSecond: part(perSecond.length > 0 ? Math.min(...perSecond) : undefined),
   };
 }
 
@@ -254,16 +259,7 @@ export class PgWindow implements LimitWindow {
           this.schema = undefined;
           throw err;
         });
-        const c = await this.pool.connect();
-        try {
-          const result = await fn(c);
-          c.release();
-          return result;
-        } catch (err) {
-          // The connection may be broken (the server restarted): never hand it out again.
-          c.release(err as Error);
-          throw err;
-        }
+        return await this.withClient(fn);
       } finally {
         this.busySince = undefined;
       }
@@ -280,18 +276,32 @@ export class PgWindow implements LimitWindow {
     return run;
   }
 
-  private async createSchema(): Promise<void> {
+  /** Runs `fn` on a client of the pool, which is dropped when it failed (the server may have restarted). */
+  private async withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
+    // A checked-out client has no listener of the pool's: the server going away mid-query would emit an uncaught
+    // 'error' and end the worker. The failed query reports it.
+    const ignore = () => undefined;
+    c.on('error', ignore);
     try {
+      const result = await fn(c);
+      c.removeListener('error', ignore);
+      c.release();
+      return result;
+    } catch (err) {
+      c.removeListener('error', ignore);
+      c.release(err as Error);
+      throw err;
+    }
+  }
+
+  private createSchema(): Promise<void> {
+    return this.withClient(async (c) => {
       await c.query('BEGIN');
       await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
       await c.query(SCHEMA);
       await c.query('COMMIT');
-      c.release();
-    } catch (err) {
-      c.release(err as Error);
-      throw err;
-    }
+    });
   }
 
   /** Reads a bucket's state and sums, taking the clock bounds from the same round trip. */
