@@ -37,7 +37,7 @@ import {
 /** How far ahead a grant reaches: its sends count at the end of the slot this long after it was reserved. */
 export const PG_GRANT_MS = 200;
 /** How long a bucket's pause, learned limits and peers are taken from memory before they are read again. */
-export const PG_STATE_TTL_MS = 200;
+export const PG_STATE_TTL_MS = 100;
 /** Queued corrections are written at most this long after they were made. */
 export const PG_FLUSH_MS = 100;
 /** A database that has not answered for this long is treated as out: admission goes on from memory. */
@@ -167,6 +167,8 @@ interface BucketMemory {
   pause?: number;
   learn?: string;
   load?: { inFlight: number; target: number };
+  /** Whether this process reported its load on the bucket yet. */
+  reported?: boolean;
 }
 
 /** Options of a {@link PgWindow}; tests shorten the outage timings. */
@@ -221,6 +223,8 @@ export class PgWindow implements LimitWindow {
     });
     // An idle client's error (the server restarted) would otherwise be an uncaught 'error' event.
     this.pool.on('error', () => undefined);
+    // The window is worth seconds (as limits.db's `synchronous = OFF`): a commit need not wait for the disk.
+    this.pool.on('connect', (c) => void c.query('SET synchronous_commit = off').catch(() => undefined));
   }
 
   private bucketMemory(bucket: string): BucketMemory {
@@ -666,8 +670,16 @@ export class PgWindow implements LimitWindow {
   }
 
   report(bucket: string, load: { inFlight: number; target: number }): void {
-    this.bucketMemory(bucket).load = { ...load };
-    this.schedule(PG_FLUSH_MS);
+    const m = this.bucketMemory(bucket);
+    // The first report at once: until the others see this sender, they pace to the whole rate.
+    const first = !m.reported;
+    m.reported = true;
+    m.load = { ...load };
+    if (first && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.schedule(first ? 0 : PG_FLUSH_MS);
   }
 
   peers(bucket: string): number {

@@ -63,8 +63,11 @@ const PACED_REFUSAL_MS = 1000;
 export const TOTALS_EVERY_MS = 1000;
 /** This process's load is written for progress displays (and for the other processes' pace) at most this often. */
 const REPORT_EVERY_MS = 1000;
-/** How often the other processes sending on the bucket are counted again, to share the pace with them. */
-export const PEERS_EVERY_MS = 1000;
+/**
+ * How often the other processes sending on the bucket are counted again, to share the pace with them. Often: until a
+ * process sees one that started with it, both pace to the whole rate, which a per-second limit refuses.
+ */
+export const PEERS_EVERY_MS = 200;
 
 /**
  * The limits one of `processes` paces to: the per-minute limits split evenly. The shared window keeps the minute for
