@@ -34,8 +34,16 @@ import {
   type WindowEntry,
 } from './window';
 
-/** How far ahead a grant reaches: its sends count at the end of the slot this long after it was reserved. */
+/**
+ * How far ahead a grant reaches at least: its sends count at the end of the slot this long after it was reserved.
+ * A database further away gets a longer reach (`REACH_PER_ROUND_TRIP` times a reservation's duration), or a grant
+ * would end before it arrived.
+ */
 export const PG_GRANT_MS = 200;
+/** A grant reaches at least this many times as far as its reservation took. */
+const REACH_PER_ROUND_TRIP = 4;
+/** Nor further than this: a grant's unused room is hidden from the other machines until it ends. */
+const MAX_REACH_MS = 2000;
 /** How long a bucket's pause, learned limits and peers are taken from memory before they are read again. */
 export const PG_STATE_TTL_MS = 100;
 /** Queued corrections are written at most this long after they were made. */
@@ -75,16 +83,16 @@ const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::float8`;
 const WINDOW_MS = MINUTE_MS + WINDOW_MARGIN_MS;
 
 /**
- * How many requests a grant covers: twice the demand seen (the last grant's use, or the last second's rate over a
- * grant's reach), between the first grant's size and the cap, and at most `GRANT_SHARE` of the `copies` that fit, but
+ * How many requests a grant covers: twice the demand seen (the last grant's use, or the last second's rate over the
+ * grant's reach `reachMs`), between the first grant's size and the cap, and at most `GRANT_SHARE` of the `copies` that fit, but
  * at least one.
  */
-export function grantRequests(demand: { lastUse: number; perSecond: number }, copies: number): number {
-  const wanted = Math.max(
-    FIRST_GRANT_REQUESTS,
-    2 * demand.lastUse,
-    Math.ceil((2 * demand.perSecond * PG_GRANT_MS) / 1000)
-  );
+export function grantRequests(
+  demand: { lastUse: number; perSecond: number },
+  copies: number,
+  reachMs = PG_GRANT_MS
+): number {
+  const wanted = Math.max(FIRST_GRANT_REQUESTS, 2 * demand.lastUse, Math.ceil((2 * demand.perSecond * reachMs) / 1000));
   return Math.max(1, Math.min(wanted, MAX_GRANT_REQUESTS, Math.floor(copies * GRANT_SHARE)));
 }
 
@@ -200,6 +208,8 @@ export class PgWindow implements LimitWindow {
   private schema?: Promise<void>;
   /** Bounds on the database's clock minus this process's (see `clockBounds`); 0 until the first read. */
   private clock = { low: 0, high: 0 };
+  /** How far ahead grants reach now (see `PG_GRANT_MS`). */
+  private reach = PG_GRANT_MS;
   /** Since when the database is out (this process's clock), and when it was last tried. */
   private outage?: { since: number; tried: number };
   private timer?: NodeJS.Timeout;
@@ -293,7 +303,7 @@ export class PgWindow implements LimitWindow {
       c.release();
       return result;
     } catch (err) {
-      c.removeListener('error', ignore);
+      // Dropped with the listener kept: the broken connection may still report its end.
       c.release(err as Error);
       throw err;
     }
@@ -391,6 +401,7 @@ export class PgWindow implements LimitWindow {
     const demand = { lastUse: m.lastUse, perSecond: sentWithin(m.sent, now, 1000) };
     void this.io(async (c) => {
       await this.writeQueued(c);
+      const began = Date.now();
       await c.query('BEGIN');
       try {
         await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, bucket]);
@@ -407,11 +418,12 @@ export class PgWindow implements LimitWindow {
           m.fullUntil = Date.now() + Math.max(1, admissionDelay(rows, cost, limits, read.now));
           return;
         }
-        const n = grantRequests(demand, copies);
-        const at = slotEnd(read.now + PG_GRANT_MS);
+        const n = grantRequests(demand, copies, this.reach);
+        const at = slotEnd(read.now + this.reach);
         const reserved = { requests: cost.requests * n, input: cost.input * n, output: cost.output * n };
         await this.addSlots(c, [[bucket, at, reserved]]);
         await c.query('COMMIT');
+        this.reach = Math.min(MAX_REACH_MS, Math.max(PG_GRANT_MS, REACH_PER_ROUND_TRIP * (Date.now() - began)));
         m.grants.push({ at, until: at - this.clock.high, limits, reserved, left: { ...reserved } });
         this.schedule(PG_FLUSH_MS);
       } catch (err) {

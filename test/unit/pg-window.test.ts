@@ -10,6 +10,8 @@ describe('grantRequests', () => {
     // 500/s over a grant's reach, doubled.
     assert.equal(grantRequests({ lastUse: 10, perSecond: 500 }, Infinity), Math.ceil((2 * 500 * PG_GRANT_MS) / 1000));
     assert.equal(grantRequests({ lastUse: 1e6, perSecond: 0 }, Infinity), 1000, 'capped');
+    // A grant that reaches further (a database further away) covers the demand of its whole reach.
+    assert.equal(grantRequests({ lastUse: 0, perSecond: 100 }, Infinity, 1000), 200);
   });
 
   test('at most a quarter of what the limits leave, so other machines keep room; at least one', () => {

@@ -93,7 +93,8 @@ export class PgMetadataStore implements MetadataStore {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      c.removeListener('error', ignore);
+      // A failed client is dropped with the listener kept: the broken connection may still report its end.
+      if (!failure) c.removeListener('error', ignore);
       c.release(failure);
     }
   }
