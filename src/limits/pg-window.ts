@@ -21,7 +21,16 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { redactUrl } from '../storage/metadata/pg-metadata-store';
 import type { BucketState, LimitWindow, SendRef } from './limit-window';
-import { copiesThatFit, fitsIn, LOAD_FRESH_MS, slotEnd, type WindowSums } from './shared-window';
+import {
+  copiesThatFit,
+  FIRST_GRANT_REQUESTS,
+  fitsIn,
+  GRANT_SHARE,
+  LOAD_FRESH_MS,
+  MAX_GRANT_REQUESTS,
+  slotEnd,
+  type WindowSums,
+} from './shared-window';
 import {
   admissionDelay,
   hasLimits,
@@ -56,12 +65,6 @@ export const RETRY_MS = 500;
 const PREFETCH_MS = 100;
 /** How long a request waits before asking again while its grant is being reserved. */
 const WAIT_FOR_GRANT_MS = 5;
-/** A grant covers at most this many requests, whatever the demand. */
-const MAX_GRANT_REQUESTS = 1000;
-/** The first grant of a bucket, before any demand was seen. */
-const FIRST_GRANT_REQUESTS = 4;
-/** A grant takes at most this share of what the limits leave, so machines sharing a bucket leave room to each other. */
-const GRANT_SHARE = 0.25;
 /** Old slots and loads are deleted at most this often (the sums ignore old slots anyway). */
 const PRUNE_EVERY_MS = 5000;
 /** The class of this module's advisory locks (two-key form, so it never meets the other tables' one-key locks). */

@@ -36,11 +36,11 @@ export const STATE_TTL_MS = 100;
 /** Old slots are deleted at most this often (the sums ignore them anyway). */
 const PRUNE_EVERY_MS = 1000;
 /** A grant covers at most this many requests, whatever the demand. */
-const MAX_GRANT_REQUESTS = 1000;
+export const MAX_GRANT_REQUESTS = 1000;
 /** The first grant of a bucket, before any demand was seen. */
-const FIRST_GRANT_REQUESTS = 4;
+export const FIRST_GRANT_REQUESTS = 4;
 /** A grant takes at most this share of what the limits leave, so processes sharing a bucket leave room to each other. */
-const GRANT_SHARE = 0.25;
+export const GRANT_SHARE = 0.25;
 
 export type { BucketState, SendRef };
 
