@@ -219,6 +219,7 @@ export class PgWindow implements LimitWindow {
   private lastPrune = 0;
   private writing = false;
   private closed = false;
+  private reportedNotFinite = false;
   /** Resolves when `close` has written what was queued and let go of the database. */
   ended: Promise<void> = Promise.resolve();
 
@@ -525,8 +526,23 @@ export class PgWindow implements LimitWindow {
     }
   }
 
+  /**
+   * `cost` with anything that is not a finite number counted as 0, reported once. One NaN written to the table would
+   * make every sum of the bucket NaN for a minute, and every grant sized from it NaN: no machine could send.
+   */
+  private finite(cost: Cost): Cost {
+    if (Number.isFinite(cost.requests) && Number.isFinite(cost.input) && Number.isFinite(cost.output)) return cost;
+    if (!this.reportedNotFinite) {
+      this.reportedNotFinite = true;
+      this.log(`the rate limiter was given a cost that is not a number (${JSON.stringify(cost)}); counted as 0.`);
+    }
+    const f = (v: number) => (Number.isFinite(v) ? v : 0);
+    return { requests: f(cost.requests), input: f(cost.input), output: f(cost.output) };
+  }
+
   /** Queues a correction of slot `at` (database clock). */
   private correct(m: BucketMemory, at: number, delta: Cost): void {
+    delta = this.finite(delta);
     if (delta.requests === 0 && delta.input === 0 && delta.output === 0) return;
     const sum = m.pending.get(at);
     if (sum) addCost(sum, delta);
@@ -592,6 +608,7 @@ export class PgWindow implements LimitWindow {
   }
 
   tryAdmit(bucket: string, cost: Cost, limits: Limits, now: number): { ref: SendRef } | { waitMs: number } {
+    cost = this.finite(cost);
     const m = this.bucketMemory(bucket);
     this.returnEnded(m, now);
     for (const g of m.grants) {

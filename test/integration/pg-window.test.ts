@@ -84,6 +84,29 @@ describe('PgWindow on PostgreSQL', { skip: infraSkipReason('postgres') }, () => 
     assert.equal(await sentInTable(bucket), all.length);
   });
 
+  test('a cost that is not a number is counted as 0: the bucket stays usable', async () => {
+    const bucket = 'not-a-number';
+    const limits: Limits = { requestsPerSecond: 40, tokensPerMinute: 100_000 };
+    const messages: string[] = [];
+    const w = new PgWindow(url, { log: (m) => messages.push(m) });
+    const times: number[] = [];
+    const bad = { requests: 1, input: 10, output: NaN };
+    while (times.length === 0) {
+      w.state(bucket);
+      const r = w.tryAdmit(bucket, bad, limits, Date.now());
+      if ('ref' in r) {
+        times.push(Date.now());
+        w.settle(r.ref, 10, NaN);
+      } else await delay(r.waitMs);
+    }
+    await drive(w, bucket, limits, Date.now() + 500, times);
+    w.close();
+    await w.ended;
+    assert.ok(times.length > 1, 'admitted after the bad cost');
+    assert.equal(await sentInTable(bucket), times.length);
+    assert.equal(messages.filter((m) => /not a number/.test(m)).length, 1, 'reported once');
+  });
+
   test('a database outage: admission goes on at a local share, then grants resume and the table has it all', async () => {
     const bucket = 'outage';
     const limits: Limits = { requestsPerSecond: 40 };
