@@ -75,8 +75,22 @@ function guardWait(level: Level, need: number, perSecond: number, now: number): 
   return 1;
 }
 
+/** Removes `need` from what the last second took: the newest entry of that amount, as if it had never gone. */
+function forget(level: Level, need: number): boolean {
+  for (let k = level.recent.length - 1; k >= level.head; k--) {
+    if (level.recent[k]!.amount === need) {
+      level.sum -= need;
+      level.recent.splice(k, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 export class Pacer {
   private readonly levels = new Map<keyof Limits, Level>();
+  /** Refused sends whose place is given back once the provider's interval has room again (see `refused`). */
+  private credits: { at: number; cost: Cost; limits: Limits }[] = [];
   /** The share of the stated rate paced at the last trim, and when. */
   private trimmed = { share: PACE_SHARE, at: -Infinity };
   /** Refusals of a used-up second since `at`. */
@@ -114,6 +128,7 @@ export class Pacer {
    * request waits its turn instead of never going, and the long-run rate stays at the pace.
    */
   take(cost: Cost, limits: Limits, now: number): number {
+    if (this.credits.length > 0) this.applyCredits(now);
     let wait = 0;
     const fills: [Level, number][] = [];
     const paced = this.share(now);
@@ -158,12 +173,33 @@ export class Pacer {
       const need = amount(cost);
       level.tokens += need;
       // The latest entry of this amount is the refused send's.
-      for (let k = level.recent.length - 1; k >= level.head; k--) {
-        if (level.recent[k]!.amount === need) {
-          level.sum -= need;
-          level.recent.splice(k, 1);
-          break;
-        }
+      forget(level, need);
+    }
+  }
+
+  /**
+   * The provider refused a send taken with `limits`, and will have room again at `backAt` (its hint). A refused
+   * request does not count with the provider, but it took its place in the pace: every refusal cost the second one
+   * answer, so a stream refused a few percent of the time ran that much below the pace. Its place is given back at
+   * `backAt`, not at once: given back while the provider's second is still full, the next send would be refused too.
+   */
+  refused(cost: Cost, limits: Limits, backAt: number): void {
+    this.credits.push({ at: backAt, cost, limits });
+  }
+
+  /** Gives back the places of refused sends whose provider interval has room by `now`. */
+  private applyCredits(now: number): void {
+    const due = this.credits.filter((c) => c.at <= now);
+    if (due.length === 0) return;
+    this.credits = this.credits.filter((c) => c.at > now);
+    for (const { cost, limits } of due) {
+      for (const [key, amount] of PACED) {
+        const level = this.levels.get(key);
+        if (!level || limits[key] !== level.limit) continue;
+        const need = amount(cost);
+        if (need <= 0) continue;
+        // Only what the last second still holds: a place that already left it is back in the tokens' refill.
+        if (forget(level, need)) level.tokens += need;
       }
     }
   }

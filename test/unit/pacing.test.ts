@@ -63,6 +63,53 @@ describe('Pacer', () => {
     assert.equal(pacer.take(ONE, limits, T0), 0);
   });
 
+  test("a request the provider refused gives its place back at the provider's hint, not before", () => {
+    const limits = { requestsPerMinute: 6000 };
+    // Refused every tenth send, each back 200 ms later: the sends that count keep the pace, the refused ones are extra.
+    const pacer = new Pacer();
+    const sent: number[] = [];
+    for (let now = T0; now < T0 + 60_000;) {
+      const wait = pacer.take(ONE, limits, now);
+      if (wait > 0) {
+        now += wait;
+        continue;
+      }
+      sent.push(now);
+      if (sent.length % 10 === 0) pacer.refused(ONE, limits, now + 200);
+    }
+    const counted = sent.length - Math.floor(sent.length / 10);
+    assert.ok(counted >= 0.95 * 6000 && counted <= 6000, `counted sends in the minute: ${counted}`);
+    // Without the places given back, the refusals come out of the pace.
+    const plain = drive(new Pacer(), limits, 60_000).length;
+    assert.ok(plain - Math.floor(plain / 10) < 0.9 * 6000, `without: ${plain - Math.floor(plain / 10)}`);
+
+    // Two pacers driven alike until the pace binds; one hears of three refusals, back in 500 ms.
+    const fill = (p: Pacer) => {
+      let t = T0;
+      while (t < T0 + 2000) t += p.take(ONE, limits, t) || 0;
+      while (p.take(ONE, limits, t) === 0);
+      return t;
+    };
+    const held = new Pacer();
+    const twin = new Pacer();
+    const now = fill(held);
+    assert.equal(fill(twin), now);
+    for (let k = 0; k < 3; k++) held.refused(ONE, limits, now + 500);
+    // Not before the hint: a full second stays full until then.
+    let extra = 0;
+    for (let at = now + 1; at < now + 500; at++) {
+      if (held.take(ONE, limits, at) === 0) extra++;
+      if (twin.take(ONE, limits, at) === 0) extra--;
+    }
+    assert.equal(extra, 0, 'nothing given back before the hint');
+    // From the hint on, within the second the places left, they are back on top of the pace's own refill.
+    for (let at = now + 500; at < now + 1000; at++) {
+      if (held.take(ONE, limits, at) === 0) extra++;
+      if (twin.take(ONE, limits, at) === 0) extra--;
+    }
+    assert.ok(extra >= 3, `places given back: ${extra}`);
+  });
+
   test('requestsPerSecond is left to the window (already a short interval)', () => {
     const pacer = new Pacer();
     for (let k = 0; k < 50; k++) assert.equal(pacer.take(ONE, { requestsPerSecond: 5 }, T0), 0);
