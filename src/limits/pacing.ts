@@ -41,6 +41,9 @@ interface Level {
   recent: { at: number; amount: number }[];
   head: number;
   sum: number;
+  /** Places given back to refused sends within the last second (see `Pacer.refused`), and their sum. */
+  given: { at: number; amount: number }[];
+  givenSum: number;
 }
 
 type Amount = (c: Cost) => number;
@@ -141,7 +144,7 @@ export class Pacer {
       let level = this.levels.get(key);
       // A new limit (or one that changed) starts with only its small burst, never a minute's worth.
       if (!level || level.limit !== limit) {
-        level = { limit, tokens: capacity, at: now, recent: [], head: 0, sum: 0 };
+        level = { limit, tokens: capacity, at: now, recent: [], head: 0, sum: 0, given: [], givenSum: 0 };
         this.levels.set(key, level);
       }
       const tokens = Math.min(capacity, level.tokens + Math.max(0, now - level.at) * perMs);
@@ -182,24 +185,39 @@ export class Pacer {
    * request does not count with the provider, but it took its place in the pace: every refusal cost the second one
    * answer, so a stream refused a few percent of the time ran that much below the pace. Its place is given back at
    * `backAt`, not at once: given back while the provider's second is still full, the next send would be refused too.
+   *
+   * Only within the pace's margin (the stated rate less the paced share, per second): the sends of any second,
+   * refused ones included, then stay within the stated limit. Beyond it, each place given back is one more send
+   * into a provider that is full, which is refused and gives its place back in turn, a refusal that never ends.
    */
   refused(cost: Cost, limits: Limits, backAt: number): void {
     this.credits.push({ at: backAt, cost, limits });
   }
 
-  /** Gives back the places of refused sends whose provider interval has room by `now`. */
+  /** Gives back the places of refused sends whose provider interval has room by `now`, within the margin. */
   private applyCredits(now: number): void {
     const due = this.credits.filter((c) => c.at <= now);
     if (due.length === 0) return;
     this.credits = this.credits.filter((c) => c.at > now);
+    const margin = 1 - this.share(now);
     for (const { cost, limits } of due) {
+      const touched: [Level, number][] = [];
       for (const [key, amount] of PACED) {
         const level = this.levels.get(key);
-        if (!level || limits[key] !== level.limit) continue;
         const need = amount(cost);
-        if (need <= 0) continue;
+        if (!level || limits[key] !== level.limit || need <= 0) continue;
+        while (level.given.length > 0 && level.given[0]!.at <= now - SECOND_MS)
+          level.givenSum -= level.given.shift()!.amount;
+        touched.push([level, need]);
+      }
+      // A place is given back in every limit or in none: a send needs them all.
+      if (!touched.every(([level, need]) => level.givenSum + need <= (level.limit * margin) / 60)) continue;
+      for (const [level, need] of touched) {
         // Only what the last second still holds: a place that already left it is back in the tokens' refill.
-        if (forget(level, need)) level.tokens += need;
+        if (!forget(level, need)) continue;
+        level.tokens += need;
+        level.given.push({ at: now, amount: need });
+        level.givenSum += need;
       }
     }
   }
