@@ -49,7 +49,8 @@ export interface CuratorWorkerOptions {
   /**
    * Abort it to stop the worker gently: batch activities take no new request, let those in flight finish and log
    * their answers (nothing paid is lost), then fail retryably so the job goes on where it stopped. Call
-   * `worker.shutdown()` after aborting it.
+   * `worker.shutdown()` after aborting it. (`shutdown()` alone also stops new requests at once, but its cancel gives
+   * up those in flight after the worker's `shutdownGraceTime`.)
    */
   drain?: AbortSignal;
   /** Anything else for `Worker.create`, e.g. `maxConcurrentActivityTaskExecutions`. */
@@ -153,14 +154,15 @@ const quietBundlerLogger = {
  * activities, with the given curators registered by name. Run it with `worker.run()`.
  */
 export async function createWorker(options: CuratorWorkerOptions): Promise<Worker> {
+  const stopping = new AbortController();
   const deps = new ActivityDeps({
     curators: options.curators,
     cacheDir: options.cacheDir,
     env: options.env,
-    drain: options.drain,
+    drain: options.drain ? AbortSignal.any([options.drain, stopping.signal]) : stopping.signal,
   });
   const connection = options.connection ?? (await connectWorker());
-  return Worker.create({
+  const worker = await Worker.create({
     connection,
     namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
@@ -174,4 +176,13 @@ export async function createWorker(options: CuratorWorkerOptions): Promise<Worke
     stickyQueueScheduleToStartTimeout: '3 seconds',
     ...options.workerOptions,
   });
+  // A stopping worker's batches take no new request from the moment `shutdown()` is called (by the caller, or by the
+  // SDK on SIGINT/SIGTERM): the SDK's cancel reaches them only when its core delivers it, and a request sent meanwhile
+  // would be given up with the others in flight, to be paid again by the job's next worker.
+  const shutdown = worker.shutdown.bind(worker);
+  worker.shutdown = () => {
+    stopping.abort();
+    shutdown();
+  };
+  return worker;
 }

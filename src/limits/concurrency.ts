@@ -45,6 +45,17 @@ export const LATENCY_SAMPLE = 64;
 export const QUEUEING_HOLD = 1.15;
 /** And this far above, that its queue is long: back off before it refuses. */
 export const QUEUEING_DECREASE = 1.4;
+/**
+ * Without headers, rounds a target stays at the level where the server last refused before growing past it, one place
+ * a round. Growing by the square root every round found the same capacity again and again, a burst of refusals each
+ * time (the AIMD sawtooth); a server's capacity seldom changes, so it is probed again only now and then.
+ */
+export const HOLD_ROUNDS = 16;
+/**
+ * Where the target holds, as a share of what the server held when it refused: at the very level, answers and new
+ * requests crossing on the wire draw a refusal now and then.
+ */
+export const HOLD_SHARE = 0.95;
 /** Per round, the unloaded latency may drift up this much, so it follows slower prompts or a slower model. */
 const BASE_DRIFT = 1.005;
 
@@ -73,6 +84,13 @@ export class ConcurrencyController {
   private roundWindow: number;
   /** Counts the cuts made on a refusal without headers; a request carries the count of when it was sent. */
   private cuts = 0;
+  /**
+   * Without headers, the most requests that were in flight when one was sent that the server then answered, since
+   * the last cut: what the server showed it holds. A cut starts from it when the target ran ahead of it.
+   */
+  private held = 0;
+  /** Without headers, what the server held when it last refused (see {@link HOLD_ROUNDS}), and rounds since then. */
+  private refusedAt?: { level: number; rounds: number };
 
   /** @param ceiling - the most requests in flight ever (the default, or a job's larger `maxConcurrentRequests`). */
   constructor(private ceiling: number) {
@@ -97,8 +115,12 @@ export class ConcurrencyController {
     return Math.max(1, Math.min(this.ceiling, trimmed));
   }
 
-  /** An answer came back after `latencyMs` in flight. */
-  answered(latencyMs: number, requestsPerSecond: number | undefined): void {
+  /**
+   * An answer came back after `latencyMs` in flight; `inFlightAtSend`, when known, is how many requests (itself
+   * included) were in flight when it was sent.
+   */
+  answered(latencyMs: number, requestsPerSecond: number | undefined, inFlightAtSend = 0): void {
+    this.held = Math.max(this.held, inFlightAtSend);
     // A moving average that follows a change of model or load within a few dozen answers.
     this.latencyMs = this.measured ? this.latencyMs + (latencyMs - this.latencyMs) * 0.05 : latencyMs;
     this.measured = true;
@@ -138,10 +160,20 @@ export class ConcurrencyController {
     this.maybeEndRound(requestsPerSecond);
   }
 
-  /** Multiplicative decrease now, and a new round to see its effect. */
+  /**
+   * Multiplicative decrease now, and a new round to see its effect. Past the first probe, the decrease starts from
+   * what the server was seen to hold when the target ran ahead of it (answers that came together, in a busy turn of
+   * the event loop, grow the target by as many at once), and the target then stays below that level for a while
+   * ({@link HOLD_ROUNDS}).
+   */
   private cut(requestsPerSecond: number | undefined): void {
+    const from = this.target(requestsPerSecond);
+    // Out of the first probe, what was held is a round old (half of what was in flight): the target is cut instead.
+    const level = this.probing ? from : this.held > 0 ? Math.min(from, this.held) : from;
+    this.refusedAt = this.probing ? undefined : { level, rounds: 0 };
     this.probing = false;
-    this.window = Math.max(MIN_TARGET, Math.floor(this.target(requestsPerSecond) * DECREASE));
+    this.window = Math.max(MIN_TARGET, Math.floor(level * DECREASE));
+    this.held = 0;
     this.cuts++;
     this.round = { answered: 0, congested: 0, latencySum: 0 };
     this.roundWindow = this.window;
@@ -186,9 +218,20 @@ export class ConcurrencyController {
       this.window = Math.min(this.window, judged);
     } else if (r.congested === 0) {
       if (this.probing && !headerless) this.window = Math.min(this.ceiling, this.window * PROBE_GROWTH);
-      else if (!this.probing) this.window = Math.min(this.ceiling, this.window + Math.max(1, Math.sqrt(this.window)));
+      else if (!this.probing) this.window = Math.min(this.ceiling, this.grown(headerless));
     }
     if (!headerless && r.congested === 0) this.window = Math.max(this.window, current);
     this.roundWindow = this.window;
+    if (this.refusedAt) this.refusedAt.rounds++;
+  }
+
+  /** The window after a round without congestion, past probing: additive growth, held below the last refusal. */
+  private grown(headerless: boolean): number {
+    const next = this.window + Math.max(1, Math.sqrt(this.window));
+    const last = headerless ? this.refusedAt : undefined;
+    if (!last) return next;
+    const hold = Math.max(MIN_TARGET, Math.floor(last.level * HOLD_SHARE));
+    if (this.window < hold) return Math.min(next, hold);
+    return this.window + (last.rounds >= HOLD_ROUNDS ? 1 : 0);
   }
 }

@@ -251,6 +251,7 @@ export class RateLimiter {
   private permit(ref: SendRef): Permit {
     const sentAt = Date.now();
     const epoch = this.controller.epoch;
+    const inFlightAtSend = this.slots.inUse;
     let done = false;
     // Each outcome is reported once; the slot is freed after the outcome is learned from, so the next admission
     // already sees a new target or pause.
@@ -274,7 +275,7 @@ export class RateLimiter {
           this.consecutive429 = 0;
           this.answeredOnce = true;
           this.observe(headers);
-          this.controller.answered(Date.now() - sentAt, this.rateNow());
+          this.controller.answered(Date.now() - sentAt, this.rateNow(), inFlightAtSend);
         }),
       rateLimited: (retryAfterMs, headers) => {
         let scope: RefusalScope = 'request';

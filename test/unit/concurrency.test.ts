@@ -1,6 +1,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConcurrencyController, defaultConcurrencyCeiling, HEADROOM, SPARE } from '../../src/limits/concurrency';
+import {
+  ConcurrencyController,
+  HOLD_ROUNDS,
+  HOLD_SHARE,
+  defaultConcurrencyCeiling,
+  HEADROOM,
+  SPARE,
+} from '../../src/limits/concurrency';
 
 describe('ConcurrencyController', () => {
   test('the default ceiling follows memory, within its bounds', () => {
@@ -164,6 +171,31 @@ describe('ConcurrencyController', () => {
     assert.equal(c.target(undefined), cut, 'stale refusals cut nothing more');
     c.congested(undefined, c.epoch);
     assert.equal(c.target(undefined), Math.floor(cut * 0.8), 'a refusal sent after the cut cuts again');
+  });
+
+  test('without headers, past the first probe a cut starts from what the server held, and the target stays below it', () => {
+    const c = new ConcurrencyController(8192);
+    // The first probe overshoots and is cut; then rounds of 40 in flight are answered.
+    for (let k = 0; k < 60; k++) c.answered(40, undefined, 16);
+    c.congested(undefined, c.epoch);
+    for (let k = 0; k < 200; k++) c.answered(40, undefined, Math.min(40, c.target(undefined)));
+    // Answers that came together in one turn of the event loop: a round ends and the target grows past 40 at once.
+    const ahead = c.target(undefined);
+    assert.ok(ahead > 40, `the target grew past what was held: ${ahead}`);
+    // The burst it let out is refused: the first refusal cuts below what was held (40), not 0.8 x the target.
+    const sent = c.epoch;
+    for (let k = 0; k < 10; k++) c.congested(undefined, sent);
+    assert.equal(c.target(undefined), Math.floor(40 * 0.8));
+    // It grows back to just below 40 and stays there for HOLD_ROUNDS rounds, then grows by one place a round.
+    const targets: number[] = [];
+    for (let round = 0; round < HOLD_ROUNDS + 6; round++) {
+      const n = c.target(undefined);
+      for (let k = 0; k < n; k++) c.answered(40, undefined, n);
+      targets.push(c.target(undefined));
+    }
+    const hold = Math.floor(40 * HOLD_SHARE);
+    assert.equal(Math.max(...targets.slice(0, HOLD_ROUNDS - 1)), hold, targets.join(' '));
+    assert.ok(targets.at(-1)! > hold && targets.at(-1)! <= hold + 7, targets.join(' '));
   });
 
   test('without headers, a refused place taken again at once (refusals come back fast) keeps refusals few', () => {
