@@ -25,6 +25,7 @@ import {
 } from '../defaults';
 import { resolve } from 'node:path';
 import type { ActivityDeps } from './deps';
+import { withHeartbeat } from './heartbeat';
 
 /**
  * Requests the workflow keeps outstanding per request allowed in flight: the batches beyond the concurrency wait at
@@ -61,7 +62,7 @@ const UNUSABLE_DIR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR']);
 export function createPlan(deps: ActivityDeps) {
   return async function plan(input: PlanInput): Promise<RunPlan> {
     try {
-      return await planRun(deps, input);
+      return await withHeartbeat({ planning: input.curator }, () => planRun(deps, input));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code && UNUSABLE_DIR.has(code)) {

@@ -283,10 +283,16 @@ export class RateLimiter {
       rateLimited: (retryAfterMs, headers) => {
         let scope: RefusalScope = 'request';
         once(() => {
-          // A refused request is not counted by the provider.
+          // A refused request is not counted by the provider: nor by the window, nor, once the provider has room
+          // again, by the pace.
           this.options.window.remove(ref);
           if (this.known) this.known.requests -= ref.cost.requests;
           this.observe(headers);
+          this.pacer.refused(
+            ref.cost,
+            paceShare(this.limits(), this.peers.count + 1),
+            Date.now() + (retryAfterMs ?? 0)
+          );
           if (refusalEvidence(429, headers) === 'congestion') return congestion();
           // A budget out for less than a second, while the pace spreads the minute: the provider counts per second
           // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal;

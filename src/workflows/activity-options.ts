@@ -36,8 +36,10 @@ export function pollActivityOptions(taskQueue?: string): ActivityOptions {
   return { taskQueue, startToCloseTimeout: '2 minutes', retry: INFRASTRUCTURE_RETRY };
 }
 
+/** Planning and finalizing: they heartbeat while they work (a big dataset takes minutes), so a lost worker costs this. */
 export const planActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '1 minute',
   retry: {
     initialInterval: '1s',
     maximumInterval: '30s',
