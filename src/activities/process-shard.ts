@@ -206,7 +206,7 @@ async function callRequests(
   await inlineRequests(requests, errors, provider.media, provider.name);
 
   const recorder = await openRecorder(s, task, log);
-  const reuse = new AnswerReuse(deps.cache.root, curator, client.baseURL, { run: task.runHash, job: task.jobId });
+  const reuse = new AnswerReuse(s.plane.objects, curator, client.baseURL, { run: task.runHash, job: task.jobId });
   let fatal: { index: number; error: RequestError } | undefined;
   let done = 0;
   /** Attempts made again within this activity (`retry-in-shard.ts`). */

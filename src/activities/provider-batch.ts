@@ -139,9 +139,9 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
   }
 
   /** Answers of earlier runs, for the requests of a curator's provider batches. */
-  function reuseFor(curator: Curator, task: ProviderBatchTask): AnswerReuse {
+  function reuseFor(s: shards.ShardStorage, curator: Curator, task: ProviderBatchTask): AnswerReuse {
     const origin = { run: task.runHash, job: task.jobId };
-    return new AnswerReuse(deps.cache.root, curator, resolveBaseURL(curator, deps.providers.env), origin);
+    return new AnswerReuse(s.plane.objects, curator, resolveBaseURL(curator, deps.providers.env), origin);
   }
 
   async function submitProviderBatch(task: ProviderBatchTask): Promise<ProviderBatchSubmission> {
@@ -166,7 +166,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
           }
           // A request with choices answered asks for fewer: no other run's answer is the whole of it.
           const whole = new Map([...formatted.requests].filter(([i]) => !log.state(i).answered));
-          const reuse = reuseFor(curator, task);
+          const reuse = reuseFor(s, curator, task);
           for (const i of await reuse.reuse(whole, recorder, (i) => rows[i - first])) lines.delete(i);
         } finally {
           await recorder.close();
@@ -286,7 +286,7 @@ export function createProviderBatchActivities(deps: ActivityDeps) {
     return leased(s, task.runHash, task.batch, async () => {
       const { rows, first, log } = await shards.readShard(s, task);
       const recorder = await shards.openRecorder(s, task, log);
-      const reuse = reuseFor(curator, task);
+      const reuse = reuseFor(s, curator, task);
       const sent = reuse.enabled ? submission.parts.flatMap((part) => part.items.map(([i]) => i)) : [];
       const { requests } = await formatShard(curator, rows, first, sent);
       try {

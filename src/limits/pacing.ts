@@ -41,6 +41,9 @@ interface Level {
   recent: { at: number; amount: number }[];
   head: number;
   sum: number;
+  /** Places given back to refused sends within the last second (see `Pacer.refused`), and their sum. */
+  given: { at: number; amount: number }[];
+  givenSum: number;
 }
 
 type Amount = (c: Cost) => number;
@@ -75,8 +78,22 @@ function guardWait(level: Level, need: number, perSecond: number, now: number): 
   return 1;
 }
 
+/** Removes `need` from what the last second took: the newest entry of that amount, as if it had never gone. */
+function forget(level: Level, need: number): boolean {
+  for (let k = level.recent.length - 1; k >= level.head; k--) {
+    if (level.recent[k]!.amount === need) {
+      level.sum -= need;
+      level.recent.splice(k, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 export class Pacer {
   private readonly levels = new Map<keyof Limits, Level>();
+  /** Refused sends whose place is given back once the provider's interval has room again (see `refused`). */
+  private credits: { at: number; cost: Cost; limits: Limits }[] = [];
   /** The share of the stated rate paced at the last trim, and when. */
   private trimmed = { share: PACE_SHARE, at: -Infinity };
   /** Refusals of a used-up second since `at`. */
@@ -114,6 +131,7 @@ export class Pacer {
    * request waits its turn instead of never going, and the long-run rate stays at the pace.
    */
   take(cost: Cost, limits: Limits, now: number): number {
+    if (this.credits.length > 0) this.applyCredits(now);
     let wait = 0;
     const fills: [Level, number][] = [];
     const paced = this.share(now);
@@ -126,7 +144,7 @@ export class Pacer {
       let level = this.levels.get(key);
       // A new limit (or one that changed) starts with only its small burst, never a minute's worth.
       if (!level || level.limit !== limit) {
-        level = { limit, tokens: capacity, at: now, recent: [], head: 0, sum: 0 };
+        level = { limit, tokens: capacity, at: now, recent: [], head: 0, sum: 0, given: [], givenSum: 0 };
         this.levels.set(key, level);
       }
       const tokens = Math.min(capacity, level.tokens + Math.max(0, now - level.at) * perMs);
@@ -158,12 +176,48 @@ export class Pacer {
       const need = amount(cost);
       level.tokens += need;
       // The latest entry of this amount is the refused send's.
-      for (let k = level.recent.length - 1; k >= level.head; k--) {
-        if (level.recent[k]!.amount === need) {
-          level.sum -= need;
-          level.recent.splice(k, 1);
-          break;
-        }
+      forget(level, need);
+    }
+  }
+
+  /**
+   * The provider refused a send taken with `limits`, and will have room again at `backAt` (its hint). A refused
+   * request does not count with the provider, but it took its place in the pace: every refusal cost the second one
+   * answer, so a stream refused a few percent of the time ran that much below the pace. Its place is given back at
+   * `backAt`, not at once: given back while the provider's second is still full, the next send would be refused too.
+   *
+   * Only within the pace's margin (the stated rate less the paced share, per second): the sends of any second,
+   * refused ones included, then stay within the stated limit. Beyond it, each place given back is one more send
+   * into a provider that is full, which is refused and gives its place back in turn, a refusal that never ends.
+   */
+  refused(cost: Cost, limits: Limits, backAt: number): void {
+    this.credits.push({ at: backAt, cost, limits });
+  }
+
+  /** Gives back the places of refused sends whose provider interval has room by `now`, within the margin. */
+  private applyCredits(now: number): void {
+    const due = this.credits.filter((c) => c.at <= now);
+    if (due.length === 0) return;
+    this.credits = this.credits.filter((c) => c.at > now);
+    const margin = 1 - this.share(now);
+    for (const { cost, limits } of due) {
+      const touched: [Level, number][] = [];
+      for (const [key, amount] of PACED) {
+        const level = this.levels.get(key);
+        const need = amount(cost);
+        if (!level || limits[key] !== level.limit || need <= 0) continue;
+        while (level.given.length > 0 && level.given[0]!.at <= now - SECOND_MS)
+          level.givenSum -= level.given.shift()!.amount;
+        touched.push([level, need]);
+      }
+      // A place is given back in every limit or in none: a send needs them all.
+      if (!touched.every(([level, need]) => level.givenSum + need <= (level.limit * margin) / 60)) continue;
+      for (const [level, need] of touched) {
+        // Only what the last second still holds: a place that already left it is back in the tokens' refill.
+        if (!forget(level, need)) continue;
+        level.tokens += need;
+        level.given.push({ at: now, amount: need });
+        level.givenSum += need;
       }
     }
   }

@@ -1,11 +1,12 @@
 /**
  * Stage "reuse", between format and send, when a curator turns `reuseAnswers` on or gives a `reuseAnswer`
  * predicate: a request whose exact body (to the same provider and base URL, in the same mode) was answered in any
- * run of the cache directory takes that answer instead of a call; with a predicate, a request takes the newest
- * answer of the same prompt (its body without the generation params) that the predicate accepts, whatever params it
- * was asked with. Either way the answer is recorded in the shard's log as an answer of another job, with where it
- * came from (so it counts as cached, not paid, and a rerun is a plain cache hit); every accepted answer of a call is
- * kept for later runs, with its params and run. The same for calls of one request each and for provider batches.
+ * run of the data plane (the cache directory, or the object store every machine shares) takes that answer instead
+ * of a call; with a predicate, a request takes the newest answer of the same prompt (its body without the
+ * generation params) that the predicate accepts, whatever params it was asked with. Either way the answer is
+ * recorded in the shard's log as an answer of another job, with where it came from (so it counts as cached, not
+ * paid, and a rerun is a plain cache hit); every accepted answer of a call is kept for later runs, with its params
+ * and run. The same for calls of one request each and for provider batches.
  */
 import type { Curator, Row } from '../curator';
 import { DEFAULT_REUSE_ANSWERS } from '../defaults';
@@ -14,6 +15,7 @@ import type { ProviderModule } from '../providers/provider';
 import type { ProviderRequest } from '../providers/types';
 import { AnswerStore, type KeyedAnswer, type StoredAnswer } from '../storage/answer-store';
 import { sha256, stableStringify } from '../storage/fingerprint';
+import type { ObjectStore } from '../storage/object-store/object-store';
 import type { AttemptRecord } from '../storage/response-log';
 import { answerView } from './answer-view';
 import { attemptBase, type AttemptRecorder } from './record';
@@ -38,14 +40,15 @@ export class AnswerReuse {
   private readonly store: AnswerStore | undefined;
   private readonly provider: ProviderModule;
 
+  /** @param objects The run artifacts' store (the data plane's `objects`), where answers are kept for every machine. */
   constructor(
-    cacheRoot: string,
+    objects: ObjectStore,
     private readonly curator: Curator,
     private readonly baseURL: string,
     private readonly origin: ReuseOrigin
   ) {
     const on = curator.reuseAnswer !== undefined || (curator.backend?.reuseAnswers ?? DEFAULT_REUSE_ANSWERS);
-    this.store = on ? new AnswerStore(cacheRoot) : undefined;
+    this.store = on ? new AnswerStore(objects) : undefined;
     this.provider = providerOf(curator);
   }
 

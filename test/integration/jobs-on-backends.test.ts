@@ -36,6 +36,14 @@ const slow = defineCurator({
   prompt: (row: Item) => `Backends slow item ${row.id} [[sim:slow=250]]`,
   parse: (row: Item, answer: string) => ({ id: row.id, answer }),
 });
+/** Keeps every answer for later runs (`reuseAnswers`): another dataset with the same prompts pays only for new ones. */
+const reusing = defineCurator({
+  name: 'backends-reusing',
+  model: 'gpt-4o-mini',
+  prompt: (row: Item) => `Backends reused item ${row.id}`,
+  parse: (row: Item, answer: string) => ({ id: row.id, answer }),
+  backend: { reuseAnswers: true },
+});
 /** The same requests, another parse: a parse-only change. */
 const v2 = defineCurator({
   name: 'backends',
@@ -65,7 +73,7 @@ describe(
         connection: env.nativeConnection,
         taskQueue: 'backends',
         cacheDir,
-        curators: [curator, slow],
+        curators: [curator, slow, reusing],
         env: workerEnv,
       });
       running = { worker: w, done: w.run() };
@@ -189,6 +197,37 @@ describe(
       for (const key of await keys('')) {
         assert.ok(!(await store.get(key))!.body.includes(workerEnv.OPENAI_API_KEY!), `${key} holds the API key`);
       }
+    });
+
+    test('answers kept for reuse are in the store: another machine, another dataset, pays only for new prompts', async () => {
+      const dir = tempDir('backends-reuse-data');
+      const first = join(dir, 'first.jsonl');
+      const second = join(dir, 'second.jsonl');
+      writeFileSync(first, Array.from({ length: 10 }, (_, id) => JSON.stringify({ id }) + '\n').join(''));
+      writeFileSync(second, Array.from({ length: 15 }, (_, id) => JSON.stringify({ id }) + '\n').join(''));
+      const diskA = tempDir('backends-reuse-a');
+      await worker(v1, diskA);
+      sim.reset();
+      const one = await curate(env.client, 'backends-reusing', { dataset: first, taskQueue: 'backends', batchSize: 5 });
+      assert.equal(sim.stats.total, 10);
+      // Machine A is gone with its disk; machine B's disk is empty.
+      await stopWorker();
+      rmSync(diskA, { recursive: true, force: true });
+      await worker(v1, tempDir('backends-reuse-b'));
+      sim.reset();
+      const two = await curate(env.client, 'backends-reusing', {
+        dataset: second,
+        taskQueue: 'backends',
+        batchSize: 5,
+      });
+      assert.notEqual(two.runHash, one.runHash, 'another dataset is another run');
+      assert.equal(two.stats.outputRows, 15);
+      assert.deepEqual(
+        sim.stats.requests.map((r) => r.prompt).sort(),
+        [10, 11, 12, 13, 14].map((id) => `Backends reused item ${id}`),
+        'only the five new prompts are sent'
+      );
+      assert.equal(two.stats.reused, 10);
     });
 
     test('a worker stopped mid-job with its disk wiped: another machine finishes, paying again at most what was in flight', async () => {

@@ -12,6 +12,7 @@ import { formatRun } from '../../src/cli/inspect';
 import { AnswerReuse, REUSED_EVENT, REUSED_JOB } from '../../src/requests/reuse';
 import { SqliteMetadataStore } from '../../src/storage/metadata/metadata-store';
 import { AnswerStore } from '../../src/storage/answer-store';
+import { LocalObjectStore } from '../../src/storage/object-store/local-store';
 import { ShardLog } from '../../src/storage/response-log';
 import type { ProviderRequest } from '../../src/types/requests';
 import { tempDir } from '../helpers/temporal';
@@ -26,7 +27,7 @@ const answer = { ok: true, value: 'hello', finish: 'stop', usage: { input: 3, ou
 const origin = { run: 'run-1', job: 'job-1' };
 
 function reuseOf(dir: string, definition: Partial<CuratorDefinition> = {}, baseURL = 'http://x/v1'): AnswerReuse {
-  return new AnswerReuse(dir, defineCurator({ ...base, ...definition }), baseURL, origin);
+  return new AnswerReuse(new LocalObjectStore(dir), defineCurator({ ...base, ...definition }), baseURL, origin);
 }
 
 /** Runs the reuse stage over `requests` into a fresh response log; returns what it settled and the log. */
@@ -57,13 +58,13 @@ describe('answer reuse', () => {
     assert.equal(reuse.enabled, true);
     await reuse.remember(request(), { ...answer, i: 4, job: 'j', attempt: 2, at: '2026-01-01T00:00:00.000Z' });
     const key = (r: ProviderRequest) => reuse.key({ ...r.params, model: r.model, messages: r.messages });
-    assert.deepEqual(await new AnswerStore(dir).get(key(request())), {
+    assert.deepEqual(await new AnswerStore(new LocalObjectStore(dir)).get(key(request())), {
       ...answer,
       params: { temperature: 0 },
       origin: { ...origin, at: '2026-01-01T00:00:00.000Z' },
     });
     await reuse.remember(request({ temperature: 1 }), { ok: false });
-    assert.equal(await new AnswerStore(dir).get(key(request({ temperature: 1 }))), undefined);
+    assert.equal(await new AnswerStore(new LocalObjectStore(dir)).get(key(request({ temperature: 1 }))), undefined);
     const body = { model: 'gpt-4o-mini', messages: [] };
     const keys = new Set([
       reuse.key(body),

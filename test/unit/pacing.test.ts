@@ -63,6 +63,69 @@ describe('Pacer', () => {
     assert.equal(pacer.take(ONE, limits, T0), 0);
   });
 
+  test("a request the provider refused gives its place back at the provider's hint, within the pace's margin", () => {
+    const limits = { requestsPerMinute: 6000 };
+    /** Sends for a minute, every `nth` refused and back 200 ms later (or not given back); the times of the sends. */
+    const refusing = (nth: number, giveBack: boolean) => {
+      const pacer = new Pacer();
+      const sent: number[] = [];
+      for (let now = T0; now < T0 + 60_000;) {
+        const wait = pacer.take(ONE, limits, now);
+        if (wait > 0) {
+          now += wait;
+          continue;
+        }
+        sent.push(now);
+        if (giveBack && sent.length % nth === 0) pacer.refused(ONE, limits, now + 200);
+      }
+      return sent;
+    };
+    const counted = (sent: number[], nth: number) => sent.length - Math.floor(sent.length / nth);
+    // One in fifty refused (within the 3% margin): each refusal's place is given back, so it costs no answer.
+    const given = refusing(50, true);
+    const plain = refusing(50, false);
+    const refusals = Math.floor(given.length / 50);
+    assert.ok(
+      counted(given, 50) - counted(plain, 50) >= 0.9 * refusals,
+      `answers ${counted(given, 50)} with, ${counted(plain, 50)} without, ${refusals} refusals`
+    );
+    // One in ten refused: beyond the margin nothing more is given back; no second carries more sends than the limit.
+    const many = refusing(10, true);
+    let worst = 0;
+    for (let a = 0, b = 0; b < many.length; b++) {
+      while (many[b]! - many[a]! >= 1000) a++;
+      worst = Math.max(worst, b - a + 1);
+    }
+    assert.ok(worst <= 100, `busiest second: ${worst}`);
+    assert.ok(many.length <= 6000, `minute: ${many.length}`);
+
+    // Two pacers driven alike until the pace binds; one hears of three refusals, back in 500 ms.
+    const fill = (p: Pacer) => {
+      let t = T0;
+      while (t < T0 + 2000) t += p.take(ONE, limits, t) || 0;
+      while (p.take(ONE, limits, t) === 0);
+      return t;
+    };
+    const held = new Pacer();
+    const twin = new Pacer();
+    const now = fill(held);
+    assert.equal(fill(twin), now);
+    for (let k = 0; k < 3; k++) held.refused(ONE, limits, now + 500);
+    // Not before the hint: a full second stays full until then.
+    let extra = 0;
+    for (let at = now + 1; at < now + 500; at++) {
+      if (held.take(ONE, limits, at) === 0) extra++;
+      if (twin.take(ONE, limits, at) === 0) extra--;
+    }
+    assert.equal(extra, 0, 'nothing given back before the hint');
+    // From the hint on, within the second the places left, they are back on top of the pace's own refill.
+    for (let at = now + 500; at < now + 1000; at++) {
+      if (held.take(ONE, limits, at) === 0) extra++;
+      if (twin.take(ONE, limits, at) === 0) extra--;
+    }
+    assert.ok(extra >= 3, `places given back: ${extra}`);
+  });
+
   test('requestsPerSecond is left to the window (already a short interval)', () => {
     const pacer = new Pacer();
     for (let k = 0; k < 50; k++) assert.equal(pacer.take(ONE, { requestsPerSecond: 5 }, T0), 0);
