@@ -21,7 +21,13 @@ import { tempDir } from './helpers/temporal';
 const BUCKET = 'curator-suite';
 
 /** Integration files that choose their backends themselves: run as they are, not under these variables. */
-const OWN_BACKENDS = ['storage-backends.test.ts', 'jobs-on-backends.test.ts', 'cluster-chaos.test.ts'];
+const OWN_BACKENDS = [
+  'storage-backends.test.ts',
+  'jobs-on-backends.test.ts',
+  'cluster-chaos.test.ts',
+  'pg-window.test.ts',
+  'limits-across-machines.test.ts',
+];
 
 function integrationFiles(): string[] {
   const dir = join('test', 'integration');

@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import pg from 'pg';
 import { createWorker, curate, defineCurator } from '../../src';
 import { rateBucket } from '../../src/limits/bucket';
 import { SharedWindow } from '../../src/limits/shared-window';
@@ -60,6 +61,31 @@ describe('at the limit', () => {
     await stack?.close();
   });
 
+  /** Until when the bucket is paused, in the window the workers share: `limits.db`, or PostgreSQL's table. */
+  async function pausedUntilOf(bucket: string): Promise<number> {
+    const url = process.env.CURATOR_DATABASE_URL;
+    if (!url) {
+      const window = new SharedWindow(join(stack.cacheDir, 'limits.db'));
+      try {
+        return window.state(bucket).pausedUntil;
+      } finally {
+        window.close();
+      }
+    }
+    // A new PgWindow answers from memory until its first read lands: the table is what the workers wrote.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ paused_until: string }>(
+        'SELECT paused_until FROM curator_limit_buckets WHERE bucket = $1',
+        [bucket]
+      );
+      return Number(rows[0]?.paused_until ?? 0);
+    } finally {
+      await client.end();
+    }
+  }
+
   /** Runs `n` rows of one case against the simulator set to `options`; what the simulator saw. */
   async function run(name: Case, n: number, options: Partial<SimulatorOptions>) {
     const { sim } = stack;
@@ -90,9 +116,7 @@ describe('at the limit', () => {
     );
     const c = cases[name];
     const baseURL = c.provider === 'openai' ? sim.openaiBaseURL : sim.anthropicBaseURL;
-    const window = new SharedWindow(join(stack.cacheDir, 'limits.db'));
-    const pausedUntil = window.state(rateBucket(c, baseURL)).pausedUntil;
-    window.close();
+    const pausedUntil = await pausedUntilOf(rateBucket(c, baseURL));
     const r = sim.stats.refused;
     console.log(
       `${name}: ${n} rows, ${sim.stats.total} calls, 429 ${r.rateLimited}, transient 429 ${r.transient429}, ` +
