@@ -1,12 +1,18 @@
 /**
  * Running at the provider's limit. The simulator enforces 3,000 requests/min and 500,000 tokens/min over sliding
- * 60-second windows, with 200-800 ms latency; a 10,000-request job runs on 1 or 2 worker processes that share the
- * limit (learned from the simulator's headers: no limit is configured).
+ * 60-second windows (or OpenAI's per-second quantum, `--enforcement per-second`), with 200-800 ms latency; a
+ * 10,000-request job runs on 1 or 2 worker processes that share the limit (learned from the simulator's headers: no
+ * limit is configured).
  *
  *   npx tsx bench/rate-limit.ts [--workers 1|2] [--rows 10000] [--rpm 3000] [--tpm 500000]
+ *   npx tsx bench/rate-limit.ts --machines 2 [--enforcement per-second] [--rows 6000]
+ *
+ * With `--machines N`, N workers that share nothing but a PostgreSQL (each its own cache directory, so its own
+ * `limits.db`, and its own task queue) run one job each, rows / N requests, on the same key: the limit is held between
+ * them through `CURATOR_DATABASE_URL` (src/limits/pg-window.ts). The database's commits per second are reported too.
  *
  * Reports steady-state requests per minute (full minutes after the first), completion time over the ideal
- * (rows / limit), and 429s; writes bench/results/rate-limit-<workers>w.json.
+ * (rows / limit), and 429s; writes bench/results/rate-limit-<workers>w.json (`-<N>m` with machines).
  */
 import { Client, Connection } from '@temporalio/client';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -17,6 +23,7 @@ import { curate } from '../src';
 import { startSimulator } from '../src/simulator';
 import { startDevServer } from '../src/temporal/dev-server';
 import { spawnWorker, stopProcess } from './lib/processes';
+import { startPgServer, type PgServer } from '../test/helpers/infra-servers';
 
 async function main() {
   const { values } = parseArgs({
@@ -25,28 +32,71 @@ async function main() {
       rows: { type: 'string', default: '10000' },
       rpm: { type: 'string', default: '3000' },
       tpm: { type: 'string', default: '500000' },
+      machines: { type: 'string', default: '0' },
+      enforcement: { type: 'string', default: 'sliding-window' },
     },
   });
-  const workers = Number(values.workers);
+  const machines = Number(values.machines);
+  const workers = machines > 0 ? machines : Number(values.workers);
   const rows = Number(values.rows);
   const rpm = Number(values.rpm);
+  const enforcement = values.enforcement as 'sliding-window' | 'per-second';
   const cacheDir = mkdtempSync(join(tmpdir(), 'curator-ratelimit-'));
-  const sim = await startSimulator({ latencyMs: { min: 200, max: 800 }, rateLimits: { rpm, tpm: Number(values.tpm) } });
+  const sim = await startSimulator({
+    latencyMs: { min: 200, max: 800 },
+    rateLimits: { rpm, tpm: Number(values.tpm), enforcement },
+  });
   const server = await startDevServer({ dbFilename: join(cacheDir, 'temporal.db'), port: 17233 + workers });
-  const env = { OPENAI_API_KEY: 'sim-bench-key', OPENAI_BASE_URL: sim.openaiBaseURL };
-  const children = Array.from({ length: workers }, () =>
-    spawnWorker({ curators: join(__dirname, 'curators.ts'), address: server.address, cacheDir, env })
+  let pg: PgServer | undefined;
+  let databaseUrl: string | undefined;
+  if (machines > 0) {
+    pg = await startPgServer(join(cacheDir, 'pg'));
+    databaseUrl = await pg.database('limits');
+  }
+  const env = {
+    OPENAI_API_KEY: 'sim-bench-key',
+    OPENAI_BASE_URL: sim.openaiBaseURL,
+    ...(databaseUrl ? { CURATOR_DATABASE_URL: databaseUrl } : {}),
+  };
+  /** Machine k's disk and task queue; with one shared cache (no `--machines`), the default queue. */
+  const disk = (k: number) => (machines > 0 ? join(cacheDir, `machine-${k}`) : cacheDir);
+  const queue = (k: number) => (machines > 0 ? `bench-machine-${k}` : undefined);
+  const children = Array.from({ length: workers }, (_, k) =>
+    spawnWorker({
+      curators: join(__dirname, 'curators.ts'),
+      address: server.address,
+      cacheDir: disk(k),
+      env,
+      taskQueue: queue(k),
+    })
   );
   const connection = await Connection.connect({ address: server.address });
   try {
     const client = new Client({ connection });
+    const commitsBefore = databaseUrl ? await commits(databaseUrl) : 0;
     const started = Date.now();
-    const result = await curate(client, 'bench-text', {
-      dataset: Array.from({ length: rows }, (_, id) => ({ id })),
-      cacheDir,
-      maxConcurrentRequests: 64,
-    });
+    const jobs = machines > 0 ? machines : 1;
+    const share = Math.ceil(rows / jobs);
+    const results = await Promise.all(
+      Array.from({ length: jobs }, (_, k) =>
+        curate(client, 'bench-text', {
+          dataset: Array.from({ length: Math.min(share, rows - k * share) }, (_, i) => ({ id: k * share + i })),
+          cacheDir: disk(k),
+          ...(queue(k) ? { taskQueue: queue(k) } : {}),
+          maxConcurrentRequests: 64,
+        })
+      )
+    );
+    const result = {
+      stats: {
+        succeeded: results.reduce((n, r) => n + r.stats.succeeded, 0),
+        failed: results.reduce((n, r) => n + r.stats.failed, 0),
+      },
+    };
     const ended = Date.now();
+    const databaseCommitsPerSecond = databaseUrl
+      ? Math.round(((await commits(databaseUrl)) - commitsBefore) / ((ended - started) / 1000))
+      : undefined;
     const ok = sim.stats.requests.filter((r) => r.status === 200).map((r) => r.at);
     const t0 = Math.min(...sim.stats.requests.map((r) => r.at));
     const perMinute: number[] = [];
@@ -59,8 +109,11 @@ async function main() {
     const tooMany = sim.stats.byStatus.get(429) ?? 0;
     const figures = {
       workers,
+      ...(machines > 0
+        ? { machines, sharedThrough: 'PostgreSQL (CURATOR_DATABASE_URL)', databaseCommitsPerSecond }
+        : {}),
       rows,
-      limits: { rpm, tpm: Number(values.tpm) },
+      limits: { rpm, tpm: Number(values.tpm), enforcement },
       latencyMs: '200-800',
       wallSeconds: Number(wallSeconds.toFixed(1)),
       idealSeconds,
@@ -79,12 +132,32 @@ async function main() {
     };
     console.log(JSON.stringify(figures, null, 2));
     mkdirSync(join(__dirname, 'results'), { recursive: true });
-    writeFileSync(join(__dirname, 'results', `rate-limit-${workers}w.json`), JSON.stringify(figures, null, 2) + '\n');
+    const name =
+      machines > 0
+        ? `rate-limit-${machines}m${enforcement === 'per-second' ? '-per-second' : ''}`
+        : `rate-limit-${workers}w`;
+    writeFileSync(join(__dirname, 'results', `${name}.json`), JSON.stringify(figures, null, 2) + '\n');
   } finally {
     await Promise.all(children.map((c) => stopProcess(c)));
     await connection.close();
     await server.stop();
     await sim.close();
+    await pg?.stop();
+  }
+}
+
+/** Transactions committed in the database so far (PostgreSQL's statistics; they lag by up to half a second). */
+async function commits(url: string): Promise<number> {
+  const { default: pgClient } = await import('pg');
+  const client = new pgClient.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()'
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
   }
 }
 

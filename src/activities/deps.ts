@@ -1,6 +1,6 @@
 /** What the activities need from the worker process: its curators, cache directory, provider clients and database. */
 import type { Curator } from '../curator';
-import { LimiterPool } from '../limits';
+import { LimiterPool, openLimitWindow } from '../limits';
 import { ProviderPool, providerOf } from '../providers';
 import { apiKeyIdFor } from '../providers/key-id';
 import { WaitingRequests } from '../providers/waiting-requests';
@@ -43,7 +43,10 @@ export class ActivityDeps {
   readonly cache: CacheLayout;
   /** Provider clients, one per provider, key and base URL. */
   readonly providers: ProviderPool;
-  /** Rate limiters, one per provider account and endpoint, shared through the cache's `limits.db`. */
+  /**
+   * Rate limiters, one per provider account and endpoint, shared through the cache's `limits.db`, or through
+   * PostgreSQL across machines when `CURATOR_DATABASE_URL` is set.
+   */
   readonly limiters: LimiterPool;
   /** Requests in flight, reported under the cache for progress displays when they wait long. */
   private readonly waiting: WaitingRequests;
@@ -62,11 +65,12 @@ export class ActivityDeps {
     this.cache = new CacheLayout(options.cacheDir ?? defaultCacheDir());
     this.waiting = new WaitingRequests(this.cache.root);
     this.providers = new ProviderPool(options.env ?? process.env, this.waiting);
-    this.limiters = new LimiterPool(this.cache.limitsDb);
     this.drain = options.drain ?? new AbortController().signal;
     // The data plane's variables may come from the process when `env` names no storage of its own: a worker given
     // only provider keys still runs on the deployment's store and database.
     this.env = options.env ? { ...process.env, ...options.env } : process.env;
+    const env = this.env;
+    this.limiters = new LimiterPool(() => openLimitWindow(this.cache.limitsDb, env));
   }
 
   /**

@@ -1,10 +1,14 @@
-/** One rate limiter per bucket (provider, base URL, model) per worker process, over the window shared on disk. */
+/**
+ * One rate limiter per bucket (provider, base URL, model) per worker process, over the window every process sending
+ * with the key shares: `limits.db` in the cache directory, or PostgreSQL when `CURATOR_DATABASE_URL` is set.
+ */
 import type { Curator } from '../curator';
 import { OutputEstimator } from './estimate';
 import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
 import { RateLimiter } from './rate-limiter';
+import type { LimitWindow } from './limit-window';
 import { SharedWindow } from './shared-window';
 import type { Cost, Limits } from './window';
 import type { ProviderRequest } from '../types/requests';
@@ -58,18 +62,33 @@ export interface JobSlots<F> {
   done(): void;
 }
 
+/**
+ * Opens the window the limiters share: PostgreSQL when `env.CURATOR_DATABASE_URL` is set (workers on several
+ * machines hold one limit between them, see pg-window.ts), else the SQLite file `limitsDb` (the processes of one
+ * machine, or of one shared cache directory).
+ */
+export function openLimitWindow(limitsDb: string, env: NodeJS.ProcessEnv = process.env): LimitWindow {
+  const url = env.CURATOR_DATABASE_URL;
+  if (!url) return new SharedWindow(limitsDb);
+  // Loaded only when chosen: the embedded default never pays for the PostgreSQL client (see open-metadata-store.ts).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PgWindow } = require('./pg-window') as typeof import('./pg-window');
+  return new PgWindow(url);
+}
+
 export class LimiterPool {
-  private window?: SharedWindow;
+  private window?: LimitWindow;
   private readonly buckets = new Map<string, BucketLimiter>();
   private readonly jobs = new Map<string, { gate: Gate; users: number; stopped: { fatal?: unknown } | undefined }>();
 
-  constructor(private readonly path: string) {}
+  /** @param open The shared window, opened on first use: a `limits.db` path, or a function opening any window. */
+  constructor(private readonly open: string | (() => LimitWindow)) {}
 
   get(curator: Curator, baseURL: string, maxConcurrent: number, tokens: TokenEstimates = BY_LENGTH): BucketLimiter {
     const key = rateBucket(curator, baseURL);
     let entry = this.buckets.get(key);
     if (!entry) {
-      this.window ??= new SharedWindow(this.path);
+      this.window ??= typeof this.open === 'string' ? new SharedWindow(this.open) : this.open();
       const limiter = new RateLimiter({
         bucket: key,
         configured: configuredLimits(curator),

@@ -13,7 +13,7 @@ import { Gate } from './gate';
 import { refusalEvidence } from './evidence';
 import { readRateLimitHeaders } from './headers';
 import { Pacer } from './pacing';
-import type { SendRef, SharedWindow } from './shared-window';
+import type { LimitWindow, SendRef } from './limit-window';
 import { hasLimits, sameLimits, type Cost, type Limits } from './window';
 
 type HeaderSource = { get(name: string): string | null };
@@ -24,7 +24,7 @@ export interface RateLimiterOptions {
   configured: Limits;
   /** Requests in flight at most, in this process: the controller's ceiling (jobs may raise it, see `raiseCeiling`). */
   maxConcurrent: number;
-  window: SharedWindow;
+  window: LimitWindow;
 }
 
 /**
@@ -63,8 +63,11 @@ const PACED_REFUSAL_MS = 1000;
 export const TOTALS_EVERY_MS = 1000;
 /** This process's load is written for progress displays (and for the other processes' pace) at most this often. */
 const REPORT_EVERY_MS = 1000;
-/** How often the other processes sending on the bucket are counted again, to share the pace with them. */
-export const PEERS_EVERY_MS = 1000;
+/**
+ * How often the other processes sending on the bucket are counted again, to share the pace with them. Often: until a
+ * process sees one that started with it, both pace to the whole rate, which a per-second limit refuses.
+ */
+export const PEERS_EVERY_MS = 200;
 
 /**
  * The limits one of `processes` paces to: the per-minute limits split evenly. The shared window keeps the minute for

@@ -26,6 +26,7 @@ import {
   type Limits,
   type WindowEntry,
 } from './window';
+import type { BucketState, LimitWindow, SendRef } from './limit-window';
 
 export const SLOT_MS = 100;
 /** How long a grant may be drawn on: the window's state is at most this old for this process's own admissions. */
@@ -35,24 +36,13 @@ export const STATE_TTL_MS = 100;
 /** Old slots are deleted at most this often (the sums ignore them anyway). */
 const PRUNE_EVERY_MS = 1000;
 /** A grant covers at most this many requests, whatever the demand. */
-const MAX_GRANT_REQUESTS = 1000;
+export const MAX_GRANT_REQUESTS = 1000;
 /** The first grant of a bucket, before any demand was seen. */
-const FIRST_GRANT_REQUESTS = 4;
+export const FIRST_GRANT_REQUESTS = 4;
 /** A grant takes at most this share of what the limits leave, so processes sharing a bucket leave room to each other. */
-const GRANT_SHARE = 0.25;
+export const GRANT_SHARE = 0.25;
 
-export interface BucketState {
-  pausedUntil: number;
-  learned?: Limits;
-}
-
-/** Where a send was counted, so it can be corrected by the actual usage or taken back. */
-export interface SendRef {
-  bucket: string;
-  /** The slot's end: a send counts as if made at the latest moment of its slot, which errs on the safe side. */
-  at: number;
-  cost: Cost;
-}
+export type { BucketState, SendRef };
 
 export interface SharedWindowOptions {
   /** The clock of the caches (tests move it); admission itself takes `now` from its caller. */
@@ -80,9 +70,10 @@ interface BucketMemory {
   state?: { at: number; value: BucketState };
 }
 
-const slotEnd = (t: number) => Math.ceil((t + 1) / SLOT_MS) * SLOT_MS;
+/** The end of the 100 ms slot holding `t`: a send counts as if made then. */
+export const slotEnd = (t: number): number => Math.ceil((t + 1) / SLOT_MS) * SLOT_MS;
 
-function fitsIn(cost: Cost, room: Cost): boolean {
+export function fitsIn(cost: Cost, room: Cost): boolean {
   return cost.requests <= room.requests && cost.input <= room.input && cost.output <= room.output;
 }
 
@@ -138,7 +129,7 @@ export function readLoad(
 /** Windows opened in this process, for their keys in the loads table. */
 let windows = 0;
 
-export class SharedWindow {
+export class SharedWindow implements LimitWindow {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly memory = new Map<string, BucketMemory>();

@@ -157,6 +157,8 @@ export interface PgServer {
   /** A URL of a fresh database on it, named `name`. */
   database(name: string): Promise<string>;
   stop(): Promise<void>;
+  /** Starts it again after `stop`, on the same data and port (a database outage and its end). */
+  start(): Promise<void>;
 }
 
 /**
@@ -199,7 +201,7 @@ export async function startPgServer(dir: string): Promise<PgServer> {
     '-c',
     'fsync=off',
   ]);
-  const proc = startLogged(cmd, args);
+  let proc = startLogged(cmd, args);
   await waitForPort(port, proc.child, 'postgres', proc.log);
   const admin = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const pg = (await import('pg')).default;
@@ -222,5 +224,9 @@ export async function startPgServer(dir: string): Promise<PgServer> {
     },
     // SIGINT: PostgreSQL's fast shutdown.
     stop: () => stopChild(proc.child, 'SIGINT'),
+    async start() {
+      proc = startLogged(cmd, args);
+      await waitForPort(port, proc.child, 'postgres', proc.log);
+    },
   };
 }

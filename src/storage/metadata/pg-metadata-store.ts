@@ -78,16 +78,24 @@ export class PgMetadataStore implements MetadataStore {
 
   private async transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
+    // A checked-out client has no listener of the pool's: the server going away mid-transaction would emit an
+    // uncaught 'error' and end the worker. The failed query reports it; the broken client is not reused.
+    const ignore = () => undefined;
+    c.on('error', ignore);
+    let failure: Error | undefined;
     try {
       await c.query('BEGIN');
       const out = await fn(c);
       await c.query('COMMIT');
       return out;
     } catch (err) {
+      failure = err as Error;
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      c.release();
+      // A failed client is dropped with the listener kept: the broken connection may still report its end.
+      if (!failure) c.removeListener('error', ignore);
+      c.release(failure);
     }
   }
 
