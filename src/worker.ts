@@ -67,8 +67,8 @@ let bundle: Promise<{ code: string }> | undefined;
  * Bundles the workflows once per process (a worker restart in the same process, or many test workers, reuse it), and
  * keeps the bundle on disk keyed by a hash of the sources: webpack costs ~5 CPU-s at every worker start otherwise. A
  * bundle not on disk yet is built in a child process (`temporal/bundle-in-child.ts`): the heap webpack grows is never
- * given back, and the worker would carry it under load for its whole life. `CURATOR_BUNDLE_DIR` moves the folder (default
- * `<cache dir>/workflow-bundles`); where it cannot be written, the workers simply bundle at every start.
+ * given back, and the worker would carry it under load for its whole life. `CURATOR_BUNDLE_DIR` moves the folder
+ * (default `<cache dir>/workflow-bundles`); where it cannot be written, the workers simply bundle at every start.
  */
 export function curatorWorkflowBundle(): Promise<{ code: string }> {
   bundle ??= loadOrBuildBundle();

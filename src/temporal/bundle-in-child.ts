@@ -1,8 +1,8 @@
 /**
  * Bundling the workflows in a short-lived child process, so that the worker never holds webpack's memory: V8 keeps
- * the heap a bundling grew to, and a worker that bundled at start stays that much larger under load for its whole life
- * (bench/README.md, 2026-11-30 10:00). The child loads nothing of ours: it runs the SDK's `bundleWorkflowCode` on
- * the workflows module and writes the code to a file this process reads.
+ * the heap a bundling grew to, and a worker that bundled at start stays that much larger under load for its whole
+ * life (bench/README.md, 2026-11-30, 09:52–10:18). The child loads nothing of ours: it runs the SDK's
+ * `bundleWorkflowCode` on the workflows module and writes the code to a file this process reads.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
