@@ -15,6 +15,7 @@ import { ActivityDeps } from './activities/deps';
 import type { Curator } from './curator';
 import { defaultCacheDir } from './storage/cache-dir';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './defaults';
+import { bundleInChildProcess } from './temporal/bundle-in-child';
 import { connectWorker } from './temporal/connection';
 
 /** What {@link createWorker} needs: the curators, and where Temporal, the cache and the provider keys are. */
@@ -64,9 +65,10 @@ let bundle: Promise<{ code: string }> | undefined;
 
 /**
  * Bundles the workflows once per process (a worker restart in the same process, or many test workers, reuse it), and
- * keeps the bundle on disk keyed by a hash of the sources: webpack costs ~5 CPU-s and ~80 MB that the process never
- * gives back, at every worker start otherwise. `CURATOR_BUNDLE_DIR` moves the folder (default
- * `<cache dir>/workflow-bundles`); where it cannot be written, the workers simply bundle at every start.
+ * keeps the bundle on disk keyed by a hash of the sources: webpack costs ~5 CPU-s at every worker start otherwise. A
+ * bundle not on disk yet is built in a child process (`temporal/bundle-in-child.ts`): the heap webpack grows is never
+ * given back, and the worker would carry it under load for its whole life. `CURATOR_BUNDLE_DIR` moves the folder
+ * (default `<cache dir>/workflow-bundles`); where it cannot be written, the workers simply bundle at every start.
  */
 export function curatorWorkflowBundle(): Promise<{ code: string }> {
   bundle ??= loadOrBuildBundle();
@@ -81,7 +83,10 @@ async function loadOrBuildBundle(): Promise<{ code: string }> {
   } catch {
     // Not built yet for these sources.
   }
-  const built = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  // In a child process, so this one never grows to webpack's heap; in-process only where no child could do it.
+  const built = await bundleInChildProcess(workflowsPath).catch(() =>
+    bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger })
+  );
   try {
     await mkdir(dir, { recursive: true });
     // Another worker may build the same bundle at the same moment: each writes its own file and renames it.

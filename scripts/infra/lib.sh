@@ -22,8 +22,10 @@ export GOMODCACHE="$INFRA_CACHE/go/pkg/mod"
 export GOCACHE="$INFRA_CACHE/go-build"
 export GOFLAGS="-buildvcs=false"
 
-# Fixed ports on 127.0.0.1 of the root namespace, away from the embedded dev server (7233/8233) and the simulator.
-PG_PORT=55432
+# Fixed ports on 127.0.0.1 of the root namespace, away from the embedded dev server (7233/8233) and the simulator,
+# and below Linux's ephemeral range (32768-60999): a port in it can be taken by any process's outgoing connection
+# at the moment the stack starts (PostgreSQL on 55432 once failed so: "Address already in use").
+PG_PORT=15432
 S3_PORT=18433
 S3_ACCESS_KEY="curator"
 S3_SECRET_KEY="curator-secret"
