@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import pg from 'pg';
+import { pgQuery } from '../helpers/pg-query';
 import { createWorker, curate, defineCurator, type Curator } from '../../src';
 import { startSimulator, type Simulator } from '../../src/simulator';
 import { infraSkipReason, startPgServer, type PgServer } from '../helpers/infra-servers';
@@ -102,17 +102,12 @@ describe('one rate limit across machines through PostgreSQL', { skip: infraSkipR
     assert.ok(refused <= 0.08 * 2 * n, `429s: ${refused}`);
     assert.ok(most <= 100);
     // The window the machines shared is PostgreSQL's: both counted their sends there.
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ n: string }>(
-        "SELECT COUNT(DISTINCT sender) AS n FROM curator_limit_loads WHERE bucket LIKE '%' || $1",
-        [MODEL]
-      );
-      assert.equal(Number(rows[0]!.n), 2, 'both machines reported on the bucket');
-    } finally {
-      await client.end();
-    }
+    const rows = await pgQuery<{ n: string }>(
+      url,
+      "SELECT COUNT(DISTINCT sender) AS n FROM curator_limit_loads WHERE bucket LIKE '%' || $1",
+      [MODEL]
+    );
+    assert.equal(Number(rows[0]!.n), 2, 'both machines reported on the bucket');
   });
 
   test('PostgreSQL stopped and started again mid-job: the job finishes, every row once', async () => {

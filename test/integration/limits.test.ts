@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import pg from 'pg';
+import { pgQuery } from '../helpers/pg-query';
 import { createWorker, curate, defineCurator } from '../../src';
 import { rateBucket } from '../../src/limits/bucket';
 import { SharedWindow } from '../../src/limits/shared-window';
@@ -73,17 +73,12 @@ describe('at the limit', () => {
       }
     }
     // A new PgWindow answers from memory until its first read lands: the table is what the workers wrote.
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ paused_until: string }>(
-        'SELECT paused_until FROM curator_limit_buckets WHERE bucket = $1',
-        [bucket]
-      );
-      return Number(rows[0]?.paused_until ?? 0);
-    } finally {
-      await client.end();
-    }
+    const rows = await pgQuery<{ paused_until: string }>(
+      url,
+      'SELECT paused_until FROM curator_limit_buckets WHERE bucket = $1',
+      [bucket]
+    );
+    return Number(rows[0]?.paused_until ?? 0);
   }
 
   /** Runs `n` rows of one case against the simulator set to `options`; what the simulator saw. */

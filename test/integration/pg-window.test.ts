@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as yieldNow, setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
+import { pgQuery } from '../helpers/pg-query';
 import { PgWindow } from '../../src/limits/pg-window';
 import type { Cost, Limits } from '../../src/limits/window';
 import { infraSkipReason, startPgServer, type PgServer } from '../helpers/infra-servers';
@@ -50,17 +50,12 @@ describe('PgWindow on PostgreSQL', { skip: infraSkipReason('postgres') }, () => 
   });
 
   async function sentInTable(bucket: string): Promise<number> {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ n: number }>(
-        'SELECT COALESCE(SUM(requests), 0)::float8 AS n FROM curator_limit_slots WHERE bucket = $1',
-        [bucket]
-      );
-      return rows[0]!.n;
-    } finally {
-      await client.end();
-    }
+    const rows = await pgQuery<{ n: number }>(
+      url,
+      'SELECT COALESCE(SUM(requests), 0)::float8 AS n FROM curator_limit_slots WHERE bucket = $1',
+      [bucket]
+    );
+    return rows[0]!.n;
   }
 
   test('two machines never admit more than the limit between them, in any second or the minute', async () => {
