@@ -18,14 +18,8 @@ export function defaultConcurrencyCeiling(memoryBytes = totalmem()): number {
   return Math.max(MIN_DEFAULT_CEILING, Math.min(MAX_DEFAULT_CEILING, byMemory));
 }
 
-/**
- * In flight beyond what Little's law says the limit needs, for the error of the measured mean latency (a moving
- * average of spread latencies). The target bounds what waits inside the worker too: every slot beyond what is in
- * flight holds a request waiting at the pace, its whole attempt in memory (bench/README.md, "2026-11-30, 12:20").
- */
-export const HEADROOM = 1.1;
-/** And a second of the limit's sends, waiting at the pace: enough that the pace always has one ready. */
-export const PACE_QUEUE_SECONDS = 1;
+/** In flight beyond what Little's law says the limit needs: latencies spread, and pacing queues a few. */
+export const HEADROOM = 1.5;
 /** Added to every target, so short latencies still keep a few requests ready. */
 export const SPARE = 16;
 /** The latency assumed before any answer came back. */
@@ -115,7 +109,7 @@ export class ConcurrencyController {
   target(requestsPerSecond: number | undefined): number {
     if (requestsPerSecond === undefined) return Math.max(1, Math.min(this.ceiling, Math.round(this.window)));
     const need = (requestsPerSecond * this.latencyMs) / 1000;
-    const wanted = Math.ceil(need * HEADROOM + requestsPerSecond * PACE_QUEUE_SECONDS) + SPARE;
+    const wanted = Math.ceil(need * HEADROOM) + SPARE;
     // Congestion trims the headroom, never below what the limit needs.
     const trimmed = this.probing ? wanted : Math.min(wanted, Math.max(Math.ceil(need) + SPARE, this.window));
     return Math.max(1, Math.min(this.ceiling, trimmed));
