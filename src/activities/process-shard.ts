@@ -18,7 +18,7 @@ import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
 import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
-import { admit, enter } from '../requests/admit';
+import { admit } from '../requests/admit';
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
@@ -194,7 +194,6 @@ async function callRequests(
   const halted = new AbortController();
   const admission = AbortSignal.any([signal, deps.drain, halted.signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
-  const gates = { job, bucket, signal: admission };
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
   await keepRequestShard(
@@ -230,11 +229,8 @@ async function callRequests(
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
       () => fatal !== undefined || admission.aborted,
       async (i) => {
-        // Its places first, before the attempt's chain exists (`requests/admit.ts`).
-        const entered = requests.has(i) && (await enter(gates, signal));
-        if (requests.has(i) && !entered) return;
         // A refusal that held back only this request is tried again here, after its own hint (`retry-in-shard.ts`).
-        for (let wait = await attemptInSlot(i, entered); wait !== undefined; wait = await attemptInSlot(i, false)) {
+        for (let wait = await attemptInSlot(i); wait !== undefined; wait = await attemptInSlot(i)) {
           if (!(await waitToRetry(wait, admission)) || fatal !== undefined) return;
           retried++;
         }
@@ -257,23 +253,19 @@ async function callRequests(
   return { fatal, retried };
 
   /** One attempt of request `i`; resolves to the wait before trying it again in this shard, if it should be. */
-  async function attemptInSlot(i: number, entered: boolean): Promise<number | undefined> {
+  async function attemptInSlot(i: number): Promise<number | undefined> {
     // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
     // stay within the job's maxConcurrentRequests.
-    let slot = (entered ? 'held' : 'none') as 'none' | 'held' | 'kept';
+    let slot = 'none' as 'none' | 'held' | 'kept';
     try {
-      return await attemptRequest(i, entered, (how) => (slot = how));
+      return await attemptRequest(i, (how) => (slot = how));
     } finally {
       if (slot === 'held') jobSlots.release();
       else if (slot === 'kept') kept++;
     }
   }
 
-  async function attemptRequest(
-    i: number,
-    entered: boolean,
-    slot: (how: 'held' | 'kept') => void
-  ): Promise<number | undefined> {
+  async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<number | undefined> {
     const base = attemptBase(i, task.jobId, log.state(i).attempts + 1);
     const request = requests.get(i);
     let record: AttemptRecord;
@@ -281,7 +273,7 @@ async function callRequests(
     if (!request) {
       record = { ...base, ok: false, error: errors.get(i)! };
     } else {
-      const permit = await admit(request, gates, signal, () => slot('held'), entered);
+      const permit = await admit(request, { job, bucket, signal: admission }, signal, () => slot('held'));
       // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
       if (!permit) return undefined;
       // The job stopped while this request waited (a fatal error of another request): it is not sent.

@@ -160,17 +160,7 @@ export class RateLimiter {
     return { inFlight: this.slots.inUse, target: this.concurrencyTarget() };
   }
 
-  /**
-   * Waits for one of the bucket's slots without starting an admission: a caller with thousands of requests waiting
-   * takes their slots this way before anything else of a request exists, then passes `slotHeld` to {@link acquire}
-   * (which gives the slot back if it fails), or gives an unused slot back with {@link releaseSlot}.
-   */
-  takeSlot(signal?: AbortSignal): Promise<void> | void {
-    return this.slots.take(signal);
-  }
-
-  /** Gives back a slot taken with {@link takeSlot} that no `acquire` took over. */
-  releaseSlot(): void {
+  private releaseSlot(): void {
     this.slots.release();
     this.report();
   }
@@ -186,10 +176,10 @@ export class RateLimiter {
   /**
    * Waits for a slot, then until `cost` fits the pace and the bucket's limits (and any pause is over). A function is
    * asked for the cost once the request has its slot: an estimate made when a request joins a long queue would miss
-   * everything learned from the answers before its turn. `slotHeld`: the caller took the slot with {@link takeSlot}.
+   * everything learned from the answers before its turn.
    */
-  async acquire(costOf: Cost | (() => Cost), signal?: AbortSignal, slotHeld = false): Promise<Permit> {
-    if (!slotHeld) await this.slots.take(signal);
+  async acquire(costOf: Cost | (() => Cost), signal?: AbortSignal): Promise<Permit> {
+    await this.slots.take(signal);
     let cost: Cost;
     try {
       cost = typeof costOf === 'function' ? costOf() : costOf;
