@@ -6,9 +6,9 @@
 // rather than 20 once the old space is also compacted (below): measured in bench/README.md, "2026-11-30, 12:43–13:40".
 //
 // Requests that live for tens of seconds (slow answers) are promoted to the old space and die scattered over its
-// pages; V8's default compacts only a few MB of such pages per full collection, so the old space keeps growing past
-// its live objects. --optimize-for-size makes each full collection compact far more of the fragmented pages (also
-// read at every collection, so it can be set here). CURATOR_OPTIMIZE_FOR_SIZE=0 keeps V8's default. Measured in
+// pages; V8's default, tuned for short pauses, evacuates little of them, so the old space keeps growing past its live
+// objects. --optimize-for-size makes each full collection evacuate far more of the fragmented pages (also read at
+// every collection, so it can be set here). CURATOR_OPTIMIZE_FOR_SIZE=0 keeps V8's default. Measured in
 // bench/README.md, "2026-11-30, 12:43–13:40".
 if (process.argv[2] === 'worker') {
   const v8 = require('node:v8');
