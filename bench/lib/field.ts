@@ -66,6 +66,8 @@ export interface FieldRun {
   peakMB: number;
   /** Ours: the worker process's CPU seconds (user + system, all its threads) from the job's start to its end. */
   workerCpuSeconds?: number;
+  /** Ours: the Temporal dev server's CPU seconds over the same span (it shares the machine's cores). */
+  serverCpuSeconds?: number;
   load: number;
   note?: string;
   /** 200s per second, from the first second with one: the run's shape, for a reader of the JSON. */
@@ -290,6 +292,7 @@ async function runOurs(
         wallSeconds: round(wallSeconds, 1),
         peakMB: usage.worker?.peakMB ?? NaN,
         workerCpuSeconds: usage.worker?.cpuSeconds,
+        serverCpuSeconds: usage.devServer?.cpuSeconds,
         load: loadBefore,
         engine,
         note:
@@ -342,7 +345,8 @@ function describe(run: FieldRun): string {
     `429s ${run.rateLimited429} + ${run.transient429} transient, 529s ${run.overloaded529}, 503s ${run.capacity503}, ` +
     `max in flight ${run.maxInFlight}, peak ${fmt(run.peakMB, 0)} MB, load ${run.load}` +
     (run.workerCpuSeconds !== undefined
-      ? `, worker CPU ${fmt(run.workerCpuSeconds)} s (${fmt((run.workerCpuSeconds * 1000) / Math.max(1, run.calls), 2)} ms per call)`
+      ? `, worker CPU ${fmt(run.workerCpuSeconds)} s (${fmt((run.workerCpuSeconds * 1000) / Math.max(1, run.calls), 2)} ms per call)` +
+        `, dev server CPU ${fmt(run.serverCpuSeconds ?? NaN)} s`
       : '')
   );
 }
