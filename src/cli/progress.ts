@@ -95,6 +95,40 @@ export function workerLoad(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>, n
   return db && readWorkerLoad(db.path, db.bucket, now);
 }
 
+/** Where the panel reads the limits learned from headers and the workers' load for a run. */
+export interface LimitsReadout {
+  /** The limits learned from the provider's headers for the run's bucket; undefined when none are known here. */
+  learned(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>): Promise<Limits | undefined>;
+  /** Requests in flight and the concurrency target over the workers that reported lately; undefined when none did. */
+  load(p: Pick<CurationProgress, 'runDir' | 'rateBucket'>, now: number): Promise<LimiterLoad | undefined>;
+  /** Lets go of what the readout opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * The readout of the store the workers share their limits through: PostgreSQL when `env.CURATOR_DATABASE_URL` is
+ * set (the workers may be on other machines), else the `limits.db` beside the run on this machine.
+ */
+export function openLimitsReadout(env: NodeJS.ProcessEnv = process.env): LimitsReadout {
+  const url = env.CURATOR_DATABASE_URL;
+  if (!url) {
+    return {
+      learned: async (p) => learnedLimits(p),
+      load: async (p, now) => workerLoad(p, now),
+      close: async () => undefined,
+    };
+  }
+  // Loaded only when chosen, as the workers' window is (limits/index.ts `openLimitWindow`).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PgReadout } = require('../limits/pg-readout') as typeof import('../limits/pg-readout');
+  const db = new PgReadout(url);
+  return {
+    learned: async (p) => (p.rateBucket ? db.learned(p.rateBucket) : undefined),
+    load: async (p) => (p.rateBucket ? db.load(p.rateBucket) : undefined),
+    close: () => db.close(),
+  };
+}
+
 /**
  * The oldest request in flight of the run's bucket over the worker processes of this machine, when one has waited
  * long (see `WaitingRequests`); undefined otherwise.
@@ -207,6 +241,11 @@ export interface WatchOptions {
   plain?: boolean;
   /** Show one look and return. */
   once?: boolean;
+  /**
+   * Where the learned limits and the workers' load are read.
+   * @defaultValue `openLimitsReadout()`: PostgreSQL when `CURATOR_DATABASE_URL` is set, else `limits.db`
+   */
+  readout?: LimitsReadout;
 }
 
 /**
@@ -214,6 +253,20 @@ export interface WatchOptions {
  * started yet) is simply looked at again later; failed looks are retried, because progress must never stop a job.
  */
 export async function watchProgress(client: Client, workflowId: string, options: WatchOptions = {}): Promise<void> {
+  const readout = options.readout ?? openLimitsReadout();
+  try {
+    await lookUntilStopped(client, workflowId, options, readout);
+  } finally {
+    if (!options.readout) await readout.close();
+  }
+}
+
+async function lookUntilStopped(
+  client: Client,
+  workflowId: string,
+  options: WatchOptions,
+  readout: LimitsReadout
+): Promise<void> {
   const stream = options.stream ?? process.stderr;
   const tty = !options.plain && stream.isTTY === true;
   const interval = options.intervalMs ?? (tty ? 1000 : 5000);
@@ -239,13 +292,13 @@ export async function watchProgress(client: Client, workflowId: string, options:
       const rates = meter.add(sampleOf(progress, now));
       if (tty || options.once) {
         // Learned limits change rarely: read them every ten looks at most.
-        if (looks++ % 10 === 0) learned = learnedLimits(progress) ?? {};
+        if (looks++ % 10 === 0) learned = (await readout.learned(progress)) ?? {};
         const lines = renderPanel(
           progress,
           rates,
           now,
           learned,
-          workerLoad(progress, now),
+          await readout.load(progress, now),
           oldestWaiting(progress, now)
         );
         if (tty) {

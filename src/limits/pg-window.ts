@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS curator_limit_loads (bucket TEXT NOT NULL, sender TEX
 /** Serializes table creation among workers starting together; any constant other than the other tables'. */
 const SCHEMA_LOCK = 0x6c696d697473;
 /** The database's clock in milliseconds: every time in the tables is on it. */
-const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::float8`;
+export const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::float8`;
 /** How long a send counts in the window (see `horizon`). */
 const WINDOW_MS = MINUTE_MS + WINDOW_MARGIN_MS;
 

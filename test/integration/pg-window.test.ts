@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as yieldNow, setTimeout as delay } from 'node:timers/promises';
 import { pgQuery } from '../helpers/pg-query';
+import { openLimitsReadout } from '../../src/cli/progress';
 import { PgWindow } from '../../src/limits/pg-window';
 import type { Cost, Limits } from '../../src/limits/window';
 import { infraSkipReason, startPgServer, type PgServer } from '../helpers/infra-servers';
@@ -137,5 +138,35 @@ describe('PgWindow on PostgreSQL', { skip: infraSkipReason('postgres') }, () => 
     );
     // What was sent during the outage was written once the database was back.
     assert.equal(await sentInTable(bucket), before.length + during.length + afterwards.length);
+  });
+
+  test("a progress display off the workers' machines reads their learned limits and load from the database", async () => {
+    const bucket = 'readout';
+    const readout = openLimitsReadout({ CURATOR_DATABASE_URL: url });
+    const run = { runDir: '/not/on/this/machine/run', rateBucket: bucket };
+    const a = new PgWindow(url);
+    const b = new PgWindow(url);
+    try {
+      const learned: Limits = { requestsPerMinute: 30_000, tokensPerMinute: 150_000_000 };
+      a.learn(bucket, learned);
+      a.report(bucket, { inFlight: 700, target: 900 });
+      b.report(bucket, { inFlight: 300, target: 400 });
+      // Written in the background within ~100 ms; looked at again for a few seconds at most.
+      let load: Awaited<ReturnType<typeof readout.load>>;
+      for (let i = 0; i < 50 && (load = await readout.load(run, Date.now()))?.inFlight !== 1000; i++) await delay(100);
+      assert.deepEqual(load, { inFlight: 1000, target: 1300 }, 'both machines summed');
+      assert.deepEqual(await readout.learned(run), learned);
+      assert.equal(await readout.learned({ ...run, rateBucket: 'other' }), undefined);
+      assert.equal(await readout.load({ ...run, rateBucket: 'other' }, Date.now()), undefined);
+    } finally {
+      a.close();
+      b.close();
+      await Promise.all([a.ended, b.ended, readout.close()]);
+    }
+    // A database that is not there reads as nothing rather than stopping the display.
+    const away = openLimitsReadout({ CURATOR_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    assert.equal(await away.learned(run), undefined);
+    assert.equal(await away.load(run, Date.now()), undefined);
+    await away.close();
   });
 });
