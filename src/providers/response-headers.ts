@@ -11,10 +11,6 @@
  */
 import { inspect } from 'node:util';
 
-function immutable(name: string): never {
-  throw new TypeError(`immutable: the headers of a response cannot be changed (${name})`);
-}
-
 export class ResponseHeaders implements Headers {
   /** Values by lower-case name, in the order received. */
   readonly #values = new Map<string, string[]>();
@@ -67,16 +63,16 @@ export class ResponseHeaders implements Headers {
     for (const [name, value] of this.entries()) callback.call(thisArg, value, name, this);
   }
 
-  append(name: string): void {
-    immutable(name);
+  append(): void {
+    throw new TypeError('immutable: the headers of a response cannot be changed');
   }
 
-  set(name: string): void {
-    immutable(name);
+  set(): void {
+    throw new TypeError('immutable: the headers of a response cannot be changed');
   }
 
-  delete(name: string): void {
-    immutable(name);
+  delete(): void {
+    throw new TypeError('immutable: the headers of a response cannot be changed');
   }
 
   /** Shown as its entries by `console.log` and `util.inspect`. */

@@ -40,7 +40,7 @@ describe('ResponseHeaders', () => {
   });
 
   test('immutable, as a fetched response’s headers', () => {
-    const ours: Headers = new ResponseHeaders(raw);
+    const ours = new ResponseHeaders(raw);
     assert.throws(() => ours.set('vary', 'x'), TypeError);
     assert.throws(() => ours.append('vary', 'x'), TypeError);
     assert.throws(() => ours.delete('vary'), TypeError);
