@@ -17,7 +17,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { ResponseHeaders } from './response-headers';
 
 type Fetch = typeof globalThis.fetch;
 
@@ -122,7 +121,9 @@ function send(
         res.on('end', () => {
           decode(Buffer.concat(chunks), res.headers['content-encoding'])
             .then((bytes) => {
-              const responseHeaders = new ResponseHeaders(res.rawHeaders);
+              const responseHeaders = new Headers();
+              const raw = res.rawHeaders;
+              for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
               const href = url.hash ? url.href.slice(0, -url.hash.length) : url.href;
               const bodyless = NULL_BODY.has(status) || method === 'HEAD';
               resolve(
