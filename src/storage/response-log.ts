@@ -130,8 +130,8 @@ export class ShardLog {
  * as one write per record.
  *
  * The write is synchronous: a small append to the page cache costs a system call, while an asynchronous write is a
- * trip to the thread pool whose hand-over cost the busy main thread ~10x more (bench/README.md, 2026-11-30
- * 12:20-14:00). A disk slow to take a few kilobytes would hold the event loop for as long: the response logs belong on
+ * trip to the thread pool whose hand-over costs more than ten times as much CPU (bench/README.md, 2026-11-30
+ * 12:20). A disk slow to take a few kilobytes would hold the event loop for as long: the response logs belong on
  * a local disk (a shared store gets segments instead: `object-store/segmented-response-log.ts`).
  */
 export class ResponseLogWriter {

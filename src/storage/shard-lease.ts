@@ -19,7 +19,7 @@ export class ShardLease {
   private constructor(private readonly path: string) {
     // Synchronous: a system call on a local file, where an asynchronous one is a trip to the thread pool whose
     // hand-over costs the busy main thread far more, once a second for each of a hundred batches in progress
-    // (bench/README.md, 2026-11-30 12:20-14:00).
+    // (bench/README.md, 2026-11-30 12:20).
     this.timer = setInterval(() => {
       const now = new Date();
       try {
