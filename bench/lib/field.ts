@@ -64,6 +64,10 @@ export interface FieldRun {
   maxServing: number;
   /** Peak RSS: our worker's (from /proc), or the Curator process's (GNU time). */
   peakMB: number;
+  /** Ours: the worker process's CPU seconds (user + system, all its threads) from the job's start to its end. */
+  workerCpuSeconds?: number;
+  /** Ours: the Temporal dev server's CPU seconds over the same span (it shares the machine's cores). */
+  serverCpuSeconds?: number;
   load: number;
   note?: string;
   /** 200s per second, from the first second with one: the run's shape, for a reader of the JSON. */
@@ -287,6 +291,8 @@ async function runOurs(
         finished,
         wallSeconds: round(wallSeconds, 1),
         peakMB: usage.worker?.peakMB ?? NaN,
+        workerCpuSeconds: usage.worker?.cpuSeconds,
+        serverCpuSeconds: usage.devServer?.cpuSeconds,
         load: loadBefore,
         engine,
         note:
@@ -337,7 +343,11 @@ function describe(run: FieldRun): string {
     `  ${run.contender} on ${run.case}: ${run.finished ? 'finished' : (run.note ?? 'unfinished')} in ${fmt(run.wallSeconds)} s, ` +
     `${run.completed} answered, steady ${fmt(run.steadyPerSecond)} req/s (max ${run.maxPerSecond}/s, ${run.maxPerMinute}/min), ` +
     `429s ${run.rateLimited429} + ${run.transient429} transient, 529s ${run.overloaded529}, 503s ${run.capacity503}, ` +
-    `max in flight ${run.maxInFlight}, peak ${fmt(run.peakMB, 0)} MB, load ${run.load}`
+    `max in flight ${run.maxInFlight}, peak ${fmt(run.peakMB, 0)} MB, load ${run.load}` +
+    (run.workerCpuSeconds !== undefined
+      ? `, worker CPU ${fmt(run.workerCpuSeconds)} s (${fmt((run.workerCpuSeconds * 1000) / Math.max(1, run.calls), 2)} ms per call)` +
+        `, dev server CPU ${fmt(run.serverCpuSeconds ?? NaN)} s`
+      : '')
   );
 }
 

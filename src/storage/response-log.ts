@@ -3,12 +3,16 @@
  * every request in the batch: which succeeded (in any job: that is the response cache), how many attempts this job
  * made, and every error seen. A rerun, a retried activity or a restarted worker reads it back and never pays twice.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { close, open, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import type { ToolCall } from '../types/answer';
 import type { RequestError } from '../types/requests';
 import type { TokenUsage } from '../types/usage';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
+
+const openFile = promisify(open);
+const closeFile = promisify(close);
 
 export interface AttemptRecord {
   /** Absolute request index (= input row index). */
@@ -119,56 +123,69 @@ export class ShardLog {
   }
 }
 
-/** Appends attempt records one at a time through one open file, so concurrent requests never interleave bytes. */
+/**
+ * Appends attempt records through one open file, so concurrent requests never interleave bytes. The lines appended
+ * during one turn of the event loop go out in one write at its end (`setImmediate`), and each `append` resolves once
+ * the write holding its line is done: the same order, and the same "in the file before anything else happens to it",
+ * as one write per record.
+ *
+ * The write is synchronous: a small append to the page cache costs a system call, while an asynchronous write is a
+ * trip to the thread pool whose hand-over costs more than ten times as much CPU (bench/README.md, 2026-11-30
+ * 12:20). A disk slow to take a few kilobytes would hold the event loop for as long: the response logs belong on
+ * a local disk (a shared store gets segments instead: `object-store/segmented-response-log.ts`).
+ */
 export class ResponseLogWriter {
-  private chain: Promise<void> = Promise.resolve();
-  /** Lines waiting for the next write, and that write, once queued behind the one in progress. */
+  /** Lines waiting for the end of this turn, and their callers' promise. */
   private lines: string[] = [];
-  private next?: Promise<void>;
+  private pending?: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void };
   private failed?: Error;
+  /** Writes as much of `bytes` from `at` as the system takes; how many bytes it wrote. */
+  private write = (bytes: Buffer, at: number): number => writeSync(this.fd, bytes, at);
 
-  private constructor(private readonly fh: FileHandle) {}
+  private constructor(private readonly fd: number) {}
 
   static async open(path: string): Promise<ResponseLogWriter> {
     await ensureDir(dirname(path));
     await repairTornTail(path);
-    return new ResponseLogWriter(await open(path, 'a'));
+    return new ResponseLogWriter(await openFile(path, 'a'));
   }
 
-  /**
-   * Resolves once the record's line is written. Lines appended while a write is in progress go out together in the
-   * next one, in order: with dozens of requests in flight, one write per turn of the event loop instead of one per
-   * request (each write is a trip to the thread pool; per request they cost ~6% of a busy worker's CPU).
-   */
+  /** Resolves once the record's line is written; fails with the write (and so does every later append). */
   append(record: AttemptRecord): Promise<void> {
     // After a failed write nothing more is written (a gap would break the log's order): every later append fails too.
     if (this.failed) return Promise.reject(this.failed);
     this.lines.push(JSON.stringify(record) + '\n');
-    this.next ??= this.chain = this.chain.then(() => this.flush());
-    return this.next;
+    if (!this.pending) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
+      this.pending = { promise, resolve, reject };
+      setImmediate(() => this.flush());
+    }
+    return this.pending.promise;
   }
 
-  private async flush(): Promise<void> {
-    this.next = undefined;
-    const text = this.lines.join('');
+  private flush(): void {
+    const pending = this.pending!;
+    this.pending = undefined;
+    const bytes = Buffer.from(this.lines.join(''));
     this.lines = [];
     try {
       // Written until every byte is out: a short write (a full disk, a quota) is finished or fails here.
-      const bytes = Buffer.from(text);
       for (let at = 0; at < bytes.length;) {
-        const { bytesWritten } = await this.fh.write(bytes, at);
-        if (bytesWritten === 0) throw new Error(`could not write the response log (${bytes.length - at} bytes left)`);
-        at += bytesWritten;
+        const written = this.write(bytes, at);
+        if (written === 0) throw new Error(`could not write the response log (${bytes.length - at} bytes left)`);
+        at += written;
       }
+      pending.resolve();
     } catch (err) {
       this.failed = err as Error;
-      this.lines = [];
-      throw err;
+      pending.reject(this.failed);
     }
   }
 
   async close(): Promise<void> {
-    await this.chain.catch(() => undefined);
-    await this.fh.close();
+    await this.pending?.promise.catch(() => undefined);
+    await closeFile(this.fd);
   }
 }

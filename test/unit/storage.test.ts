@@ -306,31 +306,22 @@ describe('ResponseLogWriter', () => {
     for (const [i, lines, at] of seen) assert.ok(at === i && lines > i, `record ${i} was not on disk when it resolved`);
   });
 
-  test('appends made while a write is in progress share the next write, and each waits for its own', async () => {
+  test('the appends of one turn share one write, made at its end, and each waits for it', async () => {
     const path = fresh('writer-coalesce.jsonl');
     const writer = await ResponseLogWriter.open(path);
-    const fh = (writer as unknown as { fh: { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> } }).fh;
-    const realWrite = fh.write.bind(fh);
-    const writes: number[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    fh.write = async (...args: unknown[]) => {
-      writes.push(String(args[0]).split('\n').length - 1);
-      if (writes.length === 1) await gate; // hold the first write so that the next appends queue behind it
-      return realWrite(...args);
-    };
+    const writes = spyOnWrites(writer);
     const resolved: number[] = [];
     const append = (i: number) =>
       writer.append(attempt({ i, job: 'j', attempt: 1, ok: true })).then(() => resolved.push(i));
-    const first = append(0);
-    await new Promise((r) => setImmediate(r));
-    const queued = [1, 2, 3, 4, 5].map(append);
-    await new Promise((r) => setImmediate(r));
+    const turn = [0, 1, 2, 3, 4].map(append);
+    await Promise.resolve();
+    assert.deepEqual(writes, [], 'nothing is written before the turn ends');
     assert.deepEqual(resolved, [], 'nothing resolves before its write is done');
-    release();
-    await Promise.all([first, ...queued]);
+    await Promise.all(turn);
+    const next = append(5);
+    await next;
     await writer.close();
-    assert.deepEqual(writes, [1, 5], 'one write for the first line, one for the five queued behind it');
+    assert.deepEqual(writes, [5, 1], 'one write for the five lines of the first turn, one for the next');
     assert.deepEqual(resolved, [0, 1, 2, 3, 4, 5]);
     assert.deepEqual(
       (await collect(readRecords<AttemptRecord>(path))).map((r) => r.i),
@@ -338,22 +329,48 @@ describe('ResponseLogWriter', () => {
     );
   });
 
+  test('a short write is finished: every line is whole in the file', async () => {
+    const path = fresh('writer-short.jsonl');
+    const writer = await ResponseLogWriter.open(path);
+    const inner = writerInternals(writer);
+    const write = inner.write;
+    // The system takes at most 7 bytes per call.
+    inner.write = (bytes, at) => write(bytes.subarray(0, Math.min(bytes.length, at + 7)), at);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        writer.append(attempt({ i, job: 'j', attempt: 1, ok: true, value: 'ä'.repeat(i) }))
+      )
+    );
+    await writer.close();
+    const lines = await collect(readJsonLines<AttemptRecord>(path));
+    assert.deepEqual(
+      lines.map((l) => [l.value?.i, l.value?.value, l.error]),
+      Array.from({ length: 20 }, (_, i) => [i, 'ä'.repeat(i), undefined])
+    );
+  });
+
   test('after a failed write every append fails, and none is left waiting', async () => {
     const path = fresh('writer-fail.jsonl');
     const writer = await ResponseLogWriter.open(path);
-    const fh = (writer as unknown as { fh: { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> } }).fh;
-    fh.write = async () => {
-      await new Promise((r) => setImmediate(r));
+    writerInternals(writer).write = () => {
       throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
     };
     const line = (i: number) => attempt({ i, job: 'j', attempt: 1, ok: true });
-    const inWrite = writer.append(line(0));
-    const queued = writer.append(line(1));
-    await assert.rejects(inWrite, /ENOSPC/);
-    await assert.rejects(queued, /ENOSPC/);
+    const first = writer.append(line(0));
+    const sameTurn = writer.append(line(1));
+    await assert.rejects(first, /ENOSPC/);
+    await assert.rejects(sameTurn, /ENOSPC/);
     await assert.rejects(writer.append(line(2)), /ENOSPC/);
     await writer.close();
     assert.equal(readFileSync(path, 'utf8'), '');
+  });
+
+  test('a write that takes nothing fails instead of trying forever', async () => {
+    const path = fresh('writer-zero.jsonl');
+    const writer = await ResponseLogWriter.open(path);
+    writerInternals(writer).write = () => 0;
+    await assert.rejects(writer.append(attempt({ i: 0, job: 'j', attempt: 1, ok: true })), /could not write/);
+    await writer.close();
   });
 
   test('open repairs a torn tail before appending', async () => {
@@ -387,6 +404,23 @@ describe('ResponseLogWriter', () => {
     );
   });
 });
+
+/** The writer's system write, which a test may replace. */
+function writerInternals(writer: ResponseLogWriter): { write: (bytes: Buffer, at: number) => number } {
+  return writer as unknown as { write: (bytes: Buffer, at: number) => number };
+}
+
+/** Counts the lines of each write the writer makes (the writes still reach the file). */
+function spyOnWrites(writer: ResponseLogWriter): number[] {
+  const inner = writerInternals(writer);
+  const write = inner.write;
+  const writes: number[] = [];
+  inner.write = (bytes, at) => {
+    writes.push(bytes.subarray(at).toString('utf8').split('\n').length - 1);
+    return write(bytes, at);
+  };
+  return writes;
+}
 
 function curator(overrides: Partial<CuratorDefinition<any, any, any>> = {}) {
   return defineCurator<any, any, any>({
