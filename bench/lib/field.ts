@@ -72,7 +72,7 @@ export interface FieldRun {
   note?: string;
   /** 200s per second, from the first second with one: the run's shape, for a reader of the JSON. */
   perSecond: number[];
-  /** The engine code our worker ran (ours only): the last commit of the engine's folders and any edits beside it. */
+  /** The engine code our worker ran (ours only): the last commit of src and bin and any edits beside it. */
   engine?: EngineState;
 }
 
@@ -89,7 +89,7 @@ const ROOT = join(__dirname, '..', '..');
 /** What engine code a worker started now runs (the tree may be shared with someone changing it). */
 export function engineState(): EngineState {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-  const commit = git('log', '-1', '--format=%h', '--', 'src/limits', 'src/activities', 'src/workflows').trim();
+  const commit = git('log', '-1', '--format=%h', '--', 'src', 'bin').trim();
   const uncommitted = git('status', '--short', '--', 'src').split('\n').filter(Boolean);
   const state: EngineState = { commit, uncommitted };
   if (uncommitted.length) state.diffSha1 = createHash('sha1').update(git('diff', 'HEAD', '--', 'src')).digest('hex');
