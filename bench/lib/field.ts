@@ -78,9 +78,9 @@ export interface FieldRun {
 
 export interface EngineState {
   commit: string;
-  /** `git status --short` of src: edits not yet committed that the worker ran with. */
+  /** `git status --short` of src and bin: edits not yet committed that the worker ran with. */
   uncommitted: string[];
-  /** SHA-1 of `git diff HEAD -- src`, to tell two runs' uncommitted code apart. */
+  /** SHA-1 of `git diff HEAD -- src bin`, to tell two runs' uncommitted code apart. */
   diffSha1?: string;
 }
 
@@ -89,10 +89,11 @@ const ROOT = join(__dirname, '..', '..');
 /** What engine code a worker started now runs (the tree may be shared with someone changing it). */
 export function engineState(): EngineState {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-  const commit = git('log', '-1', '--format=%h', '--', 'src', 'bin').trim();
-  const uncommitted = git('status', '--short', '--', 'src').split('\n').filter(Boolean);
+  const engine = ['src', 'bin'];
+  const commit = git('log', '-1', '--format=%h', '--', ...engine).trim();
+  const uncommitted = git('status', '--short', '--', ...engine).split('\n').filter(Boolean);
   const state: EngineState = { commit, uncommitted };
-  if (uncommitted.length) state.diffSha1 = createHash('sha1').update(git('diff', 'HEAD', '--', 'src')).digest('hex');
+  if (uncommitted.length) state.diffSha1 = createHash('sha1').update(git('diff', 'HEAD', '--', ...engine)).digest('hex');
   return state;
 }
 

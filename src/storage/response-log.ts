@@ -3,16 +3,13 @@
  * every request in the batch: which succeeded (in any job: that is the response cache), how many attempts this job
  * made, and every error seen. A rerun, a retried activity or a restarted worker reads it back and never pays twice.
  */
-import { close, open, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ToolCall } from '../types/answer';
 import type { RequestError } from '../types/requests';
 import type { TokenUsage } from '../types/usage';
 import { ensureDir, readRecords, repairTornTail } from './jsonl';
-
-const openFile = promisify(open);
-const closeFile = promisify(close);
 
 export interface AttemptRecord {
   /** Absolute request index (= input row index). */
@@ -140,14 +137,14 @@ export class ResponseLogWriter {
   private pending?: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void };
   private failed?: Error;
   /** Writes as much of `bytes` from `at` as the system takes; how many bytes it wrote. */
-  private write = (bytes: Buffer, at: number): number => writeSync(this.fd, bytes, at);
+  private write = (bytes: Buffer, at: number): number => writeSync(this.fh.fd, bytes, at);
 
-  private constructor(private readonly fd: number) {}
+  private constructor(private readonly fh: FileHandle) {}
 
   static async open(path: string): Promise<ResponseLogWriter> {
     await ensureDir(dirname(path));
     await repairTornTail(path);
-    return new ResponseLogWriter(await openFile(path, 'a'));
+    return new ResponseLogWriter(await open(path, 'a'));
   }
 
   /** Resolves once the record's line is written; fails with the write (and so does every later append). */
@@ -186,6 +183,6 @@ export class ResponseLogWriter {
 
   async close(): Promise<void> {
     await this.pending?.promise.catch(() => undefined);
-    await closeFile(this.fd);
+    await this.fh.close();
   }
 }
