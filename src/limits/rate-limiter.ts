@@ -13,6 +13,7 @@ import { Gate } from './gate';
 import { refusalEvidence } from './evidence';
 import { readRateLimitHeaders } from './headers';
 import { Pacer } from './pacing';
+import { WireGate } from './wire-gate';
 import type { LimitWindow, SendRef } from './limit-window';
 import { hasLimits, sameLimits, type Cost, type Limits } from './window';
 
@@ -48,6 +49,8 @@ export interface Permit {
   failed(headers?: HeaderSource): void;
   /** The request was not sent after all (its batch stopped meanwhile): the window forgets it. */
   unused(): void;
+  /** The bucket's last step before the wire: the call hands it to the HTTP client (see `wire-gate.ts`). */
+  readonly wire: WireGate;
 }
 
 /** What one process is doing with a bucket, for progress displays. */
@@ -91,6 +94,8 @@ export class RateLimiter {
   private readonly slots = new Gate(() => this.concurrencyTarget());
   private readonly controller: ConcurrencyController;
   private readonly pacer = new Pacer();
+  /** Writes of this process's requests, held to the pace's share of any second by the time they leave. */
+  private readonly wire = new WireGate(() => this.wirePerSecond());
   private consecutive429 = 0;
   /** Whether the provider has answered any request of this bucket in this process. */
   private answeredOnce = false;
@@ -272,6 +277,7 @@ export class RateLimiter {
       this.controller.congested(this.rateNow(), epoch);
     };
     return {
+      wire: this.wire,
       answered: (usage, headers) =>
         once(() => {
           if (usage) this.options.window.settle(ref, usage.input, usage.output);
@@ -323,6 +329,19 @@ export class RateLimiter {
           if (this.known) this.known.requests -= ref.cost.requests;
         }),
     };
+  }
+
+  /**
+   * Requests this process may write in any second: the per-minute request limit's share of a second, as the pace
+   * spreads it (its share of the stated rate, this process's share of the machines sending on the bucket), or the
+   * per-second limit. Undefined without a request limit: writes then go at once.
+   */
+  private wirePerSecond(): number | undefined {
+    const limits = paceShare(this.limits(), this.peers.count + 1);
+    const perMinute = limits.requestsPerMinute;
+    const fromMinute = perMinute ? Math.floor((perMinute * this.pacer.share(Date.now())) / 60) : Infinity;
+    const perSecond = Math.min(fromMinute, limits.requestsPerSecond ?? Infinity);
+    return perSecond === Infinity ? undefined : Math.max(1, perSecond);
   }
 
   /** The request rate of the limits in force, or undefined when none is known. */

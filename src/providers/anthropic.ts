@@ -23,6 +23,7 @@ import type {
   ToolChoice,
 } from './types';
 import { checkAnswerBody } from './outcome';
+import { wireOptions } from './http-transport';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { anthropicMediaTokens, anthropicMessages } from './anthropic-content';
@@ -61,6 +62,7 @@ export class AnthropicProvider implements ProviderClient {
         .create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, {
           signal: options.signal,
           timeout: options.timeoutMs,
+          fetchOptions: wireOptions(options.wire),
         })
         .withResponse();
     if (n === 1) {

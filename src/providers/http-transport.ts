@@ -17,6 +17,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
+import { WIRE_GATE, type WireGate } from '../limits/wire-gate';
 
 type Fetch = typeof globalThis.fetch;
 
@@ -51,8 +52,22 @@ const MAX_REDIRECTS = 20;
 // `TextDecoder` drops a leading byte-order mark, as `fetch`'s `text()` and `json()` do; `Buffer#toString` would not.
 const utf8 = new TextDecoder();
 
-/** A `fetch` for small request/response exchanges; see the module comment for what it hands to the global one. */
+/** The `fetch` options that carry a request's wire gate to `bufferedFetch` (none: the request is not paced). */
+export function wireOptions(gate: WireGate | undefined): Pick<RequestInit, never> | undefined {
+  // The SDKs spread their `fetchOptions` into the `RequestInit` they give `fetch`, symbol keys included.
+  return gate ? { [WIRE_GATE]: gate } : undefined;
+}
+
+/**
+ * A `fetch` for small request/response exchanges; see the module comment for what it hands to the global one. A
+ * request that carries a wire gate (`wireOptions`) is written when its gate lets it.
+ */
 export const bufferedFetch: Fetch = (input, init) => {
+  const gate = (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
+  return gate ? gate.send(() => directFetch(input, init), init?.signal) : directFetch(input, init);
+};
+
+const directFetch: Fetch = (input, init) => {
   const body = init?.body;
   if (typeof input !== 'string' && !(input instanceof URL)) return fetch(input, init);
   if (body !== undefined && body !== null && typeof body !== 'string') return fetch(input, init);

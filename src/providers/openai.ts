@@ -18,6 +18,7 @@ import {
 import type { CallOptions, ProviderAnswer, ProviderChoice, ProviderClient, ProviderRequest } from './types';
 import type { TokenUsage } from '../types/usage';
 import { checkAnswerBody } from './outcome';
+import { wireOptions } from './http-transport';
 import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { openaiMediaTokens, openaiMessages } from './openai-content';
@@ -52,6 +53,7 @@ export class OpenAIProvider implements ProviderClient {
       .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
         signal: options.signal,
         timeout: options.timeoutMs,
+        fetchOptions: wireOptions(options.wire),
       })
       .withResponse();
     return {

@@ -1,6 +1,7 @@
 /** The provider-neutral shape of one request and its answer, between formatting and parsing. */
 import type { ProviderRequest, RequestError, RequestTool, ToolChoice } from '../types/requests';
 import type { TokenUsage } from '../types/usage';
+import type { WireGate } from '../limits/wire-gate';
 
 export type { ProviderRequest, RequestTool, ToolChoice };
 
@@ -53,6 +54,11 @@ export interface ProviderAnswer extends ProviderChoice {
 export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs: number;
+  /**
+   * The bucket's last step before the wire: a client whose HTTP goes through `providerFetch` passes it in the
+   * request's `fetch` options under `WIRE_GATE` (see `limits/wire-gate.ts`); other clients may ignore it.
+   */
+  wire?: WireGate;
 }
 
 /** One provider connection, made from the worker's environment. */

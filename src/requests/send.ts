@@ -38,7 +38,7 @@ export async function send(
   { signal, timeoutMs, redact }: SendOptions
 ): Promise<Sent> {
   try {
-    const answer = await client.call(request, { signal, timeoutMs });
+    const answer = await client.call(request, { signal, timeoutMs, wire: permit.wire });
     permit.answered(answer.usage, answer.headers);
     bucket.answered = true;
     bucket.outputs.observe(answer.usage.output);

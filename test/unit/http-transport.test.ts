@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import OpenAI, { toFile } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { bufferedFetch, providerFetch } from '../../src/providers/http-transport';
+import { bufferedFetch, providerFetch, wireOptions } from '../../src/providers/http-transport';
+import type { WireGate } from '../../src/limits/wire-gate';
 import { classifyError } from '../../src/providers/outcome';
 import { ProviderPool } from '../../src/providers';
 import { startSimulator, type Simulator } from '../../src/simulator';
@@ -107,6 +108,23 @@ describe('same as the global fetch, against the simulator', () => {
       assert.ok(ours!.response.headers.get(name), `${name} is there`);
       assert.equal(typeof ours!.response.headers.get(name), typeof theirs!.response.headers.get(name));
     }
+  });
+
+  test("a request's wire gate rides through the SDKs' fetch options and decides when it is written", async () => {
+    let gated = 0;
+    const gate = {
+      send: (write: () => Promise<Response>) => {
+        gated++;
+        return write();
+      },
+    } as unknown as WireGate;
+    const answer = await openai(bufferedFetch).chat.completions.create(ask('gated'), {
+      fetchOptions: wireOptions(gate),
+    });
+    assert.ok(answer.choices[0]?.message.content);
+    assert.equal(gated, 1);
+    await openai(bufferedFetch).chat.completions.create(ask('not gated'));
+    assert.equal(gated, 1);
   });
 
   test('Anthropic: the answer and usage', async () => {

@@ -1,0 +1,137 @@
+/**
+ * The last step of pacing: a request's bytes go to the socket only when the last second of writes leaves room, and
+ * only at the start of a turn of the event loop.
+ *
+ * The pacer (`pacing.ts`) decides when a request may go, but the request reaches the wire later: after the provider
+ * SDK's promise chain and the HTTP client's `process.nextTick`, which Node runs only once every promise job of the
+ * current task is done. When a request is admitted inside a long task (the answers of one response-log flush, each
+ * letting the next request in), its write waits for the whole task, and the sends admitted across it leave together:
+ * evenly admitted, they reach the provider bunched, and a provider that enforces its limit per second refuses the
+ * bunch (bench/README.md, "Findings"). The gate holds each write to its own task (`setImmediate`), where the HTTP
+ * client writes at once, and counts the writes by the time they really leave; no sliding second of writes ever
+ * carries more than the pace's share of a second. Only requests are counted: token limits stay with the pacer.
+ */
+
+/** The key under which a request's `fetch` options carry its gate (see `providers/http-transport.ts`). */
+export const WIRE_GATE: unique symbol = Symbol.for('temporal-curator.wire-gate');
+
+const SECOND_MS = 1000;
+/**
+ * The most writes let out at once, in seconds of the rate: what a stalled event loop could not send is sent after the
+ * stall (the sliding second keeps it within the limit), but a backlog is spread rather than written in one block.
+ */
+export const BURST_SECONDS = 0.25;
+/** Writes are let out in small groups rather than one timer each. */
+const MIN_WAIT_MS = 4;
+
+interface Waiting {
+  go: () => void;
+  gone: boolean;
+}
+
+export class WireGate {
+  /** When the writes of the last second left, oldest first from `head`. */
+  private sent: number[] = [];
+  private head = 0;
+  private queue: Waiting[] = [];
+  private queueHead = 0;
+  /** A run of `pump` is scheduled (the next turn, or when the next write's turn comes). */
+  private scheduled = false;
+  /** Writes that may go now at the rate (a token bucket), as of `at`. */
+  private tokens = 0;
+  private at = 0;
+
+  /**
+   * @param perSecond - writes allowed in any sliding second now, asked at each write; undefined: no limit is known,
+   *   and writes go at once.
+   * @param now - the clock, for tests.
+   */
+  constructor(
+    private readonly perSecond: () => number | undefined,
+    private readonly now: () => number = Date.now
+  ) {}
+
+  /** Requests waiting for their turn to be written. */
+  get waiting(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /**
+   * Calls `write` (which must start the request's write synchronously) in a turn of its own once the last second
+   * has room for it; rejects with the signal's reason if the signal aborts first.
+   */
+  send<T>(write: () => Promise<T>, signal?: AbortSignal | null): Promise<T> {
+    if (this.perSecond() === undefined && this.waiting === 0) return write();
+    signal?.throwIfAborted();
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        waiting.gone = true;
+        reject(signal!.reason);
+      };
+      const waiting: Waiting = {
+        gone: false,
+        go: () => {
+          signal?.removeEventListener('abort', onAbort);
+          write().then(resolve, reject);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiting);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.pump);
+      }
+    });
+  }
+
+  /**
+   * Writes waiting requests, oldest first, at the rate the last second allows (at most a short burst at once) and
+   * never more than it in any sliding second; then waits for the next one's turn.
+   */
+  private readonly pump = (): void => {
+    this.scheduled = false;
+    const now = this.now();
+    while (this.head < this.sent.length && this.sent[this.head]! <= now - SECOND_MS) this.head++;
+    const limit = this.perSecond();
+    if (limit !== undefined) {
+      const perMs = Math.max(1, limit) / SECOND_MS;
+      this.tokens = Math.min(Math.max(1, limit * BURST_SECONDS), this.tokens + Math.max(0, now - this.at) * perMs);
+    }
+    this.at = now;
+    const first = this.sent.length;
+    while (this.queueHead < this.queue.length) {
+      const next = this.queue[this.queueHead]!;
+      if (next.gone) {
+        this.queueHead++;
+        continue;
+      }
+      if (limit !== undefined) {
+        const full = this.sent.length - this.head >= Math.max(1, limit);
+        if (full || this.tokens < 1) {
+          const wait = full
+            ? this.sent[this.head]! + SECOND_MS - now
+            : Math.ceil(((1 - this.tokens) * SECOND_MS) / Math.max(1, limit));
+          this.scheduled = true;
+          setTimeout(this.pump, Math.max(MIN_WAIT_MS, wait));
+          break;
+        }
+        this.tokens--;
+      }
+      this.queueHead++;
+      this.sent.push(now);
+      next.go();
+    }
+    // The writes leave when this task ends (the HTTP client writes in `process.nextTick`): count them from then, or a
+    // long run of writes would leave the second before it really did.
+    const end = this.now();
+    for (let k = first; k < this.sent.length; k++) this.sent[k] = end;
+    if (this.head > 1024 && this.head * 2 > this.sent.length) {
+      this.sent = this.sent.slice(this.head);
+      this.head = 0;
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  };
+}

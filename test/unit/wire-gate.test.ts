@@ -1,0 +1,72 @@
+/**
+ * The last step of pacing (`src/limits/wire-gate.ts`): writes go in tasks of their own, spread at the rate, and no
+ * sliding second of writes carries more than the limit. Real timers, small limits: a test takes about a second.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { BURST_SECONDS, WireGate } from '../../src/limits/wire-gate';
+
+/** Sends `n` requests through `gate` at once; resolves with the time each was written, in order. */
+async function sendAll(gate: WireGate, n: number): Promise<number[]> {
+  const at: number[] = [];
+  await Promise.all(Array.from({ length: n }, () => gate.send(async () => at.push(performance.now()))));
+  return at;
+}
+
+/** The most writes in any sliding `windowMs`. */
+function mostIn(at: number[], windowMs: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < at.length; i++) {
+    while (at[j]! <= at[i]! - windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+describe('WireGate', () => {
+  test('without a known limit, a write goes at once, in the caller’s task', () => {
+    const gate = new WireGate(() => undefined);
+    let written = false;
+    void gate.send(async () => (written = true));
+    assert.equal(written, true);
+  });
+
+  test('with a limit, a write never goes in the caller’s task, but in a turn of its own', async () => {
+    const gate = new WireGate(() => 100);
+    let written = false;
+    const sent = gate.send(async () => (written = true));
+    // Still the caller's task, however long it runs: its promise jobs included.
+    await Promise.resolve();
+    assert.equal(written, false);
+    await nextTurn();
+    assert.equal(written, true);
+    await sent;
+  });
+
+  test('a backlog is spread at the rate: a short burst first, never more than the limit in any second', async () => {
+    const perSecond = 40;
+    const at = await sendAll(new WireGate(() => perSecond), 60);
+    // The first turn lets out a burst, not the backlog.
+    const first = at.filter((t) => t - at[0]! < 5).length;
+    assert.ok(first <= Math.ceil(perSecond * BURST_SECONDS) + 1, `first turn wrote ${first}`);
+    assert.ok(mostIn(at, 1000) <= perSecond, `most in a second: ${mostIn(at, 1000)}`);
+    // Spread, not let out a second's worth at once: at most the burst and what 100 ms of the rate adds.
+    const spread = Math.ceil(perSecond * (BURST_SECONDS + 0.1)) + 1;
+    assert.ok(mostIn(at, 100) <= spread, `most in 100 ms: ${mostIn(at, 100)}`);
+  });
+
+  test('a request aborted while it waits is never written, and the others still go', async () => {
+    const gate = new WireGate(() => 10);
+    const abort = new AbortController();
+    let written = 0;
+    const first = Array.from({ length: 3 }, () => gate.send(async () => written++));
+    const gone = gate.send(async () => written++, abort.signal).catch((err: unknown) => err);
+    const last = gate.send(async () => written++);
+    abort.abort(new Error('stopped'));
+    assert.equal(((await gone) as Error).message, 'stopped');
+    await Promise.all([...first, last]);
+    assert.equal(written, 4);
+    assert.equal(gate.waiting, 0);
+  });
+});
