@@ -25,8 +25,13 @@ export const SHARE_RECOVERY_PER_SECOND = 0.002;
 /** The refusals of one bunched second come together: they trim once. */
 const TRIM_EVERY_MS = 1000;
 /**
- * Refusals within a second, as a share of the second's requests, that trim: a stray one costs less than the share a
- * trim gives up for a minute.
+ * Refusals are judged over this long: the refusals of one busy moment (a stall anywhere on the path, ours or the
+ * provider's) say little of the margin, and a trim for them costs its share for many seconds.
+ */
+export const REFUSAL_WINDOW_MS = 5000;
+/**
+ * Refusals within `REFUSAL_WINDOW_MS`, as a share of the requests the rate sends in it, that trim: a few cost less than
+ * the share a trim gives up while it lasts.
  */
 export const TOLERATED_REFUSALS = 0.01;
 /** The burst a bucket holds, in seconds of its rate (at least one request's cost). */
@@ -112,17 +117,19 @@ export class Pacer {
   /**
    * The provider refused a request because a second's budget was used up, though the pace kept every second under
    * it: our requests reach the provider less evenly than they left (a busy event loop sends several at once, the
-   * network and the provider's own clock add jitter). When more than `TOLERATED_REFUSALS` of a second's requests
-   * (`requestsPerSecond`) are refused so, the margin is too thin for this path: the pace is trimmed (once per second
-   * of refusals, down to `MIN_PACE_SHARE`) and given back slowly while no trim comes. Each refusal costs a turn of the
+   * network and the provider's own clock add jitter). When more than `TOLERATED_REFUSALS` of the requests
+   * (`requestsPerSecond`) of `REFUSAL_WINDOW_MS` are refused so, the margin is too thin for this path: the pace is
+   * trimmed (down to `MIN_PACE_SHARE`; each trim needs refusals of its own) and given back slowly while no trim comes. Each refusal costs a turn of the
    * pace and a retry that waits for its batch; a stray one costs less than the margin that would avoid it.
    */
   bunched(now: number, requestsPerSecond: number): void {
-    if (now - this.refusals.at >= TRIM_EVERY_MS) this.refusals = { count: 0, at: now };
+    if (now - this.refusals.at >= REFUSAL_WINDOW_MS) this.refusals = { count: 0, at: now };
     this.refusals.count++;
-    if (this.refusals.count <= requestsPerSecond * TOLERATED_REFUSALS) return;
+    if (this.refusals.count <= requestsPerSecond * (REFUSAL_WINDOW_MS / SECOND_MS) * TOLERATED_REFUSALS) return;
     if (now - this.trimmed.at < TRIM_EVERY_MS) return;
     this.trimmed = { share: Math.max(MIN_PACE_SHARE, this.share(now) * SHARE_TRIM), at: now };
+    // The next trim needs refusals of its own, at the trimmed pace.
+    this.refusals = { count: 0, at: now };
   }
 
   /**

@@ -299,6 +299,7 @@ export class RateLimiter {
             paceShare(this.limits(), this.peers.count + 1),
             Date.now() + (retryAfterMs ?? 0)
           );
+          this.wire.refused(Date.now() + (retryAfterMs ?? 0));
           if (refusalEvidence(429, headers) === 'congestion') return congestion();
           // A budget out for less than a second, while the pace spreads the minute: the provider counts per second
           // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal;

@@ -20,7 +20,12 @@ const SECOND_MS = 1000;
  * The most writes let out at once, in seconds of the rate: what a stalled event loop could not send is sent after the
  * stall (the sliding second keeps it within the limit), but a backlog is spread rather than written in one block.
  */
-export const BURST_SECONDS = 0.25;
+export const BURST_SECONDS = 0.5;
+/**
+ * The spreading lets writes out a little faster than the limit: the sliding second alone holds them to it, and after a
+ * stall, or a second that was full, the writes catch up instead of losing what the burst could not hold.
+ */
+const CATCH_UP = 1.1;
 /** Writes are let out in small groups rather than one timer each. */
 const MIN_WAIT_MS = 4;
 
@@ -37,9 +42,11 @@ export class WireGate {
   private queueHead = 0;
   /** A run of `pump` is scheduled (the next turn, or when the next write's turn comes). */
   private scheduled = false;
-  /** Writes that may go now at the rate (a token bucket), as of `at`. */
+  /** Writes that may go now at the rate (a token bucket), as of `at` (0: nothing written yet). */
   private tokens = 0;
   private at = 0;
+  /** When refused writes stop counting (see `refused`), in order. */
+  private forgets: number[] = [];
 
   /**
    * @param perSecond - writes allowed in any sliding second now, asked at each write; undefined: no limit is known,
@@ -63,6 +70,11 @@ export class WireGate {
   send<T>(write: () => Promise<T>, signal?: AbortSignal | null): Promise<T> {
     if (this.perSecond() === undefined && this.waiting === 0) return write();
     signal?.throwIfAborted();
+    // The first writes start the spreading, with no burst saved up: thousands of requests wait for the first turn.
+    if (this.at === 0) {
+      this.at = this.now();
+      this.tokens = 1;
+    }
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         waiting.gone = true;
@@ -85,16 +97,34 @@ export class WireGate {
   }
 
   /**
+   * The provider refused a write without counting it (a 429 of a used-up second): from `backAt` (its hint, when its
+   * second has room again) the write no longer counts in the last second, as it does not with the provider. Not at
+   * once: a place given back while the provider's second is still full would be refused in its turn.
+   */
+  refused(backAt: number): void {
+    this.forgets.push(backAt);
+    if (this.forgets.length > 1 && backAt < this.forgets[this.forgets.length - 2]!) this.forgets.sort((a, b) => a - b);
+  }
+
+  /**
    * Writes waiting requests, oldest first, at the rate the last second allows (at most a short burst at once) and
    * never more than it in any sliding second; then waits for the next one's turn.
    */
   private readonly pump = (): void => {
     this.scheduled = false;
     const now = this.now();
-    while (this.head < this.sent.length && this.sent[this.head]! <= now - SECOND_MS) this.head++;
+    // Strictly older than a second by the millisecond clock: a write stamped at the edge may be a little younger.
+    while (this.head < this.sent.length && this.sent[this.head]! < now - SECOND_MS) this.head++;
+    let due = 0;
+    while (due < this.forgets.length && this.forgets[due]! <= now) due++;
+    if (due > 0) {
+      // The newest writes stand for the refused ones, which went out just before their refusal came back.
+      for (let k = 0; k < due && this.sent.length > this.head; k++) this.sent.pop();
+      this.forgets.splice(0, due);
+    }
     const limit = this.perSecond();
     if (limit !== undefined) {
-      const perMs = Math.max(1, limit) / SECOND_MS;
+      const perMs = (Math.max(1, limit) * CATCH_UP) / SECOND_MS;
       this.tokens = Math.min(Math.max(1, limit * BURST_SECONDS), this.tokens + Math.max(0, now - this.at) * perMs);
     }
     this.at = now;
@@ -109,8 +139,8 @@ export class WireGate {
         const full = this.sent.length - this.head >= Math.max(1, limit);
         if (full || this.tokens < 1) {
           const wait = full
-            ? this.sent[this.head]! + SECOND_MS - now
-            : Math.ceil(((1 - this.tokens) * SECOND_MS) / Math.max(1, limit));
+            ? Math.min(this.sent[this.head]! + SECOND_MS + 1, this.forgets[0] ?? Infinity) - now
+            : Math.ceil(((1 - this.tokens) * SECOND_MS) / (Math.max(1, limit) * CATCH_UP));
           this.scheduled = true;
           setTimeout(this.pump, Math.max(MIN_WAIT_MS, wait));
           break;

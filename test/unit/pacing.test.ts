@@ -1,6 +1,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIN_PACE_SHARE, Pacer, PACE_SHARE, SHARE_RECOVERY_PER_SECOND, SHARE_TRIM } from '../../src/limits/pacing';
+import {
+  MIN_PACE_SHARE,
+  Pacer,
+  PACE_SHARE,
+  REFUSAL_WINDOW_MS,
+  SHARE_RECOVERY_PER_SECOND,
+  SHARE_TRIM,
+} from '../../src/limits/pacing';
 import { paceShare } from '../../src/limits/rate-limiter';
 
 const ONE = { requests: 1, input: 100, output: 50 };
@@ -156,21 +163,25 @@ describe('Pacer', () => {
     assert.ok(worst <= 100, `busiest second: ${worst}`);
   });
 
-  /** Refusals of a used-up second at a 100 requests/s limit: two in a second are more than the tolerated 1%. */
-  const refuse = (pacer: Pacer, at: number, n = 2) => {
+  /** Refusals of a used-up second at a 100 requests/s limit: 1% of a window's 500 requests are tolerated. */
+  const TOLERATED = (100 * REFUSAL_WINDOW_MS * 0.01) / 1000;
+  const refuse = (pacer: Pacer, at: number, n = TOLERATED + 1) => {
     for (let k = 0; k < n; k++) pacer.bunched(at, 100);
   };
 
-  test('a stray refusal does not trim the pace; more do, once per second, down to a floor', () => {
+  test('a few refusals do not trim the pace, even together; more within the window do, each trim on its own', () => {
     const pacer = new Pacer();
-    refuse(pacer, T0, 1);
-    assert.equal(pacer.share(T0), PACE_SHARE, 'one refusal of 100 a second is tolerated');
-    refuse(pacer, T0 + 100, 1);
-    assert.equal(pacer.share(T0 + 100), PACE_SHARE * SHARE_TRIM, 'the second refusal within the second trims');
-    refuse(pacer, T0 + 500, 5);
-    assert.equal(pacer.share(T0 + 500), PACE_SHARE * SHARE_TRIM, 'once for the refusals of one second');
-    for (let k = 1; k < 100; k++) refuse(pacer, T0 + k * 1000);
-    assert.equal(pacer.share(T0 + 99_000), MIN_PACE_SHARE);
+    refuse(pacer, T0, TOLERATED);
+    assert.equal(pacer.share(T0), PACE_SHARE, 'a busy moment of refusals is tolerated');
+    refuse(pacer, T0 + REFUSAL_WINDOW_MS, TOLERATED);
+    assert.equal(pacer.share(T0 + REFUSAL_WINDOW_MS), PACE_SHARE, 'and as many again in the next window');
+    refuse(pacer, T0 + REFUSAL_WINDOW_MS + 100, 1);
+    const once = PACE_SHARE * SHARE_TRIM;
+    assert.equal(pacer.share(T0 + REFUSAL_WINDOW_MS + 100), once, 'one more within the window trims');
+    refuse(pacer, T0 + REFUSAL_WINDOW_MS + 1500, TOLERATED);
+    assert.ok(pacer.share(T0 + REFUSAL_WINDOW_MS + 1500) >= once, 'the next trim needs refusals of its own');
+    for (let k = 3; k < 100; k++) refuse(pacer, T0 + k * REFUSAL_WINDOW_MS);
+    assert.equal(pacer.share(T0 + 99 * REFUSAL_WINDOW_MS), MIN_PACE_SHARE);
   });
 
   test('a trimmed pace sends less, and is given back while no refusal comes', () => {

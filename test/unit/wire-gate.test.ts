@@ -56,6 +56,19 @@ describe('WireGate', () => {
     assert.ok(mostIn(at, 100) <= spread, `most in 100 ms: ${mostIn(at, 100)}`);
   });
 
+  test("a refused write stops counting at the provider's hint, not before: the next goes then, not a second later", async () => {
+    const perSecond = 10;
+    const gate = new WireGate(() => perSecond);
+    // Ten writes spread over most of a second fill it; the first leaves it a second after it went.
+    const first = await sendAll(gate, perSecond);
+    const full = performance.now();
+    gate.refused(Date.now() + 60);
+    const [next] = await sendAll(gate, 1);
+    assert.ok(next! - full >= 55, `written ${(next! - full).toFixed(0)} ms after the second filled, before the hint`);
+    const sinceFirst = next! - first[0]!;
+    assert.ok(sinceFirst < 960, `written ${sinceFirst.toFixed(0)} ms after the first: the refused place was not given back`);
+  });
+
   test('a request aborted while it waits is never written, and the others still go', async () => {
     const gate = new WireGate(() => 10);
     const abort = new AbortController();
