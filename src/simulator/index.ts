@@ -27,5 +27,6 @@ export type {
 export { SIM_HEADER_DIALECTS, type SimHeaderDialect } from './header-dialects';
 export { parseDirectives, type Directive } from './faults';
 export { formatGoDuration, formatRfc3339 } from './rate-limits';
+export { firstTokenMs, type FirstTokenOptions } from './streaming';
 export { latencySampler, logNormal, type LatencySampler } from './latency';
 export { generateFromSchema, Rng } from './answers';

@@ -4,6 +4,7 @@
  */
 
 import type { SimHeaderDialect } from './header-dialects';
+import type { FirstTokenOptions } from './streaming';
 
 /** The two wire formats the simulator speaks. */
 export type SimProvider = 'openai' | 'anthropic';
@@ -49,6 +50,12 @@ export interface SimulatorOptions {
   rateLimitHeaderDialect?: SimHeaderDialect;
   /** The batch APIs (OpenAI Files and Batches, Anthropic Message Batches). */
   batches?: BatchOptions;
+  /**
+   * Streamed requests (`stream: true`): when the status and headers go out, as a share of the drawn latency bounded
+   * to a few hundred milliseconds; the answer's events follow, spread until the drawn latency.
+   * @defaultValue `{ share: 0.1, maxMs: 300 }`
+   */
+  firstToken?: FirstTokenOptions;
 }
 
 /**
@@ -253,6 +260,8 @@ export interface RecordedRequest {
   status: number;
   /** The provider batch that carried the request, for requests answered inside a batch. */
   batchId?: string;
+  /** Whether the request asked for a streamed answer (`stream: true`). */
+  stream?: boolean;
   /** The SDK's `X-Stainless-Retry-Count` header: 0 on the first attempt, 1 on the first retry, … */
   retryCount?: number;
   model?: string;
