@@ -140,13 +140,28 @@ export class RateLimiter {
   }
 
   /**
-   * Requests this process keeps in flight now. Until an answer came back, one request goes at a time: its headers
-   * tell the limits (no probe request is wasted), and a wrong key or model costs one request, not a queue of them.
+   * Requests this process keeps in flight now. Until an answer (or the limits probe's headers) came back, one request
+   * goes at a time: its headers tell the limits, and a wrong key or model costs one request, not a queue of them.
    */
   concurrencyTarget(): number {
     if (!this.answeredOnce) return 1;
     const limits = this.limits();
     return this.controller.target(this.requestRate(limits));
+  }
+
+  /** Whether a limits probe would help: nothing answered in this process and no limit known, learned or configured. */
+  wantsLimits(): boolean {
+    return !this.answeredOnce && !hasLimits(this.limits());
+  }
+
+  /**
+   * The provider answered the bucket's limits probe (`limits-probe.ts`): its headers are learned as an answer's are,
+   * and the key and model are good, so the bucket leaves its one request at a time at once.
+   */
+  probed(headers: HeaderSource): void {
+    this.observe(headers);
+    this.answeredOnce = true;
+    this.slots.pump();
   }
 
   /** A job allows more requests in flight than the ceiling so far; each job's own bound is kept by its gate. */

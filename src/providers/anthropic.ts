@@ -23,6 +23,7 @@ import type {
   ToolChoice,
 } from './types';
 import { checkAnswerBody } from './outcome';
+import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { anthropicMediaTokens, anthropicMessages } from './anthropic-content';
@@ -45,6 +46,8 @@ const FINISH: Record<string, FinishReason> = {
 export class AnthropicProvider implements ProviderClient {
   readonly provider = 'anthropic' as const;
   private readonly client: Anthropic;
+  /** The client of limits probes (see `probeLimits`). */
+  private streaming?: Anthropic;
 
   constructor(
     readonly baseURL: string,
@@ -52,6 +55,18 @@ export class AnthropicProvider implements ProviderClient {
     fetch?: typeof globalThis.fetch
   ) {
     this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0, fetch });
+  }
+
+  async probeLimits(model: string, options: CallOptions): Promise<Headers | undefined> {
+    // Through the global fetch, which hands over the headers as they come (see OpenAIProvider.probeLimits).
+    this.streaming ??= this.client.withOptions({ fetch: globalThis.fetch });
+    const { data, response } = await this.streaming.messages
+      .create(
+        { model, max_tokens: 1, messages: [{ role: 'user', content: PROBE_PROMPT }], stream: true },
+        { signal: options.signal, timeout: options.timeoutMs }
+      )
+      .withResponse();
+    return probeHeaders(response, data);
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

@@ -18,6 +18,7 @@ import {
 import type { CallOptions, ProviderAnswer, ProviderChoice, ProviderClient, ProviderRequest } from './types';
 import type { TokenUsage } from '../types/usage';
 import { checkAnswerBody } from './outcome';
+import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { openaiMediaTokens, openaiMessages } from './openai-content';
@@ -34,6 +35,8 @@ const TOKENIZE_UP_TO_CHARS = 32_768;
 export class OpenAIProvider implements ProviderClient {
   readonly provider = 'openai' as const;
   private readonly client: OpenAI;
+  /** The client of limits probes (see `probeLimits`). */
+  private streaming?: OpenAI;
 
   constructor(
     readonly baseURL: string,
@@ -59,6 +62,20 @@ export class OpenAIProvider implements ProviderClient {
       requestId: request_id ?? undefined,
       headers: engineHeaders(this.dialect, response.headers),
     };
+  }
+
+  async probeLimits(model: string, options: CallOptions): Promise<Headers | undefined> {
+    // Through the global fetch: the engine's own reads the whole answer before resolving (http-transport.ts), and a
+    // probe wants the headers as they come. One probe per bucket and process: its cost does not matter.
+    this.streaming ??= this.client.withOptions({ fetch: globalThis.fetch });
+    const { data, response } = await this.streaming.chat.completions
+      .create(
+        { model, messages: [{ role: 'user', content: PROBE_PROMPT }], stream: true },
+        { signal: options.signal, timeout: options.timeoutMs }
+      )
+      .withResponse();
+    const headers = probeHeaders(response, data);
+    return headers && engineHeaders(this.dialect, headers);
   }
 }
 
