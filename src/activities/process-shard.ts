@@ -185,12 +185,14 @@ async function callRequests(
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
   const jobSlots = job.gate;
   const logger = Context.current().log;
-  const probe = limitsProbe(
-    client,
-    curator,
-    (text) => deps.providers.redact(text),
-    (line) => logger.info(line)
-  );
+  const probe = deps.probeLimits
+    ? limitsProbe(
+        client,
+        curator,
+        (text) => deps.providers.redact(text),
+        (line) => logger.info(line)
+      )
+    : undefined;
   // Kept out of the paid requests' accounting, but in the run's history (`curator show`).
   const probed = (outcome: ProbeOutcome) =>
     void s.plane.metadata

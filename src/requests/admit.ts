@@ -25,6 +25,11 @@ export interface Admission {
   probe?: AdmissionProbe;
 }
 
+/** Whether the worker's environment turns limits probes off: `CURATOR_PROBE_LIMITS=off` (or `0`, `false`). */
+export function probesOff(env: NodeJS.ProcessEnv): boolean {
+  return ['off', '0', 'false'].includes((env.CURATOR_PROBE_LIMITS ?? '').trim().toLowerCase());
+}
+
 /**
  * The limits probe of `curator`'s bucket through `client`, or undefined when the client cannot send one or the
  * curator turned probes off (`backend.probeLimits: false`). Its errors are described as a call's are classified.

@@ -272,7 +272,8 @@ class SimulatorServer {
     const outcome = this.decide(adapter, ctx, req, body, record.prompt, tooLarge, receivedAt, snapshot);
     record.status = outcome.kind === 'drop' ? 0 : outcome.status;
     this.record(record);
-    return this.respond(res, adapter, ctx, receivedAt, outcome);
+    await this.respond(res, adapter, ctx, receivedAt, outcome);
+    record.endedAt = Date.now();
   }
 
   /** The Files and Batches endpoints: authenticated like completions, then handled by the batch store. */

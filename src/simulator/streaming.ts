@@ -10,24 +10,7 @@
  */
 import type { Body } from './provider';
 import { isRecord } from './provider';
-
-/**
- * When a streamed response's headers go out: a share of the request's drawn latency, at most `maxMs`. Real providers
- * send the headers with the first token, a few hundred milliseconds after the request for most models, whatever the
- * length of the answer.
- */
-export interface FirstTokenOptions {
-  /**
-   * The share of the drawn latency before the first token.
-   * @defaultValue 0.1
-   */
-  share?: number;
-  /**
-   * The most time before the first token, in ms.
-   * @defaultValue 300
-   */
-  maxMs?: number;
-}
+import type { FirstTokenOptions } from './types';
 
 export const DEFAULT_FIRST_TOKEN_SHARE = 0.1;
 export const DEFAULT_FIRST_TOKEN_MAX_MS = 300;

@@ -4,7 +4,6 @@
  */
 
 import type { SimHeaderDialect } from './header-dialects';
-import type { FirstTokenOptions } from './streaming';
 
 /** The two wire formats the simulator speaks. */
 export type SimProvider = 'openai' | 'anthropic';
@@ -56,6 +55,24 @@ export interface SimulatorOptions {
    * @defaultValue `{ share: 0.1, maxMs: 300 }`
    */
   firstToken?: FirstTokenOptions;
+}
+
+/**
+ * When a streamed response's headers go out: a share of the request's drawn latency, at most `maxMs`. Real providers
+ * send the headers with the first token, a few hundred milliseconds after the request for most models, whatever the
+ * length of the answer.
+ */
+export interface FirstTokenOptions {
+  /**
+   * The share of the drawn latency before the first token.
+   * @defaultValue 0.1
+   */
+  share?: number;
+  /**
+   * The most time before the first token, in ms.
+   * @defaultValue 300
+   */
+  maxMs?: number;
 }
 
 /**
@@ -251,6 +268,11 @@ export interface SimulatorStats {
 export interface RecordedRequest {
   /** When it was received, in ms since the epoch. */
   at: number;
+  /**
+   * When its response was over (its last byte written, or the client gone mid-stream), in ms since the epoch; unset
+   * while it is in flight and for requests answered inside a provider batch.
+   */
+  endedAt?: number;
   provider: SimProvider;
   /** URL path, e.g. `/v1/chat/completions`. */
   path: string;

@@ -8,7 +8,7 @@ import { LimitsProbe, shouldProbe, type ProbeSend } from '../../src/limits/limit
 import { RateLimiter } from '../../src/limits/rate-limiter';
 import { SharedWindow } from '../../src/limits/shared-window';
 import type { Limits } from '../../src/limits/window';
-import { limitsProbe } from '../../src/requests/admit';
+import { limitsProbe, probesOff } from '../../src/requests/admit';
 import type { ProviderClient } from '../../src/providers/types';
 import { openai } from '../../src/providers/openai';
 import { anthropic } from '../../src/providers/anthropic';
@@ -122,7 +122,7 @@ test('no probe with a configured limit, or once a request was answered', async (
   assert.equal(configured.sends.length + tokensOnly.sends.length + answered.sends.length, 0);
 });
 
-test('limitsProbe: off with backend.probeLimits false or a client that cannot probe; errors described as classified', async () => {
+test('limitsProbe: off with backend.probeLimits false, CURATOR_PROBE_LIMITS=off or a client that cannot probe; errors described as classified', async () => {
   const base: ProviderClient = {
     provider: 'openai',
     baseURL: 'http://127.0.0.1:1/v1',
@@ -139,6 +139,8 @@ test('limitsProbe: off with backend.probeLimits false or a client that cannot pr
     limitsProbe(client, { model: 'm', backend: { probeLimits: false } }, redact, () => undefined),
     undefined
   );
+  for (const off of ['off', '0', 'FALSE']) assert.equal(probesOff({ CURATOR_PROBE_LIMITS: off }), true);
+  for (const on of [undefined, '', 'on', '1']) assert.equal(probesOff({ CURATOR_PROBE_LIMITS: on }), false);
   const options = limitsProbe(client, { model: 'm' }, redact, () => undefined)!;
   const thrown = await options.send(AbortSignal.timeout(1000), 1000).catch((e: unknown) => e);
   const described = options.describe(thrown);
