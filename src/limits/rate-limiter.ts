@@ -57,6 +57,8 @@ export interface LimiterLoad {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Before any answer, after the limits probe, how often waiters are let in as the target grows (see `probed`). */
+const UNANSWERED_PUMP_MS = 250;
 /** A used-up budget back within this long does not pause a paced bucket (see `rateLimited`). */
 const PACED_REFUSAL_MS = 1000;
 /** The window's totals (to spot other machines' use in the headers) are read at most this often. */
@@ -92,8 +94,10 @@ export class RateLimiter {
   private readonly controller: ConcurrencyController;
   private readonly pacer = new Pacer();
   private consecutive429 = 0;
-  /** Whether the provider has answered any request of this bucket in this process. */
+  /** Whether the provider has answered any request of this bucket in this process (or its limits probe). */
   private answeredOnce = false;
+  /** When this process sent the bucket's first request: before any answer, the latency is at least its age. */
+  private firstSentAt?: number;
   private learnedFromHeaders?: Limits;
   private admission: Promise<unknown> = Promise.resolve();
   /** Admissions queued behind `admission`; with none, a request may be admitted at once. */
@@ -146,7 +150,8 @@ export class RateLimiter {
   concurrencyTarget(): number {
     if (!this.answeredOnce) return 1;
     const limits = this.limits();
-    return this.controller.target(this.requestRate(limits));
+    const unanswered = this.firstSentAt === undefined ? 0 : Date.now() - this.firstSentAt;
+    return this.controller.target(this.requestRate(limits), unanswered);
   }
 
   /** Whether a limits probe would help: nothing answered in this process and no limit known, learned or configured. */
@@ -162,6 +167,13 @@ export class RateLimiter {
     this.observe(headers);
     this.answeredOnce = true;
     this.slots.pump();
+    // Until an answer measures the latency, the target grows with the first request's age and no answer lets the
+    // waiters in: they are let in as it grows, until an answer comes or nothing is left to send.
+    const grow = setInterval(() => {
+      if (this.controller.latencyKnown || (this.slots.inUse === 0 && this.slots.waiting === 0)) clearInterval(grow);
+      else this.slots.pump();
+    }, UNANSWERED_PUMP_MS);
+    grow.unref();
   }
 
   /** A job allows more requests in flight than the ceiling so far; each job's own bound is kept by its gate. */
@@ -268,6 +280,7 @@ export class RateLimiter {
 
   private permit(ref: SendRef): Permit {
     const sentAt = Date.now();
+    this.firstSentAt ??= sentAt;
     const epoch = this.controller.epoch;
     const inFlightAtSend = this.slots.inUse;
     let done = false;

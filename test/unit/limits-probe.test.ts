@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { LimitsProbe, shouldProbe, type ProbeSend } from '../../src/limits/limits-probe';
 import { RateLimiter } from '../../src/limits/rate-limiter';
+import { ConcurrencyController, HEADROOM, INITIAL_LATENCY_MS, SPARE } from '../../src/limits/concurrency';
 import { SharedWindow } from '../../src/limits/shared-window';
 import type { Limits } from '../../src/limits/window';
 import { limitsProbe, probesOff } from '../../src/requests/admit';
@@ -75,6 +76,18 @@ test('no limit known: one probe for every start; its headers are learned and the
   assert.ok(target.concurrencyTarget() > 1);
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /limits probe of b: headers after \d+ ms/);
+});
+
+test("opened by a probe, before any answer: the latency is at least the first request's age, then as measured", () => {
+  const controller = new ConcurrencyController(100_000);
+  const target = (latencyMs: number) => Math.ceil(((100 * latencyMs) / 1000) * HEADROOM) + SPARE;
+  assert.equal(controller.target(100), target(INITIAL_LATENCY_MS));
+  assert.equal(controller.target(100, 500), target(INITIAL_LATENCY_MS));
+  assert.equal(controller.target(100, 20_000), target(20_000));
+  assert.equal(controller.latencyKnown, false);
+  controller.answered(3000, 100, 1);
+  assert.equal(controller.latencyKnown, true);
+  assert.equal(controller.target(100, 20_000), target(3000));
 });
 
 test('a waiting request gets its slot as soon as the probe answers', async () => {
