@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { pgQuery } from '../helpers/pg-query';
 import { createWorker, curate, defineCurator } from '../../src';
 import { rateBucket } from '../../src/limits/bucket';
+import { LIMITS_PROBE_EVENT } from '../../src/limits/limits-probe';
+import { withMetadata } from '../helpers/backends';
 import { SharedWindow } from '../../src/limits/shared-window';
 import type { SimulatorOptions } from '../../src/simulator';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -277,6 +279,13 @@ describe('at the limit', () => {
       const beforeFirstAnswer = rows.filter((r) => r.at < first.endedAt!).length;
       console.log(`probe: ${n} rows, ${beforeFirstAnswer} sent before the first answer`);
       assert.ok(beforeFirstAnswer > n / 2, `${beforeFirstAnswer} sent before the first answer`);
+      // Visible in the run's history.
+      const events = await withMetadata(stack.cacheDir, (db) => db.events(result.runHash));
+      const probeEvent = events.find((e) => e.event === LIMITS_PROBE_EVENT);
+      assert.deepEqual(JSON.parse(probeEvent!.detail!), {
+        bucket: rateBucket({ provider: 'openai', model: probing.model }, sim.openaiBaseURL),
+        outcome: 'learned',
+      });
     } finally {
       worker.shutdown();
       await running;
