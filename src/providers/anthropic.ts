@@ -23,10 +23,10 @@ import type {
   ToolChoice,
 } from './types';
 import { checkAnswerBody } from './outcome';
-import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { anthropicMediaTokens, anthropicMessages } from './anthropic-content';
+import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import { contentText } from './content';
 import { ANTHROPIC_MAX_IMAGE_BYTES, ANTHROPIC_MAX_REQUEST_BYTES } from '../simulator/anthropic-media';
 import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';

@@ -18,10 +18,10 @@ import {
 import type { CallOptions, ProviderAnswer, ProviderChoice, ProviderClient, ProviderRequest } from './types';
 import type { TokenUsage } from '../types/usage';
 import { checkAnswerBody } from './outcome';
-import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { openaiMediaTokens, openaiMessages } from './openai-content';
+import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import { OPENAI_MAX_IMAGE_BYTES } from '../simulator/openai-media';
 import { engineHeaders, type RateLimitHeaderDialect } from './header-dialects';
 import type { ProviderPreset, StructuredOutputMethod } from './presets';
