@@ -130,6 +130,15 @@ export interface BackendParams {
   maxOutputTokensPerMinute?: number;
   /** Requests per second, for providers that count per second (Together, some gateways). */
   maxRequestsPerSecond?: number;
+  /**
+   * Whether the worker may send one tiny streamed request ("hi", as Curator's own probe) for a bucket with no limit
+   * known (none set here, none learned yet), to read the rate-limit headers as soon as the stream starts: the job then
+   * leaves its one-request-at-a-time start after a time to first token instead of a whole answer. Once per provider,
+   * base URL and model per worker process; never with any of the limits above set. A probe
+   * that fails or a server that does not stream changes nothing (the first answer tells the limits, as without it).
+   * @defaultValue true
+   */
+  probeLimits?: boolean;
   /** US dollars per million input tokens; overrides the maintained price list (fractions welcome). */
   inputCostPerMillion?: number;
   /** US dollars per million output tokens; overrides the maintained price list. */

@@ -78,7 +78,8 @@ export function countDuplicates(requests: readonly RecordedRequest[]): Duplicate
   const answered = new Map<string, number>();
   const result: Duplicates = { paidTwice: 0, prompts: 0, repeatsAt: [] };
   for (const r of requests) {
-    if (r.status !== 200) continue;
+    // A streamed request is a worker's limits probe ("hi", once per bucket and process), not a row's answer.
+    if (r.status !== 200 || r.stream === true) continue;
     const count = (answered.get(r.prompt) ?? 0) + 1;
     answered.set(r.prompt, count);
     if (count > 1) result.repeatsAt.push(r.at);

@@ -12,6 +12,7 @@ import { exists } from '../storage/jsonl';
 import { parseFingerprint, runFingerprint } from '../requests/fingerprint';
 import { openDataPlane, type DataPlane } from '../storage/data-plane';
 import { RunArtifacts } from '../storage/run-artifacts';
+import { probesOff } from '../requests/admit';
 
 /** What the activities are built from: the curators, the cache directory and the environment. */
 export interface ActivityDepsOptions {
@@ -52,6 +53,8 @@ export class ActivityDeps {
   private readonly waiting: WaitingRequests;
   /** Aborted when the worker is stopping: see {@link ActivityDepsOptions.drain}. */
   readonly drain: AbortSignal;
+  /** Whether buckets may send a limits probe: not with `CURATOR_PROBE_LIMITS=off` (see `requests/admit.ts`). */
+  readonly probeLimits: boolean;
   private readonly env: NodeJS.ProcessEnv;
   private plane?: Promise<{ plane: DataPlane; artifacts: RunArtifacts }>;
   /** Runs whose fingerprints this worker's curators were found to match: curators never change in a process. */
@@ -70,6 +73,7 @@ export class ActivityDeps {
     // only provider keys still runs on the deployment's store and database.
     this.env = options.env ? { ...process.env, ...options.env } : process.env;
     const env = this.env;
+    this.probeLimits = !probesOff(env);
     this.limiters = new LimiterPool(() => openLimitWindow(this.cache.limitsDb, env));
   }
 

@@ -18,7 +18,9 @@ import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
 import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
-import { admit } from '../requests/admit';
+import { admit, limitsProbe } from '../requests/admit';
+import { LIMITS_PROBE_EVENT, type ProbeOutcome } from '../limits/limits-probe';
+import { rateBucket } from '../limits/bucket';
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
@@ -182,6 +184,20 @@ async function callRequests(
   const bucket = deps.limiters.get(curator, client.baseURL, task.maxConcurrentRequests, providerOf(curator));
   const job = deps.limiters.jobSlots<{ index: number; error: RequestError }>(task.jobId, task.maxConcurrentRequests);
   const jobSlots = job.gate;
+  const logger = Context.current().log;
+  const probe = deps.probeLimits
+    ? limitsProbe(
+        client,
+        curator,
+        (text) => deps.providers.redact(text),
+        (line) => logger.info(line)
+      )
+    : undefined;
+  // Kept out of the paid requests' accounting, but in the run's history (`curator show`).
+  const probed = (outcome: ProbeOutcome) =>
+    void s.plane.metadata
+      .event(task.runHash, LIMITS_PROBE_EVENT, null, { bucket: rateBucket(curator, client.baseURL), outcome })
+      .catch(() => undefined);
   const accept = answerAcceptor(curator);
   const timeoutMs = curator.backend?.requestTimeoutMs ?? defaultRequestTimeoutMs(curator.model);
   const signal = cancellationSignal();
@@ -273,7 +289,12 @@ async function callRequests(
     if (!request) {
       record = { ...base, ok: false, error: errors.get(i)! };
     } else {
-      const permit = await admit(request, { job, bucket, signal: admission }, signal, () => slot('held'));
+      const permit = await admit(
+        request,
+        { job, bucket, signal: admission, probe: probe && { ...probe, ended: probed } },
+        signal,
+        () => slot('held')
+      );
       // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
       if (!permit) return undefined;
       // The job stopped while this request waited (a fatal error of another request): it is not sent.

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { REUSED_EVENT } from '../requests/reuse';
+import { LIMITS_PROBE_EVENT } from '../limits/limits-probe';
 import { openObjectStore } from '../storage/object-store/storage-location';
 import { readArrowRows } from '../storage/arrow';
 import { CacheLayout, defaultCacheDir } from '../storage/cache-dir';
@@ -54,7 +55,8 @@ export async function formatRun(db: MetadataStore, run: RunRecord): Promise<stri
     .filter(([k]) => k !== 'prompt_func')
     .map(([k, v]) => `${k.padEnd(24)} ${v === null ? '' : String(v)}`);
   const events = (await db.events(run.run_hash)).map(
-    (e) => `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}${e.event === REUSED_EVENT && e.detail ? `  ${e.detail}` : ''}`
+    (e) =>
+      `  ${e.at}  ${e.event}  ${e.workflow_id ?? ''}${(e.event === REUSED_EVENT || e.event === LIMITS_PROBE_EVENT) && e.detail ? `  ${e.detail}` : ''}`
   );
   return [...lines, `${'prompt_func'.padEnd(24)} ${run.prompt_func.split('\n')[0]}…`, 'history:', ...events].join('\n');
 }

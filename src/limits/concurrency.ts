@@ -98,6 +98,11 @@ export class ConcurrencyController {
     this.roundWindow = this.window;
   }
 
+  /** Whether an answer measured the latency (before, the target assumes {@link INITIAL_LATENCY_MS} or more). */
+  get latencyKnown(): boolean {
+    return this.measured;
+  }
+
   /** A job allows more in flight than the ceiling so far. */
   raiseCeiling(ceiling: number): void {
     this.ceiling = Math.max(this.ceiling, ceiling);
@@ -105,10 +110,13 @@ export class ConcurrencyController {
 
   /**
    * Requests to keep in flight. `requestsPerSecond` is the paced rate when a limit is known (undefined otherwise).
+   * `unansweredMs`: how long the oldest request has been waiting for an answer; before any answer came back, the
+   * latency is at least that (the limits probe opens a bucket before its first answer, see `limits-probe.ts`).
    */
-  target(requestsPerSecond: number | undefined): number {
+  target(requestsPerSecond: number | undefined, unansweredMs = 0): number {
     if (requestsPerSecond === undefined) return Math.max(1, Math.min(this.ceiling, Math.round(this.window)));
-    const need = (requestsPerSecond * this.latencyMs) / 1000;
+    const latencyMs = this.measured ? this.latencyMs : Math.max(this.latencyMs, unansweredMs);
+    const need = (requestsPerSecond * latencyMs) / 1000;
     const wanted = Math.ceil(need * HEADROOM) + SPARE;
     // Congestion trims the headroom, never below what the limit needs.
     const trimmed = this.probing ? wanted : Math.min(wanted, Math.max(Math.ceil(need) + SPARE, this.window));

@@ -8,6 +8,7 @@ import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
 import { RateLimiter } from './rate-limiter';
+import { LimitsProbe } from './limits-probe';
 import type { LimitWindow } from './limit-window';
 import { SharedWindow } from './shared-window';
 import type { Cost, Limits } from './window';
@@ -45,6 +46,8 @@ export interface BucketLimiter {
   outputs: OutputEstimator;
   /** Whether the endpoint has answered at least once in this process. */
   answered: boolean;
+  /** The bucket's limits probe: sent by the first request while no limit is known (see `limits-probe.ts`). */
+  probe: LimitsProbe;
   /** The cost to reserve before sending: the input estimate plus the expected output. */
   estimate(request: ProviderRequest): Cost;
 }
@@ -102,6 +105,7 @@ export class LimiterPool {
         limiter,
         outputs,
         answered: false,
+        probe: new LimitsProbe(key, limiter),
         estimate: (request) => ({
           requests: 1,
           input: tokens.estimateInputTokens(request),

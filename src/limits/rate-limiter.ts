@@ -60,6 +60,8 @@ export interface LimiterLoad {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Before any answer, after the limits probe, how often waiters are let in as the target grows (see `probed`). */
+const UNANSWERED_PUMP_MS = 250;
 /** A used-up budget back within this long does not pause a paced bucket (see `rateLimited`). */
 const PACED_REFUSAL_MS = 1000;
 /** The window's totals (to spot other machines' use in the headers) are read at most this often. */
@@ -97,8 +99,10 @@ export class RateLimiter {
   /** Writes of this process's requests, held to the pace's share of any second by the time they leave. */
   private readonly wire = new WireGate(() => this.wirePerSecond());
   private consecutive429 = 0;
-  /** Whether the provider has answered any request of this bucket in this process. */
+  /** Whether the provider has answered any request of this bucket in this process (or its limits probe). */
   private answeredOnce = false;
+  /** When this process sent the bucket's first request: before any answer, the latency is at least its age. */
+  private firstSentAt?: number;
   private learnedFromHeaders?: Limits;
   private admission: Promise<unknown> = Promise.resolve();
   /** Admissions queued behind `admission`; with none, a request may be admitted at once. */
@@ -145,13 +149,36 @@ export class RateLimiter {
   }
 
   /**
-   * Requests this process keeps in flight now. Until an answer came back, one request goes at a time: its headers
-   * tell the limits (no probe request is wasted), and a wrong key or model costs one request, not a queue of them.
+   * Requests this process keeps in flight now. Until an answer (or the limits probe's headers) came back, one request
+   * goes at a time: its headers tell the limits, and a wrong key or model costs one request, not a queue of them.
    */
   concurrencyTarget(): number {
     if (!this.answeredOnce) return 1;
     const limits = this.limits();
-    return this.controller.target(this.requestRate(limits));
+    const unanswered = this.firstSentAt === undefined ? 0 : Date.now() - this.firstSentAt;
+    return this.controller.target(this.requestRate(limits), unanswered);
+  }
+
+  /** Whether a limits probe would help: nothing answered in this process and no limit known, learned or configured. */
+  wantsLimits(): boolean {
+    return !this.answeredOnce && !hasLimits(this.limits());
+  }
+
+  /**
+   * The provider answered the bucket's limits probe (`limits-probe.ts`): its headers are learned as an answer's are,
+   * and the key and model are good, so the bucket leaves its one request at a time at once.
+   */
+  probed(headers: HeaderSource): void {
+    this.observe(headers);
+    this.answeredOnce = true;
+    this.slots.pump();
+    // Until an answer measures the latency, the target grows with the first request's age and no answer lets the
+    // waiters in: they are let in as it grows, until an answer comes or nothing is left to send.
+    const grow = setInterval(() => {
+      if (this.controller.latencyKnown || (this.slots.inUse === 0 && this.slots.waiting === 0)) clearInterval(grow);
+      else this.slots.pump();
+    }, UNANSWERED_PUMP_MS);
+    grow.unref();
   }
 
   /** A job allows more requests in flight than the ceiling so far; each job's own bound is kept by its gate. */
@@ -258,6 +285,7 @@ export class RateLimiter {
 
   private permit(ref: SendRef): Permit {
     const sentAt = Date.now();
+    this.firstSentAt ??= sentAt;
     const epoch = this.controller.epoch;
     const inFlightAtSend = this.slots.inUse;
     let done = false;

@@ -27,6 +27,7 @@ import { wireOptions } from './http-transport';
 import type { ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { anthropicMediaTokens, anthropicMessages } from './anthropic-content';
+import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import { contentText } from './content';
 import { ANTHROPIC_MAX_IMAGE_BYTES, ANTHROPIC_MAX_REQUEST_BYTES } from '../simulator/anthropic-media';
 import { DEFAULT_ANTHROPIC_MAX_TOKENS } from '../defaults';
@@ -46,6 +47,8 @@ const FINISH: Record<string, FinishReason> = {
 export class AnthropicProvider implements ProviderClient {
   readonly provider = 'anthropic' as const;
   private readonly client: Anthropic;
+  /** The client of limits probes (see `probeLimits`). */
+  private streaming?: Anthropic;
 
   constructor(
     readonly baseURL: string,
@@ -53,6 +56,18 @@ export class AnthropicProvider implements ProviderClient {
     fetch?: typeof globalThis.fetch
   ) {
     this.client = new Anthropic({ apiKey, baseURL, maxRetries: 0, fetch });
+  }
+
+  async probeLimits(model: string, options: CallOptions): Promise<Headers | undefined> {
+    // Through the global fetch, which hands over the headers as they come (see OpenAIProvider.probeLimits).
+    this.streaming ??= this.client.withOptions({ fetch: globalThis.fetch });
+    const { data, response } = await this.streaming.messages
+      .create(
+        { model, max_tokens: 1, messages: [{ role: 'user', content: PROBE_PROMPT }], stream: true },
+        { signal: options.signal, timeout: options.timeoutMs }
+      )
+      .withResponse();
+    return probeHeaders(response, data);
   }
 
   async call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {

@@ -22,6 +22,7 @@ import { wireOptions } from './http-transport';
 import type { MediaLimits, ProviderModule } from './provider';
 import { chatInputTokens, tokensFromLength } from './tokens';
 import { openaiMediaTokens, openaiMessages } from './openai-content';
+import { PROBE_PROMPT, probeHeaders } from './limits-probe';
 import { OPENAI_MAX_IMAGE_BYTES } from '../simulator/openai-media';
 import { engineHeaders, type RateLimitHeaderDialect } from './header-dialects';
 import type { ProviderPreset, StructuredOutputMethod } from './presets';
@@ -35,6 +36,8 @@ const TOKENIZE_UP_TO_CHARS = 32_768;
 export class OpenAIProvider implements ProviderClient {
   readonly provider = 'openai' as const;
   private readonly client: OpenAI;
+  /** The client of limits probes (see `probeLimits`). */
+  private streaming?: OpenAI;
 
   constructor(
     readonly baseURL: string,
@@ -61,6 +64,20 @@ export class OpenAIProvider implements ProviderClient {
       requestId: request_id ?? undefined,
       headers: engineHeaders(this.dialect, response.headers),
     };
+  }
+
+  async probeLimits(model: string, options: CallOptions): Promise<Headers | undefined> {
+    // Through the global fetch: the engine's own reads the whole answer before resolving (http-transport.ts), and a
+    // probe wants the headers as they come. One probe per bucket and process: its cost does not matter.
+    this.streaming ??= this.client.withOptions({ fetch: globalThis.fetch });
+    const { data, response } = await this.streaming.chat.completions
+      .create(
+        { model, messages: [{ role: 'user', content: PROBE_PROMPT }], stream: true },
+        { signal: options.signal, timeout: options.timeoutMs }
+      )
+      .withResponse();
+    const headers = probeHeaders(response, data);
+    return headers && engineHeaders(this.dialect, headers);
   }
 }
 

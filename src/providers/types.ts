@@ -69,6 +69,14 @@ export interface ProviderClient {
   /** Sends one request and maps the answer; throws what `classify` understands when it fails. */
   call(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer>;
   /**
+   * Sends the smallest streamed request for `model` (one user message, "hi") and resolves with the response headers
+   * as soon as they arrive, giving up the rest of the stream at once: the rate limiter learns a bucket's limits from
+   * them within a time to first token rather than a whole answer's latency (`src/limits/limits-probe.ts`). Resolves
+   * to undefined when the server answered but not with a stream (nothing is learned then). Throws as `call` does, so
+   * `classify` understands its errors. Optional: a client without it is never probed.
+   */
+  probeLimits?(model: string, options: CallOptions): Promise<Headers | undefined>;
+  /**
    * What a failed call means: retry later, fail the request, or stop the job.
    * @defaultValue `classifyError`, for errors shaped as the `openai` and `@anthropic-ai/sdk` SDKs throw them
    */

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProviderClient } from './types';
+import type { CallOptions, ProviderClient } from './types';
 
 /** A request waits this long before its process reports it. */
 export const REPORT_AFTER_MS = 10_000;
@@ -47,6 +47,8 @@ export class WaitingRequests {
       provider: client.provider,
       baseURL: client.baseURL,
       ...(client.classify ? { classify: (err: unknown) => client.classify!(err) } : {}),
+      // A limits probe is not a request of any job: it is not shown as one waiting.
+      ...(client.probeLimits ? { probeLimits: (model: string, o: CallOptions) => client.probeLimits!(model, o) } : {}),
       call: async (request, options) => {
         const done = this.sent(bucket, options.timeoutMs);
         try {

@@ -23,6 +23,7 @@ import { formatRfc3339, type Dimension, type DimensionState, type Rejection, typ
 import { charsForTokens, contentText, promptTokens, textTokens } from './tokens';
 import { anthropicMediaError, anthropicPartTokens } from './anthropic-media';
 import { thinkingBlock } from './reasoning';
+import { anthropicStreamEvents } from './streaming';
 
 /** One organisation id per process, like a real account. */
 const ORGANIZATION_ID = randomUUID();
@@ -343,6 +344,8 @@ export const anthropic: ProviderAdapter = {
     };
   },
 
+  streamEvents: (generated) => anthropicStreamEvents(generated),
+
   statusError(fault, ctx) {
     const type = fault.type ?? errorType(fault.status);
     const headers = faultHeaders(fault);
@@ -410,14 +413,6 @@ function validateCreate(body: Body, ctx: RequestContext): JsonReply | undefined 
   }
   if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens) || body.max_tokens < 1) {
     return error(400, 'invalid_request_error', 'max_tokens: Input should be greater than or equal to 1', ctx);
-  }
-  if (body.stream === true) {
-    return error(
-      400,
-      'invalid_request_error',
-      'stream: the simulator does not support streaming; send the request with stream: false.',
-      ctx
-    );
   }
   const choice = body.tool_choice;
   if (isRecord(choice) && choice.type === 'tool' && forcedTool(body) === undefined) {

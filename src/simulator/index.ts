@@ -15,6 +15,7 @@ export type {
   BatchOptions,
   FaultRule,
   FaultSpec,
+  FirstTokenOptions,
   LatencySpec,
   RateLimitOptions,
   RecordedRequest,
@@ -27,5 +28,6 @@ export type {
 export { SIM_HEADER_DIALECTS, type SimHeaderDialect } from './header-dialects';
 export { parseDirectives, type Directive } from './faults';
 export { formatGoDuration, formatRfc3339 } from './rate-limits';
+export { firstTokenMs } from './streaming';
 export { latencySampler, logNormal, type LatencySampler } from './latency';
 export { generateFromSchema, Rng } from './answers';

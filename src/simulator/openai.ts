@@ -21,6 +21,7 @@ import {
   type ProviderAdapter,
   type RequestContext,
 } from './provider';
+import { openaiStreamEvents } from './streaming';
 import { formatGoDuration, type Rejection, type Snapshot } from './rate-limits';
 import { charsForTokens, contentText, promptTokens, textTokens } from './tokens';
 
@@ -334,13 +335,11 @@ export const openai: ProviderAdapter = {
         );
       }
     }
-    if (body.stream === true) {
-      return error(
-        400,
-        'The simulator does not support streaming; send the request with stream: false.',
-        'invalid_request_error',
-        'stream',
-        'unsupported_value'
+    if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
+      return invalid(
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        'stream_options',
+        'invalid_value'
       );
     }
     return validateFeatures(body);
@@ -392,6 +391,8 @@ export const openai: ProviderAdapter = {
       cost: { input, output: completionTokens },
     };
   },
+
+  streamEvents: openaiStreamEvents,
 
   statusError(fault, ctx, snapshot) {
     const model = ctx.model ?? 'unknown';

@@ -50,6 +50,8 @@ export interface ProviderAdapter {
   /** All message contents (and any system prompt) joined with `"\n"`. */
   promptText(body: Body): string;
   generate(body: Body, ctx: RequestContext, fault: AnswerFault | undefined): Generated;
+  /** The server-sent events of a generated answer, for a request with `stream: true` (see `streaming.ts`). */
+  streamEvents(generated: Body, request: Body): string[];
   /** The error response for a `{ status }` fault. */
   statusError(fault: Extract<FaultSpec, { status: number }>, ctx: RequestContext, snapshot: Snapshot): JsonReply;
   /** The 429 for a request over an enforced limit. */

@@ -18,6 +18,7 @@ import { createLimiter } from './enforcement';
 import { FaultBook, isStatusFault } from './faults';
 import { latencySampler, type LatencySampler } from './latency';
 import { inDialect } from './header-dialects';
+import { firstTokenMs } from './streaming';
 import { openai } from './openai';
 import { isRecord, type JsonReply, type ProviderAdapter, type RequestContext } from './provider';
 import { limitSettings, type Limiter, type LimitSettings, type Snapshot } from './rate-limits';
@@ -37,6 +38,16 @@ type Outcome =
       delayMs: number;
     }
   | { kind: 'raw'; status: number; text: string; headers: Record<string, string>; snapshot?: Snapshot; delayMs: number }
+  /** A streamed answer: the headers after `firstTokenMs`, then `events` spread until `delayMs`. */
+  | {
+      kind: 'stream';
+      status: number;
+      events: string[];
+      headers: Record<string, string>;
+      snapshot?: Snapshot;
+      firstTokenMs: number;
+      delayMs: number;
+    }
   | { kind: 'drop'; delayMs: number };
 
 /** Sleeps that `close()` can cut short, so a slow fault never keeps the process alive. */
@@ -256,11 +267,13 @@ class SimulatorServer {
     }
     if (isRecord(body) && typeof body.model === 'string') record.model = ctx.model = body.model;
     if (isRecord(body)) record.params = paramsOf(body);
+    if (isRecord(body) && body.stream === true) record.stream = true;
 
     const outcome = this.decide(adapter, ctx, req, body, record.prompt, tooLarge, receivedAt, snapshot);
     record.status = outcome.kind === 'drop' ? 0 : outcome.status;
     this.record(record);
-    return this.respond(res, adapter, ctx, receivedAt, outcome);
+    await this.respond(res, adapter, ctx, receivedAt, outcome);
+    record.endedAt = Date.now();
   }
 
   /** The Files and Batches endpoints: authenticated like completions, then handled by the batch store. */
@@ -423,6 +436,17 @@ class SimulatorServer {
         delayMs,
       };
     }
+    if (body.stream === true) {
+      return {
+        kind: 'stream',
+        status: 200,
+        events: adapter.streamEvents(generated.body, body),
+        headers: {},
+        snapshot: snapshot(),
+        firstTokenMs: firstTokenMs(delayMs, this.options.firstToken) + extra,
+        delayMs: delayMs + extra,
+      };
+    }
     return {
       kind: 'json',
       status: 200,
@@ -476,14 +500,14 @@ class SimulatorServer {
     receivedAt: number,
     outcome: Outcome
   ): Promise<void> {
-    await this.sleeper.sleep(outcome.delayMs);
+    await this.sleeper.sleep(outcome.kind === 'stream' ? outcome.firstTokenMs : outcome.delayMs);
     if (this.closing || outcome.kind === 'drop') {
       res.socket?.destroy();
       res.destroy();
       return;
     }
     if (res.destroyed || res.writableEnded) return;
-    const text = outcome.kind === 'json' ? JSON.stringify(outcome.body) : outcome.text;
+    const text = outcome.kind === 'json' ? JSON.stringify(outcome.body) : outcome.kind === 'raw' ? outcome.text : '';
     const extra = { ...outcome.headers };
     if (this.options.omitRateLimitHeaders === true || this.options.capacity !== undefined) {
       for (const name of Object.keys(extra)) if (/^(x-|anthropic-)ratelimit-/.test(name)) delete extra[name];
@@ -492,12 +516,35 @@ class SimulatorServer {
       'content-type': 'application/json',
       ...adapter.commonHeaders(ctx, outcome.snapshot, Date.now() - receivedAt),
       ...extra,
-      'content-length': String(Buffer.byteLength(text)),
     };
+    if (outcome.kind === 'stream') {
+      headers['content-type'] = 'text/event-stream; charset=utf-8';
+      headers['cache-control'] = 'no-cache';
+    } else headers['content-length'] = String(Buffer.byteLength(text));
     const dialect = this.options.rateLimitHeaderDialect;
     if (dialect !== undefined && adapter === openai) headers = inDialect(dialect, headers);
     res.writeHead(outcome.status, headers);
+    if (outcome.kind === 'stream') return this.stream(res, outcome.events, outcome.delayMs - outcome.firstTokenMs);
     res.end(text);
+  }
+
+  /**
+   * Writes a stream's events spread evenly over `spanMs`. A client that goes away mid-stream leaves the rest unsent:
+   * the request was received, admitted and counted, as a provider counts it.
+   */
+  private async stream(res: ServerResponse, events: string[], spanMs: number): Promise<void> {
+    res.flushHeaders();
+    const gap = events.length > 1 ? Math.max(0, spanMs) / (events.length - 1) : 0;
+    for (let i = 0; i < events.length; i++) {
+      if (i > 0) await this.sleeper.sleep(gap);
+      if (this.closing) {
+        res.destroy();
+        return;
+      }
+      if (res.destroyed || res.writableEnded) return;
+      res.write(events[i]);
+    }
+    res.end();
   }
 
   private control(method: string, path: string, url: URL, res: ServerResponse): void {

@@ -49,6 +49,30 @@ export interface SimulatorOptions {
   rateLimitHeaderDialect?: SimHeaderDialect;
   /** The batch APIs (OpenAI Files and Batches, Anthropic Message Batches). */
   batches?: BatchOptions;
+  /**
+   * Streamed requests (`stream: true`): when the status and headers go out, as a share of the drawn latency bounded
+   * to a few hundred milliseconds; the answer's events follow, spread until the drawn latency.
+   * @defaultValue `{ share: 0.1, maxMs: 300 }`
+   */
+  firstToken?: FirstTokenOptions;
+}
+
+/**
+ * When a streamed response's headers go out: a share of the request's drawn latency, at most `maxMs`. Real providers
+ * send the headers with the first token, a few hundred milliseconds after the request for most models, whatever the
+ * length of the answer.
+ */
+export interface FirstTokenOptions {
+  /**
+   * The share of the drawn latency before the first token.
+   * @defaultValue 0.1
+   */
+  share?: number;
+  /**
+   * The most time before the first token, in ms.
+   * @defaultValue 300
+   */
+  maxMs?: number;
 }
 
 /**
@@ -244,6 +268,11 @@ export interface SimulatorStats {
 export interface RecordedRequest {
   /** When it was received, in ms since the epoch. */
   at: number;
+  /**
+   * When its response was over (its last byte written, or the client gone mid-stream), in ms since the epoch; unset
+   * while it is in flight and for requests answered inside a provider batch.
+   */
+  endedAt?: number;
   provider: SimProvider;
   /** URL path, e.g. `/v1/chat/completions`. */
   path: string;
@@ -253,6 +282,8 @@ export interface RecordedRequest {
   status: number;
   /** The provider batch that carried the request, for requests answered inside a batch. */
   batchId?: string;
+  /** Whether the request asked for a streamed answer (`stream: true`). */
+  stream?: boolean;
   /** The SDK's `X-Stainless-Retry-Count` header: 0 on the first attempt, 1 on the first retry, … */
   retryCount?: number;
   model?: string;

@@ -1,5 +1,6 @@
 /** The `curator` command line in a child process, as a user runs it, with its output collected as it comes. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import './probe-off';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -5,6 +5,7 @@
  * with an empty 200 body. Structured-output requests get `{"title", "poem", "mood"}` with the prompt as the poem.
  */
 import { createServer, type ServerResponse } from 'node:http';
+import './probe-off';
 import type { AddressInfo } from 'node:net';
 
 export interface FaultServer {

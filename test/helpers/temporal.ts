@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CURATOR_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
 import { findTemporalCli } from '../../src/temporal/cli-path';
+import './probe-off';
 
 export async function startTemporal(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();

@@ -1,9 +1,10 @@
 /**
  * At the provider's limit, on a real dev server against each enforcement mode of the simulator: OpenAI's per-second
  * quantization, Anthropic's token bucket, transient 429s and 529s with budget left, a server of limited capacity
- * without headers, and two workers sharing one bucket. Small jobs with short latencies; the assertions are counts, never timings: every row answered
- * once (nothing lost, nothing paid twice), refusals within a bound the old engine exceeded, no pause of the model for
- * refusals that came with budget left.
+ * without headers, two workers sharing one bucket, and the limits probe that learns a new bucket's limits from a
+ * streamed answer's headers. Small jobs with short latencies; the assertions are counts, never timings: every row
+ * answered once (nothing lost, nothing paid twice), refusals within a bound the old engine exceeded, no pause of the
+ * model for refusals that came with budget left.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import { pgQuery } from '../helpers/pg-query';
 import { createWorker, curate, defineCurator } from '../../src';
 import { rateBucket } from '../../src/limits/bucket';
+import { LIMITS_PROBE_EVENT } from '../../src/limits/limits-probe';
+import { withMetadata } from '../helpers/backends';
 import { SharedWindow } from '../../src/limits/shared-window';
 import type { SimulatorOptions } from '../../src/simulator';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -226,6 +229,65 @@ describe('at the limit', () => {
       assert.ok(Math.max(...sim.stats.admittedPerSecond.values()) <= 100);
     } finally {
       second.shutdown();
+      await running;
+    }
+  });
+
+  test('the limits probe: one streamed request tells the limits, and the job does not wait for a first answer', async () => {
+    // A worker of its own with the probe on (the test helpers turn it off for the exact call counts of other tests).
+    const probing = defineCurator({
+      name: 'limits-probe',
+      model: 'gpt-4o-mini-probe',
+      prompt: (row: Item) => `Limits probe item ${row.id}`,
+      parse: (row: Item, answer: string) => ({ id: row.id, answer }),
+    });
+    const worker = await createWorker({
+      connection: stack.env.nativeConnection,
+      taskQueue: `${TASK_QUEUE}-probe`,
+      cacheDir: stack.cacheDir,
+      curators: [probing],
+      env: { ...stack.providerEnv, CURATOR_PROBE_LIMITS: 'on' },
+    });
+    const running = worker.run();
+    try {
+      const { sim } = stack;
+      // Answers take 1-1.5 s; a stream's headers come after a tenth of that.
+      sim.setOptions({ latencyMs: { min: 1000, max: 1500 }, rateLimits: { rpm: 30_000 }, transient: undefined });
+      sim.reset();
+      const n = 100;
+      const dataset = Array.from({ length: n }, (_, id) => ({ id }));
+      const result = await curate(stack.client, probing.name, {
+        dataset,
+        taskQueue: `${TASK_QUEUE}-probe`,
+        cacheDir: stack.cacheDir,
+        batchSize: 50,
+      });
+      const requests = sim.stats.requests.filter((r) => r.model === probing.model);
+      const probes = requests.filter((r) => r.stream === true);
+      const rows = requests.filter((r) => r.stream !== true);
+      assert.equal(probes.length, 1, 'one probe');
+      assert.equal(probes[0]!.prompt, 'hi');
+      assert.equal(probes[0]!.status, 200);
+      // Not a request of the run: nothing lost, nothing paid twice, the probe not among the run's requests.
+      assert.equal(result.stats.total, n);
+      assert.equal(result.stats.succeeded, n);
+      assert.equal(rows.length, n, 'one call per row');
+      assert.equal(new Set(rows.map((r) => r.prompt)).size, n, 'every row answered once');
+      // Without the probe, the second request goes only once the first is answered. With it, the rest go as soon as
+      // the probe's headers came, while the first is still in flight.
+      const first = rows.reduce((a, b) => (b.at < a.at ? b : a));
+      const beforeFirstAnswer = rows.filter((r) => r.at < first.endedAt!).length;
+      console.log(`probe: ${n} rows, ${beforeFirstAnswer} sent before the first answer`);
+      assert.ok(beforeFirstAnswer > n / 2, `${beforeFirstAnswer} sent before the first answer`);
+      // Visible in the run's history.
+      const events = await withMetadata(stack.cacheDir, (db) => db.events(result.runHash));
+      const probeEvent = events.find((e) => e.event === LIMITS_PROBE_EVENT);
+      assert.deepEqual(JSON.parse(probeEvent!.detail!), {
+        bucket: rateBucket({ provider: 'openai', model: probing.model }, sim.openaiBaseURL),
+        outcome: 'learned',
+      });
+    } finally {
+      worker.shutdown();
       await running;
     }
   });
