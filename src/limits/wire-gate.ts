@@ -29,8 +29,14 @@ const CATCH_UP = 1.1;
 /** Writes are let out in small groups rather than one timer each. */
 const MIN_WAIT_MS = 4;
 
+/**
+ * Tells the gate that a write left later than the task it was let out in, at `at`: its connection was still being
+ * opened, and the HTTP client writes once it is.
+ */
+export type LateWrite = (at: number) => void;
+
 interface Waiting {
-  go: () => void;
+  go: (late: LateWrite) => void;
   gone: boolean;
 }
 
@@ -67,8 +73,8 @@ export class WireGate {
    * Calls `write` (which must start the request's write synchronously) in a turn of its own once the last second
    * has room for it; rejects with the signal's reason if the signal aborts first.
    */
-  send<T>(write: () => Promise<T>, signal?: AbortSignal | null): Promise<T> {
-    if (this.perSecond() === undefined && this.waiting === 0) return write();
+  send<T>(write: (late: LateWrite) => Promise<T>, signal?: AbortSignal | null): Promise<T> {
+    if (this.perSecond() === undefined && this.waiting === 0) return write(() => undefined);
     signal?.throwIfAborted();
     // The first writes start the spreading, with no burst saved up: thousands of requests wait for the first turn.
     if (this.at === 0) {
@@ -82,9 +88,9 @@ export class WireGate {
       };
       const waiting: Waiting = {
         gone: false,
-        go: () => {
+        go: (late) => {
           signal?.removeEventListener('abort', onAbort);
-          write().then(resolve, reject);
+          write(late).then(resolve, reject);
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -94,6 +100,22 @@ export class WireGate {
         setImmediate(this.pump);
       }
     });
+  }
+
+  /**
+   * A write counted at `stamp` left at `at`: its count moves to then (any write counted at `stamp` stands for it), so a
+   * second of writes on new connections is counted as the provider sees it. One already out of the last second stays
+   * out.
+   */
+  private moveLate(stamp: number, at: number): void {
+    if (at <= stamp) return;
+    let k = this.sent.length - 1;
+    while (k >= this.head && this.sent[k]! > stamp) k--;
+    if (k < this.head || this.sent[k] !== stamp) return;
+    this.sent.splice(k, 1);
+    let j = this.sent.length;
+    while (j > this.head && this.sent[j - 1]! > at) j--;
+    this.sent.splice(j, 0, at);
   }
 
   /**
@@ -129,6 +151,9 @@ export class WireGate {
     }
     this.at = now;
     const first = this.sent.length;
+    // When this pump's writes are counted as gone, for those that report leaving later (see `moveLate`).
+    const batch = { end: now, done: false, early: [] as number[] };
+    const late: LateWrite = (at) => (batch.done ? this.moveLate(batch.end, at) : batch.early.push(at));
     while (this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead]!;
       if (next.gone) {
@@ -149,12 +174,15 @@ export class WireGate {
       }
       this.queueHead++;
       this.sent.push(now);
-      next.go();
+      next.go(late);
     }
     // The writes leave when this task ends (the HTTP client writes in `process.nextTick`): count them from then, or a
     // long run of writes would leave the second before it really did.
     const end = this.now();
     for (let k = first; k < this.sent.length; k++) this.sent[k] = end;
+    batch.end = end;
+    batch.done = true;
+    for (const at of batch.early) this.moveLate(end, at);
     if (this.head > 1024 && this.head * 2 > this.sent.length) {
       this.sent = this.sent.slice(this.head);
       this.head = 0;

@@ -17,7 +17,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { WIRE_GATE, type WireGate } from '../limits/wire-gate';
+import { WIRE_GATE, type LateWrite, type WireGate } from '../limits/wire-gate';
 
 type Fetch = typeof globalThis.fetch;
 
@@ -64,10 +64,14 @@ export function wireOptions(gate: WireGate | undefined): Pick<RequestInit, never
  */
 export const bufferedFetch: Fetch = (input, init) => {
   const gate = (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
-  return gate ? gate.send(() => directFetch(input, init), init?.signal) : directFetch(input, init);
+  return gate ? gate.send((late) => directFetch(input, init, late), init?.signal) : directFetch(input, init);
 };
 
-const directFetch: Fetch = (input, init) => {
+function directFetch(
+  input: Parameters<Fetch>[0],
+  init: Parameters<Fetch>[1],
+  late?: LateWrite
+): ReturnType<Fetch> {
   const body = init?.body;
   if (typeof input !== 'string' && !(input instanceof URL)) return fetch(input, init);
   if (body !== undefined && body !== null && typeof body !== 'string') return fetch(input, init);
@@ -79,9 +83,10 @@ const directFetch: Fetch = (input, init) => {
     outgoingHeaders(init?.headers, url),
     body ?? undefined,
     init?.signal,
-    0
+    0,
+    late
   );
-};
+}
 
 function send(
   url: URL,
@@ -90,7 +95,9 @@ function send(
   headers: Record<string, string>,
   body: string | undefined,
   signal: AbortSignal | null | undefined,
-  redirects: number
+  redirects: number,
+  /** Told when the request leaves later than now, on a connection still being opened (see `limits/wire-gate.ts`). */
+  late?: LateWrite
 ): Promise<Response> {
   const protocol = url.protocol as keyof typeof agents;
   const client = protocol === 'https:' ? https : http;
@@ -158,6 +165,11 @@ function send(
       }
     );
     req.on('error', fail);
+    if (late) {
+      req.once('socket', (socket) => {
+        if (socket.connecting) socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => late(Date.now()));
+      });
+    }
     req.end(body);
   });
 }

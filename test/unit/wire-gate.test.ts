@@ -69,6 +69,21 @@ describe('WireGate', () => {
     assert.ok(sinceFirst < 960, `written ${sinceFirst.toFixed(0)} ms after the first: the refused place was not given back`);
   });
 
+  test('a write that left late (its connection was still opening) counts in the second from when it left', async () => {
+    const gate = new WireGate(() => 4);
+    const at: number[] = [];
+    const sends = Array.from({ length: 5 }, (_, k) =>
+      gate.send(async (late) => {
+        at.push(performance.now());
+        // The first write's connection opened 400 ms after the gate let it out.
+        if (k === 0) late(Date.now() + 400);
+      })
+    );
+    await Promise.all(sends);
+    // Four fill the second; the fifth waits for the oldest to leave it: the second write, not the late first.
+    assert.ok(at[4]! - at[0]! >= 1150, `the fifth went ${(at[4]! - at[0]!).toFixed(0)} ms after the first`);
+  });
+
   test('a request aborted while it waits is never written, and the others still go', async () => {
     const gate = new WireGate(() => 10);
     const abort = new AbortController();
