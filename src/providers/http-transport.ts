@@ -21,10 +21,13 @@ import { WIRE_GATE, type LateWrite, type WireGate } from '../limits/wire-gate';
 
 type Fetch = typeof globalThis.fetch;
 
-/** Which HTTP client the provider calls use, from the worker's environment: ours unless `CURATOR_HTTP_CLIENT=fetch`. */
-export function providerFetch(env: NodeJS.ProcessEnv = process.env): Fetch | undefined {
+/**
+ * Which HTTP client the provider calls use, from the worker's environment: ours unless `CURATOR_HTTP_CLIENT=fetch`
+ * (the global `fetch`, its requests still let out by their wire gate).
+ */
+export function providerFetch(env: NodeJS.ProcessEnv = process.env): Fetch {
   const choice = env.CURATOR_HTTP_CLIENT;
-  if (choice === 'fetch') return undefined;
+  if (choice === 'fetch') return gatedFetch;
   if (choice !== undefined && choice !== '' && choice !== 'node') {
     throw new Error(`CURATOR_HTTP_CLIENT must be "node" (the default) or "fetch", got "${choice}"`);
   }
@@ -65,6 +68,12 @@ export function wireOptions(gate: WireGate | undefined): Pick<RequestInit, never
 export const bufferedFetch: Fetch = (input, init) => {
   const gate = (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
   return gate ? gate.send((late) => directFetch(input, init, late), init?.signal) : directFetch(input, init);
+};
+
+/** The global `fetch`, a request that carries a wire gate let out when its gate lets it (written by undici soon after). */
+export const gatedFetch: Fetch = (input, init) => {
+  const gate = (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
+  return gate ? gate.send(() => fetch(input, init), init?.signal) : fetch(input, init);
 };
 
 function directFetch(

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import OpenAI, { toFile } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { bufferedFetch, providerFetch, wireOptions } from '../../src/providers/http-transport';
+import { bufferedFetch, gatedFetch, providerFetch, wireOptions } from '../../src/providers/http-transport';
 import type { WireGate } from '../../src/limits/wire-gate';
 import { classifyError } from '../../src/providers/outcome';
 import { ProviderPool } from '../../src/providers';
@@ -125,6 +125,9 @@ describe('same as the global fetch, against the simulator', () => {
     assert.equal(gated, 1);
     await openai(bufferedFetch).chat.completions.create(ask('not gated'));
     assert.equal(gated, 1);
+    // The global fetch, when asked for, is let out by the gate too.
+    await openai(gatedFetch).chat.completions.create(ask('gated, global fetch'), { fetchOptions: wireOptions(gate) });
+    assert.equal(gated, 2);
   });
 
   test('Anthropic: the answer and usage', async () => {
@@ -321,7 +324,7 @@ describe('choosing the HTTP client', () => {
   test('ours by default, the global fetch on request, and a clear error otherwise', () => {
     assert.equal(providerFetch({}), bufferedFetch);
     assert.equal(providerFetch({ CURATOR_HTTP_CLIENT: 'node' }), bufferedFetch);
-    assert.equal(providerFetch({ CURATOR_HTTP_CLIENT: 'fetch' }), undefined);
+    assert.equal(providerFetch({ CURATOR_HTTP_CLIENT: 'fetch' }), gatedFetch);
     assert.throws(() => providerFetch({ CURATOR_HTTP_CLIENT: 'curl' }), /CURATOR_HTTP_CLIENT must be "node".*"curl"/);
     assert.throws(() => new ProviderPool({ CURATOR_HTTP_CLIENT: 'curl' }), /CURATOR_HTTP_CLIENT/);
   });
