@@ -20,7 +20,7 @@ const SECOND_MS = 1000;
  * The most writes let out at once, in seconds of the rate: what a stalled event loop could not send is sent after the
  * stall (the sliding second keeps it within the limit), but a backlog is spread rather than written in one block.
  */
-export const BURST_SECONDS = 0.5;
+export const BURST_SECONDS = 0.25;
 /**
  * The spreading lets writes out a little faster than the limit: the sliding second alone holds them to it, and after a
  * stall, or a second that was full, the writes catch up instead of losing what the burst could not hold.
