@@ -41,6 +41,7 @@ export type { CallOptions, FinishReason, ProviderAnswer, ProviderClient, Provide
 export type { ProviderChoice, ProviderToolCall } from './providers/types';
 export type { BatchLimits, BatchLine, BatchResult, BatchStatus, ProviderBatchClient } from './providers/batch';
 export type { Limits } from './limits/window';
+export type { LateWrite, WireGate } from './limits/wire-gate';
 export type { JsonSchema } from './schema';
 export type * from './types';
 export { createActivities, type CuratorActivities } from './activities';

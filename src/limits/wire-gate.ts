@@ -40,6 +40,11 @@ interface Waiting {
   gone: boolean;
 }
 
+/**
+ * A bucket's last step before the wire, one per bucket in each worker process: a request's HTTP client calls `send`
+ * with a function that starts the write, and the gate calls it in a task of its own when the last second of writes has
+ * room (see the module comment). A custom {@link ProviderClient} may ignore it.
+ */
 export class WireGate {
   /** When the writes of the last second left, oldest first from `head`. */
   private sent: number[] = [];
