@@ -7,9 +7,10 @@
  * current task is done. When a request is admitted inside a long task (the answers of one response-log flush, each
  * letting the next request in), its write waits for the whole task, and the sends admitted across it leave together:
  * evenly admitted, they reach the provider bunched, and a provider that enforces its limit per second refuses the
- * bunch (bench/README.md, "Findings"). The gate holds each write to its own task (`setImmediate`), where the HTTP
- * client writes at once, and counts the writes by the time they really leave; no sliding second of writes ever
- * carries more than the pace's share of a second. Only requests are counted: token limits stay with the pacer.
+ * bunch (bench/README.md, "2026-11-30, 15:15–16:05 UTC"). The gate holds each write to its own task (`setImmediate`
+ * or a timer), where the HTTP client writes at once, and counts the writes by the time they really leave; no sliding
+ * second of writes ever carries more than the pace's share of a second. Only requests are counted: token limits stay
+ * with the pacer.
  */
 
 /** The key under which a request's `fetch` options carry its gate (see `providers/http-transport.ts`). */

@@ -76,11 +76,7 @@ export const gatedFetch: Fetch = (input, init) => {
   return gate ? gate.send(() => fetch(input, init), init?.signal) : fetch(input, init);
 };
 
-function directFetch(
-  input: Parameters<Fetch>[0],
-  init: Parameters<Fetch>[1],
-  late?: LateWrite
-): ReturnType<Fetch> {
+function directFetch(input: Parameters<Fetch>[0], init: Parameters<Fetch>[1], late?: LateWrite): ReturnType<Fetch> {
   const body = init?.body;
   if (typeof input !== 'string' && !(input instanceof URL)) return fetch(input, init);
   if (body !== undefined && body !== null && typeof body !== 'string') return fetch(input, init);

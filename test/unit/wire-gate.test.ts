@@ -66,7 +66,10 @@ describe('WireGate', () => {
     const [next] = await sendAll(gate, 1);
     assert.ok(next! - full >= 55, `written ${(next! - full).toFixed(0)} ms after the second filled, before the hint`);
     const sinceFirst = next! - first[0]!;
-    assert.ok(sinceFirst < 960, `written ${sinceFirst.toFixed(0)} ms after the first: the refused place was not given back`);
+    assert.ok(
+      sinceFirst < 960,
+      `written ${sinceFirst.toFixed(0)} ms after the first: the refused place was not given back`
+    );
   });
 
   test('a write that left late (its connection was still opening) counts in the second from when it left', async () => {
