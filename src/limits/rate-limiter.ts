@@ -99,9 +99,6 @@ export function paceShare(limits: Limits, processes: number): Limits {
  */
 export const ADMISSION_LEAD = 1.02;
 
-/** How long admission waits while the wire gate holds a burst's worth of requests. */
-const BACKLOG_WAIT_MS = 10;
-
 /** The last limits given to `admissionLimits` and its answer: asked once per admission, with the same object. */
 let lastAdmission: { from?: Limits; to?: Limits } = {};
 
@@ -283,8 +280,6 @@ export class RateLimiter {
       // This process's own report must be as fresh for the others, or they would pace as if it had stopped.
       this.report();
     }
-    // Admission runs ahead of the wire only by what the gate lets out in one burst.
-    if (this.wire.full) return { waitMs: BACKLOG_WAIT_MS };
     const paced = admissionLimits(paceShare(limits, this.peers.count + 1));
     const paceMs = this.pacer.take(cost, paced, now);
     if (paceMs > 0) return { waitMs: paceMs };

@@ -76,15 +76,6 @@ export class WireGate {
   }
 
   /**
-   * Whether as many requests wait as one burst lets out: admission, which runs a little ahead of the gate, then
-   * waits, so the requests held here (each with its body and its SDK call under way) stay a burst's worth.
-   */
-  get full(): boolean {
-    const limit = this.perSecond();
-    return limit !== undefined && this.waiting >= Math.max(1, limit * BURST_SECONDS);
-  }
-
-  /**
    * Calls `write` (which must start the request's write synchronously) in a turn of its own once the last second
    * has room for it; rejects with the signal's reason if the signal aborts first.
    */

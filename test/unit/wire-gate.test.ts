@@ -87,19 +87,6 @@ describe('WireGate', () => {
     assert.ok(at[4]! - at[0]! >= 1150, `the fifth went ${(at[4]! - at[0]!).toFixed(0)} ms after the first`);
   });
 
-  test('full once a burst of requests waits; without a known limit never', async () => {
-    const perSecond = 40;
-    const gate = new WireGate(() => perSecond);
-    const burst = Math.ceil(perSecond * BURST_SECONDS);
-    const sends = Array.from({ length: burst - 1 }, () => gate.send(async () => 0));
-    assert.equal(gate.full, false);
-    sends.push(gate.send(async () => 0));
-    assert.equal(gate.full, true);
-    await Promise.all(sends);
-    assert.equal(gate.full, false);
-    assert.equal(new WireGate(() => undefined).full, false);
-  });
-
   test('a request aborted while it waits is never written, and the others still go', async () => {
     const gate = new WireGate(() => 10);
     const abort = new AbortController();
