@@ -91,28 +91,6 @@ export function paceShare(limits: Limits, processes: number): Limits {
   };
 }
 
-/**
- * How far admission runs ahead of the wire on the request limit. The wire gate (`wire-gate.ts`) holds each second of
- * writes to the pace; admission a little faster keeps requests ready at the gate, so the writes a stalled event loop
- * could not make go out as soon as it runs again, while the second still has room for them (a stall's room is lost
- * once its second has passed). Requests beyond the gate's pace only wait there, in their slots.
- */
-export const ADMISSION_LEAD = 1.02;
-
-/** The last limits given to `admissionLimits` and its answer: asked once per admission, with the same object. */
-let lastAdmission: { from?: Limits; to?: Limits } = {};
-
-/** The limits admission paces to: the request limit a little ahead of the wire's (see `ADMISSION_LEAD`). */
-function admissionLimits(limits: Limits): Limits {
-  if (lastAdmission.from === limits) return lastAdmission.to!;
-  const to =
-    limits.requestsPerMinute === undefined
-      ? limits
-      : { ...limits, requestsPerMinute: limits.requestsPerMinute * ADMISSION_LEAD };
-  lastAdmission = { from: limits, to };
-  return to;
-}
-
 export class RateLimiter {
   /** Places for requests in flight, as many as the controller's target. */
   private readonly slots = new Gate(() => this.concurrencyTarget());
@@ -280,7 +258,7 @@ export class RateLimiter {
       // This process's own report must be as fresh for the others, or they would pace as if it had stopped.
       this.report();
     }
-    const paced = admissionLimits(paceShare(limits, this.peers.count + 1));
+    const paced = paceShare(limits, this.peers.count + 1);
     const paceMs = this.pacer.take(cost, paced, now);
     if (paceMs > 0) return { waitMs: paceMs };
     const result = window.tryAdmit(bucket, cost, limits, now);
@@ -346,7 +324,7 @@ export class RateLimiter {
           this.observe(headers);
           this.pacer.refused(
             ref.cost,
-            admissionLimits(paceShare(this.limits(), this.peers.count + 1)),
+            paceShare(this.limits(), this.peers.count + 1),
             Date.now() + (retryAfterMs ?? 0)
           );
           this.wire.refused(Date.now() + (retryAfterMs ?? 0));
