@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { BURST_SECONDS, WireGate } from '../../src/limits/wire-gate';
+import { BURST_SECONDS, FREE_SHARE, WireGate } from '../../src/limits/wire-gate';
 
 /** Sends `n` requests through `gate` at once; resolves with the time each was written, in order. */
 async function sendAll(gate: WireGate, n: number): Promise<number[]> {
@@ -32,26 +32,29 @@ describe('WireGate', () => {
     assert.equal(written, true);
   });
 
-  test('with a limit, a write never goes in the caller’s task, but in a turn of its own', async () => {
-    const gate = new WireGate(() => 100);
-    let written = false;
-    const sent = gate.send(async () => (written = true));
+  test('far from the limit a write goes at once; near it, never in the caller’s task but in a turn of its own', async () => {
+    const gate = new WireGate(() => 4);
+    let written = 0;
+    const sends = Array.from({ length: 4 * FREE_SHARE }, () => gate.send(async () => written++));
+    assert.equal(written, 4 * FREE_SHARE, 'the first half of the second goes at once');
+    sends.push(gate.send(async () => written++));
     // Still the caller's task, however long it runs: its promise jobs included.
     await Promise.resolve();
-    assert.equal(written, false);
+    assert.equal(written, 4 * FREE_SHARE);
     await nextTurn();
-    assert.equal(written, true);
-    await sent;
+    assert.equal(written, 4 * FREE_SHARE + 1);
+    await Promise.all(sends);
   });
 
   test('a backlog is spread at the rate: a short burst first, never more than the limit in any second', async () => {
     const perSecond = 40;
-    const at = await sendAll(new WireGate(() => perSecond), 60);
-    // The first turn lets out a burst, not the backlog.
+    const all = await sendAll(new WireGate(() => perSecond), 80);
+    assert.ok(mostIn(all, 1000) <= perSecond, `most in a second: ${mostIn(all, 1000)}`);
+    // Past the free half of the second, the first turn lets out a burst, not the backlog...
+    const at = all.slice(perSecond * FREE_SHARE);
     const first = at.filter((t) => t - at[0]! < 5).length;
     assert.ok(first <= Math.ceil(perSecond * BURST_SECONDS) + 1, `first turn wrote ${first}`);
-    assert.ok(mostIn(at, 1000) <= perSecond, `most in a second: ${mostIn(at, 1000)}`);
-    // Spread, not let out a second's worth at once: at most the burst and what 100 ms of the rate adds.
+    // ...and the rest is spread, not let out a second's worth at once: the burst and what 100 ms of the rate adds.
     const spread = Math.ceil(perSecond * (BURST_SECONDS + 0.1)) + 1;
     assert.ok(mostIn(at, 100) <= spread, `most in 100 ms: ${mostIn(at, 100)}`);
   });
@@ -74,30 +77,28 @@ describe('WireGate', () => {
 
   test('a write that left late (its connection was still opening) counts in the second from when it left', async () => {
     const gate = new WireGate(() => 4);
-    const at: number[] = [];
-    const sends = Array.from({ length: 5 }, (_, k) =>
-      gate.send(async (late) => {
-        at.push(performance.now());
-        // The first write's connection opened 400 ms after the gate let it out.
-        if (k === 0) late(Date.now() + 400);
-      })
-    );
-    await Promise.all(sends);
-    // Four fill the second; the fifth waits for the oldest to leave it: the second write, not the late first.
-    assert.ok(at[4]! - at[0]! >= 1150, `the fifth went ${(at[4]! - at[0]!).toFixed(0)} ms after the first`);
+    const t0 = performance.now();
+    // The first write's connection opened 600 ms after the gate let it out.
+    await gate.send(async (late) => late(Date.now() + 600));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const at = await sendAll(gate, 4);
+    // The second fills with the fourth; the fifth write waits for the oldest to leave it: the one written at 300 ms,
+    // not the first, counted from 600 ms (without the move it would go about a second after the first).
+    assert.ok(at[3]! - t0 >= 1250, `the fifth went ${(at[3]! - t0).toFixed(0)} ms after the first`);
   });
 
   test('a request aborted while it waits is never written, and the others still go', async () => {
     const gate = new WireGate(() => 10);
     const abort = new AbortController();
     let written = 0;
-    const first = Array.from({ length: 3 }, () => gate.send(async () => written++));
+    // The free half of the second goes at once, and one more waits its turn.
+    const first = Array.from({ length: 10 * FREE_SHARE + 1 }, () => gate.send(async () => written++));
     const gone = gate.send(async () => written++, abort.signal).catch((err: unknown) => err);
     const last = gate.send(async () => written++);
     abort.abort(new Error('stopped'));
     assert.equal(((await gone) as Error).message, 'stopped');
     await Promise.all([...first, last]);
-    assert.equal(written, 4);
+    assert.equal(written, 10 * FREE_SHARE + 2);
     assert.equal(gate.waiting, 0);
   });
 });
