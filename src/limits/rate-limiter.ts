@@ -322,12 +322,9 @@ export class RateLimiter {
           this.options.window.remove(ref);
           if (this.known) this.known.requests -= ref.cost.requests;
           this.observe(headers);
-          this.pacer.refused(
-            ref.cost,
-            paceShare(this.limits(), this.peers.count + 1),
-            Date.now() + (retryAfterMs ?? 0)
-          );
-          this.wire.refused(Date.now() + (retryAfterMs ?? 0));
+          const backAt = Date.now() + (retryAfterMs ?? 0);
+          this.pacer.refused(ref.cost, paceShare(this.limits(), this.peers.count + 1), backAt);
+          this.wire.refused(backAt);
           if (refusalEvidence(429, headers) === 'congestion') return congestion();
           // A budget out for less than a second, while the pace spreads the minute: the provider counts per second
           // and a few requests reached it bunched. Pausing every request for it would cost more than the refusal;

@@ -120,9 +120,20 @@ export class WireGate {
     });
   }
 
-  /** Writes in the last second as of `now` (those older are forgotten). */
+  /**
+   * Writes that count in the last second as of `now`: those older are forgotten, and so are refused ones whose hint
+   * has come (see `refused`). Strictly older than a second by the millisecond clock: a write stamped at the edge may
+   * be a little younger.
+   */
   private lastSecond(now: number): number {
     while (this.head < this.sent.length && this.sent[this.head]! < now - SECOND_MS) this.head++;
+    let due = 0;
+    while (due < this.forgets.length && this.forgets[due]! <= now) due++;
+    if (due > 0) {
+      // The newest writes stand for the refused ones, which went out just before their refusal came back.
+      for (let k = 0; k < due && this.sent.length > this.head; k++) this.sent.pop();
+      this.forgets.splice(0, due);
+    }
     if (this.head > 1024 && this.head * 2 > this.sent.length) {
       this.sent = this.sent.slice(this.head);
       this.head = 0;
@@ -163,22 +174,16 @@ export class WireGate {
   private readonly pump = (): void => {
     this.scheduled = false;
     const now = this.now();
-    // Strictly older than a second by the millisecond clock: a write stamped at the edge may be a little younger.
-    this.lastSecond(now);
-    let due = 0;
-    while (due < this.forgets.length && this.forgets[due]! <= now) due++;
-    if (due > 0) {
-      // The newest writes stand for the refused ones, which went out just before their refusal came back.
-      for (let k = 0; k < due && this.sent.length > this.head; k++) this.sent.pop();
-      this.forgets.splice(0, due);
-    }
-    const limit = this.perSecond();
+    const counted = this.lastSecond(now);
+    const asked = this.perSecond();
+    const limit = asked === undefined ? undefined : Math.max(1, asked);
+    const perMs = limit === undefined ? 0 : (limit * CATCH_UP) / SECOND_MS;
     if (limit !== undefined) {
-      const perMs = (Math.max(1, limit) * CATCH_UP) / SECOND_MS;
       this.tokens = Math.min(Math.max(1, limit * BURST_SECONDS), this.tokens + Math.max(0, now - this.at) * perMs);
     }
     this.at = now;
     const first = this.sent.length;
+    let inSecond = counted;
     // When this pump's writes are counted as gone, for those that report leaving later (see `moveLate`).
     const batch = { end: now, done: false, early: [] as number[] };
     const late: LateWrite = (at) => (batch.done ? this.moveLate(batch.end, at) : batch.early.push(at));
@@ -189,11 +194,11 @@ export class WireGate {
         continue;
       }
       if (limit !== undefined) {
-        const full = this.sent.length - this.head >= Math.max(1, limit);
+        const full = inSecond >= limit;
         if (full || this.tokens < 1) {
           const wait = full
             ? Math.min(this.sent[this.head]! + SECOND_MS + 1, this.forgets[0] ?? Infinity) - now
-            : Math.ceil(((1 - this.tokens) * SECOND_MS) / (Math.max(1, limit) * CATCH_UP));
+            : Math.ceil((1 - this.tokens) / perMs);
           this.scheduled = true;
           setTimeout(this.pump, Math.max(MIN_WAIT_MS, wait));
           break;
@@ -202,6 +207,7 @@ export class WireGate {
       }
       this.queueHead++;
       this.sent.push(now);
+      inSecond++;
       next.go(late);
     }
     // The writes leave when this task ends (the HTTP client writes in `process.nextTick`): count them from then, or a

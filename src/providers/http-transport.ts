@@ -66,15 +66,20 @@ export function wireOptions(gate: WireGate | undefined): Pick<RequestInit, never
  * request that carries a wire gate (`wireOptions`) is written when its gate lets it.
  */
 export const bufferedFetch: Fetch = (input, init) => {
-  const gate = (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
+  const gate = gateOf(init);
   return gate ? gate.send((late) => directFetch(input, init, late), init?.signal) : directFetch(input, init);
 };
 
 /** The global `fetch`, a request that carries a wire gate let out when its gate lets it (written by undici soon after). */
 export const gatedFetch: Fetch = (input, init) => {
-  const gate = (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
+  const gate = gateOf(init);
   return gate ? gate.send(() => fetch(input, init), init?.signal) : fetch(input, init);
 };
+
+/** The wire gate a request's `fetch` options carry (see `wireOptions`). */
+function gateOf(init: RequestInit | undefined): WireGate | undefined {
+  return (init as { [WIRE_GATE]?: WireGate } | undefined)?.[WIRE_GATE];
+}
 
 function directFetch(input: Parameters<Fetch>[0], init: Parameters<Fetch>[1], late?: LateWrite): ReturnType<Fetch> {
   const body = init?.body;
