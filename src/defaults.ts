@@ -65,6 +65,14 @@ export const DEFAULT_BATCH_POLL_INTERVAL_SECONDS = 60;
 /** Batch mode: OpenAI's `completion_window`, the only value OpenAI accepts today. */
 export const DEFAULT_BATCH_COMPLETION_WINDOW = '24h';
 
+// ---- The worker process -----------------------------------------------------------------------------------------
+
+/**
+ * A worker's memory budget in MiB (`CURATOR_WORKER_MEMORY_MB`, `memoryBudgetMB`): its collector works harder only as
+ * the process nears it (`heap-budget.ts`).
+ */
+export const DEFAULT_WORKER_MEMORY_MB = 512;
+
 // ---- Requests in flight -----------------------------------------------------------------------------------------
 
 /** Memory one request in flight may take (socket, buffers, request and answer), for the default ceiling. */

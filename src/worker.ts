@@ -17,6 +17,7 @@ import { defaultCacheDir } from './storage/cache-dir';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './defaults';
 import { bundleInChildProcess } from './temporal/bundle-in-child';
 import { connectWorker } from './temporal/connection';
+import { keepHeapWithin, workerMemoryBudgetMB } from './heap-budget';
 
 /** What {@link createWorker} needs: the curators, and where Temporal, the cache and the provider keys are. */
 export interface CuratorWorkerOptions {
@@ -54,6 +55,12 @@ export interface CuratorWorkerOptions {
    * up those in flight after the worker's `shutdownGraceTime`.)
    */
   drain?: AbortSignal;
+  /**
+   * The worker process's memory budget in MiB: the garbage collector keeps V8's own settings while the process is far
+   * below it, and collects sooner (at more CPU) only as the process nears it. Process-wide; 0 for none.
+   * @defaultValue `CURATOR_WORKER_MEMORY_MB`, else 512 (`DEFAULT_WORKER_MEMORY_MB`)
+   */
+  memoryBudgetMB?: number;
   /** Anything else for `Worker.create`, e.g. `maxConcurrentActivityTaskExecutions`. */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -159,6 +166,7 @@ const quietBundlerLogger = {
  * activities, with the given curators registered by name. Run it with `worker.run()`.
  */
 export async function createWorker(options: CuratorWorkerOptions): Promise<Worker> {
+  keepHeapWithin(workerMemoryBudgetMB(options.memoryBudgetMB, options.env));
   const stopping = new AbortController();
   const deps = new ActivityDeps({
     curators: options.curators,
