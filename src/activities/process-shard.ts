@@ -129,6 +129,34 @@ function inFlightSignal(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
+/**
+ * A signal of one call's own that aborts with the shard's `inFlight`. The SDKs leave their abort listener on the
+ * signal they are given once the call is over: on the shard's signal, each answered request's controller (and what it
+ * holds) would stay until the shard ends, ~10,000 of them at once in the slow field case (bench/README.md,
+ * 2026-11-30 18:20). Tied only for the time of the call, the call's signal is gone with it.
+ */
+class CallSignal {
+  private readonly call = new AbortController();
+
+  constructor(private readonly inFlight: AbortSignal) {
+    if (inFlight.aborted) this.call.abort(inFlight.reason);
+    // The listener is this object (`handleEvent`), not a closure made per call.
+    else inFlight.addEventListener('abort', this, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
+
+  handleEvent(): void {
+    this.call.abort(this.inFlight.reason);
+  }
+
+  dispose(): void {
+    this.inFlight.removeEventListener('abort', this);
+  }
+}
+
 /** Whether an attempt holds its job place: given back once it is recorded, or kept until the shard ends. */
 interface Place {
   how: 'none' | 'held' | 'kept';
@@ -240,7 +268,7 @@ async function callRequests(
   setMaxListeners(0, admission);
   // One of each per shard, not per request: thousands of requests wait or are in flight at once.
   const admitting = { job, bucket, signal: admission, probe: probe && { ...probe, ended: probed } };
-  const sending = { signal: inFlight, timeoutMs, redact: (text: string) => deps.providers.redact(text) };
+  const sending = { timeoutMs, redact: (text: string) => deps.providers.redact(text) };
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
   await keepRequestShard(
@@ -341,7 +369,13 @@ async function callRequests(
         return undefined;
       }
       const answered = log.state(i).answered;
-      const sent = await send(client, bucket, permit, stillToAsk(request, answered), sending);
+      const call = new CallSignal(inFlight);
+      let sent: Awaited<ReturnType<typeof send>>;
+      try {
+        sent = await send(client, bucket, permit, stillToAsk(request, answered), { ...sending, signal: call.signal });
+      } finally {
+        call.dispose();
+      }
       if (!sent.ok && sent.cancelled) {
         // Given up (the worker stops, or the cancel's grace ran out): sent and maybe paid, but not in the log. Its
         // place stays taken until the shard ends, so the other shards of the job, not yet told of the cancellation,
