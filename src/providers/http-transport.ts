@@ -111,11 +111,7 @@ function send(
 ): Promise<Response> {
   const protocol = url.protocol as keyof typeof agents;
   const client = protocol === 'https:' ? https : http;
-  // Bytes, not the string: node sends a string body joined to the header's text and keeps that text on the request
-  // unflattened (a string of ~60 pieces, ~3 KB) for as long as the request is in flight; written apart from a
-  // buffer, the header is flattened as it goes out (bench/README.md, 2026-11-30 18:20).
-  const bytes = body ? Buffer.from(body) : undefined;
-  if (bytes) headers['content-length'] = String(bytes.length);
+  if (body) headers['content-length'] = String(Buffer.byteLength(body));
   else delete headers['content-length'];
 
   return new Promise<Response>((resolve, reject) => {
@@ -184,7 +180,7 @@ function send(
         if (socket.connecting) socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => late(Date.now()));
       });
     }
-    req.end(bytes);
+    req.end(body);
   });
 }
 
