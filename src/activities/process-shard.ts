@@ -30,6 +30,7 @@ import { send } from '../requests/send';
 import { summarize } from '../requests/shard-outcome';
 import type { ShardLog, AttemptRecord } from '../storage/response-log';
 import { defaultRequestTimeoutMs } from '../defaults';
+import type { Gate } from '../limits/gate';
 import type { ActivityDeps } from './deps';
 import {
   keepParsedShard,
@@ -49,28 +50,50 @@ import {
 export const ADMISSION_BUDGET_MS = 10 * 60_000;
 
 /**
- * Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. One item
- * failing (a full disk, a cancel) stops the others taking new ones and calls `failed`; the pool settles only once the
- * items already started have finished (their answers are recorded), then fails with the first error.
+ * Runs `work` over `items` with at most `limit` in flight, starting each only once it holds one of the job's
+ * `places` (the place is then the work's to release): the shard queues once for all its items, in its turn among the
+ * job's other shards, so an item waiting for a place costs nothing but its index, not a call waiting in a queue.
+ * Stops taking new items once `stop()` says so (or `signal` aborts). One item failing (a full disk, a cancel) stops
+ * the others taking new ones and calls `failed`; the pool settles only once the items already started have finished
+ * (their answers are recorded), then fails with the first error.
  */
 async function pool<T>(
   items: readonly T[],
   limit: number,
+  places: Gate,
+  signal: AbortSignal,
   stop: () => boolean,
   work: (item: T) => Promise<void>,
   failed: () => void
 ) {
   let next = 0;
+  let running = 0;
   let failure: { err: unknown } | undefined;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    try {
-      while (next < items.length && !failure && !stop()) await work(items[next++]);
-    } catch (err) {
-      failure ??= { err };
-      failed();
-    }
-  });
-  await Promise.all(lanes);
+  let wake: (() => void) | undefined;
+  const ended = () => {
+    running--;
+    wake?.();
+  };
+  const fail = (err: unknown) => {
+    failure ??= { err };
+    failed();
+    ended();
+  };
+  const more = () => next < items.length && !failure && !stop();
+  // Called by the gate with each place: declining it (nothing left to start) leaves it to the next in the queue.
+  const start = (): boolean => {
+    if (!more() || running >= limit) return false;
+    running++;
+    void work(items[next++]).then(ended, fail);
+    return true;
+  };
+  const oneEnded = () => new Promise<void>((resolve) => (wake = resolve));
+  while (more()) {
+    await places.takeEach(Math.min(limit - running, items.length - next), start, signal);
+    if (signal.aborted) break;
+    if (running >= limit) await oneEnded();
+  }
+  while (running > 0) await oneEnded();
   if (failure) throw failure.err;
 }
 
@@ -104,6 +127,39 @@ function inFlightSignal(): { signal: AbortSignal; dispose: () => void } {
       clearTimeout(grace);
     },
   };
+}
+
+/**
+ * A signal of one call's own that aborts with the shard's `inFlight`. The SDKs leave their abort listener on the
+ * signal they are given once the call is over: on the shard's signal, each answered request's controller (and what it
+ * holds) would stay until the shard ends, ~10,000 of them at once in the slow field case (bench/README.md,
+ * 2026-11-30 18:20). Tied only for the time of the call, the call's signal is gone with it.
+ */
+class CallSignal {
+  private readonly call = new AbortController();
+
+  constructor(private readonly inFlight: AbortSignal) {
+    if (inFlight.aborted) this.call.abort(inFlight.reason);
+    // The listener is this object (`handleEvent`), not a closure made per call.
+    else inFlight.addEventListener('abort', this, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
+
+  handleEvent(): void {
+    this.call.abort(this.inFlight.reason);
+  }
+
+  dispose(): void {
+    this.inFlight.removeEventListener('abort', this);
+  }
+}
+
+/** Whether an attempt holds its job place: given back once it is recorded, or kept until the shard ends. */
+interface Place {
+  how: 'none' | 'held' | 'kept';
 }
 
 export function createProcessShard(deps: ActivityDeps) {
@@ -210,6 +266,9 @@ async function callRequests(
   const halted = new AbortController();
   const admission = AbortSignal.any([signal, deps.drain, halted.signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
+  // One of each per shard, not per request: thousands of requests wait or are in flight at once.
+  const admitting = { job, bucket, signal: admission, probe: probe && { ...probe, ended: probed } };
+  const sending = { timeoutMs, redact: (text: string) => deps.providers.redact(text) };
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
   await keepRequestShard(
@@ -242,15 +301,11 @@ async function callRequests(
     await pool(
       toCall.filter((i) => !reused.has(i)),
       task.concurrency,
+      jobSlots,
+      admission,
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
       () => fatal !== undefined || admission.aborted,
-      async (i) => {
-        // A refusal that held back only this request is tried again here, after its own hint (`retry-in-shard.ts`).
-        for (let wait = await attemptInSlot(i); wait !== undefined; wait = await attemptInSlot(i)) {
-          if (!(await waitToRetry(wait, admission)) || fatal !== undefined) return;
-          retried++;
-        }
-      },
+      runRequest,
       () => halted.abort()
     );
   } finally {
@@ -268,20 +323,29 @@ async function callRequests(
   }
   return { fatal, retried };
 
-  /** One attempt of request `i`; resolves to the wait before trying it again in this shard, if it should be. */
-  async function attemptInSlot(i: number): Promise<number | undefined> {
-    // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
-    // stay within the job's maxConcurrentRequests.
-    let slot = 'none' as 'none' | 'held' | 'kept';
-    try {
-      return await attemptRequest(i, (how) => (slot = how));
-    } finally {
-      if (slot === 'held') jobSlots.release();
-      else if (slot === 'kept') kept++;
+  /**
+   * Request `i`, started holding its job place; a refusal that held back only this request is tried again here,
+   * after its own hint (`retry-in-shard.ts`), taking a place again.
+   */
+  async function runRequest(i: number): Promise<void> {
+    for (let first = true; ; first = false) {
+      // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
+      // stay within the job's maxConcurrentRequests.
+      const place: Place = { how: first ? 'held' : 'none' };
+      let wait: number | undefined;
+      try {
+        wait = await attemptRequest(i, place);
+      } finally {
+        if (place.how === 'held') jobSlots.release();
+        else if (place.how === 'kept') kept++;
+      }
+      if (wait === undefined || !(await waitToRetry(wait, admission)) || fatal !== undefined) return;
+      retried++;
     }
   }
 
-  async function attemptRequest(i: number, slot: (how: 'held' | 'kept') => void): Promise<number | undefined> {
+  /** One attempt of request `i`; resolves to the wait before trying it again in this shard, if it should be. */
+  async function attemptRequest(i: number, place: Place): Promise<number | undefined> {
     const base = attemptBase(i, task.jobId, log.state(i).attempts + 1);
     const request = requests.get(i);
     let record: AttemptRecord;
@@ -291,9 +355,9 @@ async function callRequests(
     } else {
       const permit = await admit(
         request,
-        { job, bucket, signal: admission, probe: probe && { ...probe, ended: probed } },
+        admitting,
         signal,
-        () => slot('held')
+        place.how === 'held' ? undefined : () => (place.how = 'held')
       );
       // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
       if (!permit) return undefined;
@@ -305,16 +369,18 @@ async function callRequests(
         return undefined;
       }
       const answered = log.state(i).answered;
-      const sent = await send(client, bucket, permit, stillToAsk(request, answered), {
-        signal: inFlight,
-        timeoutMs,
-        redact: (text) => deps.providers.redact(text),
-      });
+      const call = new CallSignal(inFlight);
+      let sent: Awaited<ReturnType<typeof send>>;
+      try {
+        sent = await send(client, bucket, permit, stillToAsk(request, answered), { ...sending, signal: call.signal });
+      } finally {
+        call.dispose();
+      }
       if (!sent.ok && sent.cancelled) {
         // Given up (the worker stops, or the cancel's grace ran out): sent and maybe paid, but not in the log. Its
         // place stays taken until the shard ends, so the other shards of the job, not yet told of the cancellation,
         // cannot add to what a rerun pays twice.
-        slot('kept');
+        place.how = 'kept';
         // The SDK's abort error would report a cancelled job as failed.
         throw new CancelledFailure('cancelled while requests were in flight');
       }

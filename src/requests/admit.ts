@@ -54,18 +54,22 @@ export function limitsProbe(
 
 /**
  * Waits until `request` may be sent. `held` is called as soon as the job's place is taken, so the caller gives it
- * back whatever happens next. Resolves to the limiter's permit, or to undefined when admission was aborted without
- * the activity being cancelled (the request was never sent and nothing is recorded: the workflow schedules it again).
+ * back whatever happens next; without `held` the caller holds the place already (it took it before starting the
+ * request, see `Gate.takeEach`). Resolves to the limiter's permit, or to undefined when admission was aborted
+ * without the activity being cancelled (the request was never sent and nothing is recorded: the workflow schedules
+ * it again).
  */
 export async function admit(
   request: ProviderRequest,
   { job, bucket, signal, probe }: Admission,
   cancelled: AbortSignal,
-  held: () => void
+  held?: () => void
 ): Promise<Permit | undefined> {
   try {
-    await job.gate.take(signal);
-    held();
+    if (held) {
+      await job.gate.take(signal);
+      held();
+    }
     if (probe) {
       const ended = probe.ended;
       const probing = bucket.probe.start(probe);
