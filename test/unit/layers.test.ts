@@ -28,8 +28,9 @@ const LAYERS: { name: string; units: string[] }[] = [
   { name: 'requests', units: ['requests/'] },
   { name: 'activities', units: ['activities/'] },
   { name: 'workflows', units: ['workflows/'] },
-  // Connections, the dev server, the runtime's logger: Node-side, so never imported by workflow code.
-  { name: 'temporal', units: ['temporal/'] },
+  // Connections, the dev server, the runtime's logger, the process's heap budget: Node-side, so never imported by
+  // workflow code.
+  { name: 'temporal', units: ['temporal/', 'heap-budget'] },
   { name: 'worker and client', units: ['worker', 'client', 'plugin'] },
   { name: 'local stack', units: ['embedded'] },
   { name: 'entry points and CLI', units: ['index', 'workflow', 'cli/'] },
