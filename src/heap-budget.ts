@@ -81,7 +81,12 @@ export function workerMemoryBudgetMB(option: number | undefined, env: NodeJS.Pro
   return mb;
 }
 
-let running: { timer: NodeJS.Timeout; budget: number; mode: HeapMode } | undefined;
+/** The budget in force: its timer, and the mode last set (what a new budget sets back from). */
+let running: Running | undefined;
+interface Running {
+  mode: HeapMode;
+  timer?: NodeJS.Timeout;
+}
 
 function apply(next: HeapMode, previous: HeapMode): void {
   if (next.growingPercent !== previous.growingPercent) {
@@ -103,10 +108,10 @@ export function keepHeapWithin(budgetMB: number): void {
   }
   if (budgetMB <= 0) return;
   const budget = budgetMB * 1024 * 1024;
-  const state = { budget, mode: FREE_HEAP, timer: undefined as unknown as NodeJS.Timeout };
+  const state: Running = { mode: FREE_HEAP };
   const read = () => {
     const { rss, heapTotal, heapUsed } = process.memoryUsage();
-    const next = heapMode({ rss, heapTotal, heapUsed }, state.budget, state.mode);
+    const next = heapMode({ rss, heapTotal, heapUsed }, budget, state.mode);
     apply(next, state.mode);
     state.mode = next;
   };
