@@ -7,6 +7,7 @@
  * per OpenAI `reasoning_effort` ({@link REASONING_EFFORT_ALLOWANCE}), always within its max_tokens.
  */
 import type { ProviderRequest } from '../types/requests';
+import type { Limits } from '../types/limits';
 
 /** Assumed output when the request sets no max_tokens and nothing has been observed yet. */
 const DEFAULT_OUTPUT = 256;
@@ -70,4 +71,29 @@ export class OutputEstimator {
       : DEFAULT_OUTPUT + reasoningAllowance(request);
     return max !== undefined ? Math.min(max, average) : average;
   }
+}
+
+/**
+ * The share of a token limit that requests counted by their length alone may fill at the bucket's request limit,
+ * each assumed to take a token per character (more than any tokenizer yields on text), before their input is
+ * counted exactly.
+ */
+export const UNCOUNTED_TOKEN_SHARE = 0.5;
+
+/**
+ * Whether a request's input tokens need the provider's exact count, or a count by its length will do. Only a token
+ * limit the bucket could reach needs the exact count: at its request limit, requests of `chars` characters (a token
+ * each, at most) and `output` tokens out would fill more than {@link UNCOUNTED_TOKEN_SHARE} of it. Far from every
+ * token limit (most jobs at OpenAI's tiers, where the request limit binds first), no estimate changes when a request
+ * is sent, and the tokenizer, whose tables are a large part of a worker's memory (bench/README.md), is never loaded. Without any request limit, a
+ * token limit is the one that binds.
+ */
+export function inputNeedsCount(limits: Limits, chars: number, output: number): boolean {
+  const perMinute = Math.min(
+    limits.requestsPerMinute ?? Infinity,
+    limits.requestsPerSecond !== undefined ? limits.requestsPerSecond * 60 : Infinity
+  );
+  const reach = (limit: number | undefined, perRequest: number) =>
+    limit !== undefined && perMinute * perRequest > UNCOUNTED_TOKEN_SHARE * limit;
+  return reach(limits.tokensPerMinute, chars + output) || reach(limits.inputTokensPerMinute, chars);
 }

@@ -3,7 +3,7 @@
  * with the key shares: `limits.db` in the cache directory, or PostgreSQL when `CURATOR_DATABASE_URL` is set.
  */
 import type { Curator } from '../curator';
-import { OutputEstimator } from './estimate';
+import { inputNeedsCount, OutputEstimator } from './estimate';
 import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
@@ -37,8 +37,11 @@ export interface TokenEstimates {
   readonly reservesMaxTokens?: boolean;
 }
 
+/** The characters of a request's messages as sent: a token each at most, three each on most text. */
+const charsOf = (request: ProviderRequest) => JSON.stringify(request.messages).length;
+
 const BY_LENGTH: TokenEstimates = {
-  estimateInputTokens: (request) => Math.ceil(JSON.stringify(request.messages).length / 3),
+  estimateInputTokens: (request) => Math.ceil(charsOf(request) / 3),
 };
 
 export interface BucketLimiter {
@@ -106,11 +109,15 @@ export class LimiterPool {
         outputs,
         answered: false,
         probe: new LimitsProbe(key, limiter),
-        estimate: (request) => ({
-          requests: 1,
-          input: tokens.estimateInputTokens(request),
-          output: outputs.estimate(request, tokens.reservesMaxTokens === true),
-        }),
+        estimate: (request) => {
+          const output = outputs.estimate(request, tokens.reservesMaxTokens === true);
+          const chars = charsOf(request);
+          // The provider counts only where its count could change when the request is sent (`inputNeedsCount`).
+          const input = inputNeedsCount(limiter.limits(), chars, output)
+            ? tokens.estimateInputTokens(request)
+            : Math.ceil(chars / 3);
+          return { requests: 1, input, output };
+        },
       };
       this.buckets.set(key, entry);
     } else {

@@ -2,7 +2,6 @@
  * The OpenAI provider: chat completions (and any OpenAI-compatible server) and the Batch API (Files and Batches),
  * through the official SDK with its retries off (Temporal retries).
  */
-import { countTokens } from 'gpt-tokenizer';
 import { DEFAULT_BATCH_COMPLETION_WINDOW } from '../defaults';
 import OpenAI, { toFile } from 'openai';
 import {
@@ -287,8 +286,16 @@ export class OpenAIBatchClient implements ProviderBatchClient {
   }
 }
 
-/** The input tokens of a Chat Completions request, with OpenAI's public tokenizer (close for most open models). */
+let tokenizer: typeof import('gpt-tokenizer') | undefined;
+
+/**
+ * The input tokens of a Chat Completions request, with OpenAI's public tokenizer (close for most open models). Its
+ * tables load on the first count: a bucket far from its token limits never asks for one (`inputNeedsCount`).
+ */
 function estimateInputTokens(request: ProviderRequest): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  tokenizer ??= require('gpt-tokenizer') as typeof import('gpt-tokenizer');
+  const { countTokens } = tokenizer;
   return chatInputTokens(
     request,
     (text) => (text.length <= TOKENIZE_UP_TO_CHARS ? countTokens(text) : tokensFromLength(text)),
