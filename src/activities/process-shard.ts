@@ -18,9 +18,10 @@ import type { RequestError } from '../providers/outcome';
 import { ProviderFailureError, WorkerStoppingError, type ProviderFailureType } from '../errors';
 import { answerAcceptor } from '../requests/accept';
 import { answeredFields, completeAnswer, stillToAsk } from '../requests/choices';
-import { admit, limitsProbe } from '../requests/admit';
+import { admit, limitsProbe, queueFirstAt } from '../requests/admit';
 import { LIMITS_PROBE_EVENT, type ProbeOutcome } from '../limits/limits-probe';
 import { rateBucket } from '../limits/bucket';
+import { defaultConcurrencyCeiling } from '../limits/concurrency';
 import { formatRequests } from '../requests/format';
 import { inlineRequests, recordedRequest } from '../requests/inline';
 import { AnswerReuse } from '../requests/reuse';
@@ -50,9 +51,10 @@ import {
 export const ADMISSION_BUDGET_MS = 10 * 60_000;
 
 /**
- * Runs `work` over `items` with at most `limit` in flight, starting each only once it holds one of the job's
- * `places` (the place is then the work's to release): the shard queues once for all its items, in its turn among the
- * job's other shards, so an item waiting for a place costs nothing but its index, not a call waiting in a queue.
+ * Runs `work` over `items` with at most `limit` in flight, starting each only once it holds one of `places` (the
+ * bucket's or the job's, see `queueFirstAt`; the place is then the work's to release): the shard queues once for all
+ * its items, in its turn among the other shards, so an item waiting for a place costs nothing but its index, not a
+ * call waiting in a queue.
  * Stops taking new items once `stop()` says so (or `signal` aborts). One item failing (a full disk, a cancel) stops
  * the others taking new ones and calls `failed`; the pool settles only once the items already started have finished
  * (their answers are recorded), then fails with the first error.
@@ -267,7 +269,9 @@ async function callRequests(
   const admission = AbortSignal.any([signal, deps.drain, halted.signal, AbortSignal.timeout(ADMISSION_BUDGET_MS)]);
   setMaxListeners(0, admission);
   // One of each per shard, not per request: thousands of requests wait or are in flight at once.
-  const admitting = { job, bucket, signal: admission, probe: probe && { ...probe, ended: probed } };
+  // The shard's requests queue first for the tighter of the bucket's places in flight and the job's.
+  const queueFirst = queueFirstAt(task.maxConcurrentRequests, defaultConcurrencyCeiling());
+  const admitting = { job, bucket, signal: admission, probe: probe && { ...probe, ended: probed }, first: queueFirst };
   const sending = { timeoutMs, redact: (text: string) => deps.providers.redact(text) };
 
   const { requests, errors } = formatRequests(curator, rows, first, toCall);
@@ -301,7 +305,7 @@ async function callRequests(
     await pool(
       toCall.filter((i) => !reused.has(i)),
       task.concurrency,
-      jobSlots,
+      queueFirst === 'bucket' ? bucket.limiter.slots : jobSlots,
       admission,
       // Stop taking new requests at once when cancelled (or orphaned by a terminated job): only those in flight finish.
       () => fatal !== undefined || admission.aborted,
@@ -324,17 +328,17 @@ async function callRequests(
   return { fatal, retried };
 
   /**
-   * Request `i`, started holding its job place; a refusal that held back only this request is tried again here,
-   * after its own hint (`retry-in-shard.ts`), taking a place again.
+   * Request `i`, started holding the place its shard queues for first (`queueFirst`); a refusal that held back only this
+   * request is tried again here, after its own hint (`retry-in-shard.ts`), taking its places again.
    */
   async function runRequest(i: number): Promise<void> {
-    for (let first = true; ; first = false) {
+    for (let firstHeld = true; ; firstHeld = false) {
       // The job's place is held until the attempt is in the log: the answers a crash can make us pay for twice
       // stay within the job's maxConcurrentRequests.
-      const place: Place = { how: first ? 'held' : 'none' };
+      const place: Place = { how: 'none' };
       let wait: number | undefined;
       try {
-        wait = await attemptRequest(i, place);
+        wait = await attemptRequest(i, place, firstHeld);
       } finally {
         if (place.how === 'held') jobSlots.release();
         else if (place.how === 'kept') kept++;
@@ -344,21 +348,22 @@ async function callRequests(
     }
   }
 
-  /** One attempt of request `i`; resolves to the wait before trying it again in this shard, if it should be. */
-  async function attemptRequest(i: number, place: Place): Promise<number | undefined> {
+  /**
+   * One attempt of request `i` (`firstHeld`: holding its shard's first place); resolves to the wait before trying it
+   * again in this shard, if it should be.
+   */
+  async function attemptRequest(i: number, place: Place, firstHeld: boolean): Promise<number | undefined> {
     const base = attemptBase(i, task.jobId, log.state(i).attempts + 1);
     const request = requests.get(i);
     let record: AttemptRecord;
     let refusal: { error: RequestError; alone: boolean } | undefined;
     if (!request) {
+      // Never sent: the place the pool took for it goes back.
+      if (firstHeld && queueFirst === 'bucket') bucket.limiter.releaseSlot();
+      else if (firstHeld) place.how = 'held';
       record = { ...base, ok: false, error: errors.get(i)! };
     } else {
-      const permit = await admit(
-        request,
-        admitting,
-        signal,
-        place.how === 'held' ? undefined : () => (place.how = 'held')
-      );
+      const permit = await admit(request, admitting, signal, firstHeld, () => (place.how = 'held'));
       // Out of admission time: never sent, so nothing is recorded; the workflow schedules it again.
       if (!permit) return undefined;
       // The job stopped while this request waited (a fatal error of another request): it is not sent.

@@ -92,8 +92,13 @@ export function paceShare(limits: Limits, processes: number): Limits {
 }
 
 export class RateLimiter {
-  /** Places for requests in flight, as many as the controller's target. */
-  private readonly slots = new Gate(() => this.concurrencyTarget());
+  /**
+   * Places for requests in flight, as many as the controller's target. {@link acquire} takes one unless its caller
+   * holds one already: a shard queues here once for all its requests (`Gate.takeEach`), so a request beyond the target
+   * waits as its index, not as a call in progress. A place taken is given back by the permit, or by
+   * {@link releaseSlot} if no permit is asked for.
+   */
+  readonly slots = new Gate(() => this.concurrencyTarget());
   private readonly controller: ConcurrencyController;
   private readonly pacer = new Pacer();
   /** Writes of this process's requests, held to the pace's share of any second by the time they leave. */
@@ -192,7 +197,8 @@ export class RateLimiter {
     return { inFlight: this.slots.inUse, target: this.concurrencyTarget() };
   }
 
-  private releaseSlot(): void {
+  /** Gives back a place of {@link slots} taken for a request that asks for no permit after all. */
+  releaseSlot(): void {
     this.slots.release();
     this.report();
   }
@@ -206,12 +212,13 @@ export class RateLimiter {
   }
 
   /**
-   * Waits for a slot, then until `cost` fits the pace and the bucket's limits (and any pause is over). A function is
-   * asked for the cost once the request has its slot: an estimate made when a request joins a long queue would miss
-   * everything learned from the answers before its turn.
+   * Waits for a slot (unless `slotHeld`: the caller took one of {@link slots}, and hands it over), then until `cost`
+   * fits the pace and the bucket's limits (and any pause is over). A function is asked for the cost once the request
+   * has its slot: an estimate made when a request joins a long queue would miss everything learned from the answers
+   * before its turn. The slot is the permit's from then on; if no permit comes (an abort), it is given back here.
    */
-  async acquire(costOf: Cost | (() => Cost), signal?: AbortSignal): Promise<Permit> {
-    await this.slots.take(signal);
+  async acquire(costOf: Cost | (() => Cost), signal?: AbortSignal, slotHeld = false): Promise<Permit> {
+    if (!slotHeld) await this.slots.take(signal);
     let cost: Cost;
     try {
       cost = typeof costOf === 'function' ? costOf() : costOf;

@@ -1,6 +1,7 @@
 /**
- * Stage "admit": a formatted request waits for a place among its job's requests in flight (`maxConcurrentRequests`
- * across the job's shards in this process), then for the rate limiter of its bucket (slots, pace, window). A request
+ * Stage "admit": a formatted request waits for a place among its bucket's requests in flight (the concurrency the
+ * limits and latency call for), then among its job's (`maxConcurrentRequests` across the job's shards in this
+ * process), then for the rate limiter's pace and window. A request
  * of a provider batch is not admitted one by one: the provider queues the batch. The first request of a bucket with
  * no limit known also starts the bucket's limits probe (`limits/limits-probe.ts`).
  */
@@ -21,8 +22,22 @@ export interface Admission {
   bucket: BucketLimiter;
   /** Aborts the wait: cancellation, a stopping worker, or the shard's admission budget running out. */
   signal: AbortSignal;
+  /**
+   * The place taken first, where the shard's requests queue: the bucket's (the concurrency its limits and latency
+   * call for), unless the job allows fewer in flight than the bucket ever would (see {@link queueFirstAt}).
+   */
+  first: 'bucket' | 'job';
   /** The bucket's limits probe (see {@link limitsProbe}); none is sent without it. */
   probe?: AdmissionProbe;
+}
+
+/**
+ * Where a job's requests queue first: at the tighter of the two gates, so that requests beyond what can be in flight
+ * wait as indices in a shard's queue, not as calls holding a place. A job's `maxConcurrentRequests` below the bucket's
+ * ceiling may bind before the bucket's target does; otherwise the bucket's target binds.
+ */
+export function queueFirstAt(maxConcurrentRequests: number, bucketCeiling: number): 'bucket' | 'job' {
+  return maxConcurrentRequests < bucketCeiling ? 'job' : 'bucket';
 }
 
 /** Whether the worker's environment turns limits probes off: `CURATOR_PROBE_LIMITS=off` (or `0`, `false`). */
@@ -53,30 +68,49 @@ export function limitsProbe(
 }
 
 /**
- * Waits until `request` may be sent. `held` is called as soon as the job's place is taken, so the caller gives it
- * back whatever happens next; without `held` the caller holds the place already (it took it before starting the
- * request, see `Gate.takeEach`). Resolves to the limiter's permit, or to undefined when admission was aborted
- * without the activity being cancelled (the request was never sent and nothing is recorded: the workflow schedules
- * it again).
+ * Waits until `request` may be sent: for a place among its bucket's requests in flight, and for one among its job's,
+ * then for the pace. The two places are taken in the order `first` says, the same for every request of a shard, so
+ * no two requests each hold one while waiting for the other's. `firstHeld`: the caller took the first place already
+ * (its shard queues for it once for many requests, see `Gate.takeEach`). `held` is called as soon as the job's place
+ * is held, so the caller gives it back whatever happens next; the bucket's place is the permit's, or is given back
+ * here. Resolves to the limiter's permit, or to undefined when admission was aborted without the activity being
+ * cancelled (the request was never sent and nothing is recorded: the workflow schedules it again).
  */
 export async function admit(
   request: ProviderRequest,
-  { job, bucket, signal, probe }: Admission,
+  { job, bucket, signal, probe, first }: Admission,
   cancelled: AbortSignal,
-  held?: () => void
+  firstHeld: boolean,
+  held: () => void
 ): Promise<Permit | undefined> {
+  const limiter = bucket.limiter;
+  let slot = false;
+  const takeSlot = async (taken: boolean) => {
+    if (!taken) await limiter.slots.take(signal);
+    slot = true;
+  };
+  const takePlace = async (taken: boolean) => {
+    if (!taken) await job.gate.take(signal);
+    held();
+  };
   try {
-    if (held) {
-      await job.gate.take(signal);
-      held();
+    if (first === 'bucket') {
+      await takeSlot(firstHeld);
+      await takePlace(false);
+    } else {
+      await takePlace(firstHeld);
+      await takeSlot(false);
     }
     if (probe) {
       const ended = probe.ended;
       const probing = bucket.probe.start(probe);
       if (probing && ended) void probing.then(ended);
     }
-    return await bucket.limiter.acquire(() => bucket.estimate(request), signal);
+    // The limiter has the slot from here, and gives it back if no permit comes.
+    slot = false;
+    return await limiter.acquire(() => bucket.estimate(request), signal, true);
   } catch (err) {
+    if (slot) limiter.releaseSlot();
     if (!cancelled.aborted && signal.aborted) return undefined;
     throw err;
   }
