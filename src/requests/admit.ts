@@ -85,21 +85,20 @@ export async function admit(
 ): Promise<Permit | undefined> {
   const limiter = bucket.limiter;
   let slot = false;
-  const takeSlot = async (taken: boolean) => {
-    if (!taken) await limiter.slots.take(signal);
-    slot = true;
-  };
-  const takePlace = async (taken: boolean) => {
-    if (!taken) await job.gate.take(signal);
-    held();
-  };
   try {
+    // A gate with room answers at once, without a promise: most requests pass both without waiting.
     if (first === 'bucket') {
-      await takeSlot(firstHeld);
-      await takePlace(false);
+      if (!firstHeld) await limiter.slots.take(signal);
+      slot = true;
+      const place = job.gate.take(signal);
+      if (place) await place;
+      held();
     } else {
-      await takePlace(firstHeld);
-      await takeSlot(false);
+      if (!firstHeld) await job.gate.take(signal);
+      held();
+      const place = limiter.slots.take(signal);
+      if (place) await place;
+      slot = true;
     }
     if (probe) {
       const ended = probe.ended;
