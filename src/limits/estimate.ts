@@ -85,8 +85,8 @@ export const UNCOUNTED_TOKEN_SHARE = 0.5;
  * limit the bucket could reach needs the exact count: at its request limit, requests of `chars` characters (a token
  * each, at most) and `output` tokens out would fill more than {@link UNCOUNTED_TOKEN_SHARE} of it. Far from every
  * token limit (most jobs at OpenAI's tiers, where the request limit binds first), no estimate changes when a request
- * is sent, and the tokenizer, whose tables are a large part of a worker's memory (bench/README.md), is never loaded. Without any request limit, a
- * token limit is the one that binds.
+ * is sent, and the tokenizer, whose tables are a large part of a worker's memory (bench/README.md), is never
+ * loaded. Without any request limit, a token limit is the one that binds.
  */
 export function inputNeedsCount(limits: Limits, chars: number, output: number): boolean {
   const perMinute = Math.min(

@@ -1,9 +1,9 @@
 /**
  * Stage "admit": a formatted request waits for a place among its bucket's requests in flight (the concurrency the
- * limits and latency call for), then among its job's (`maxConcurrentRequests` across the job's shards in this
- * process), then for the rate limiter's pace and window. A request
- * of a provider batch is not admitted one by one: the provider queues the batch. The first request of a bucket with
- * no limit known also starts the bucket's limits probe (`limits/limits-probe.ts`).
+ * limits and latency call for) and among its job's (`maxConcurrentRequests` across the job's shards in this
+ * process), then for the rate limiter's pace and window. A request of a provider batch is not admitted one by one:
+ * the provider queues the batch. The first request of a bucket with no limit known also starts the bucket's limits
+ * probe (`limits/limits-probe.ts`).
  */
 import type { Curator } from '../curator';
 import type { BucketLimiter, JobSlots, Permit } from '../limits';
