@@ -5,7 +5,11 @@
  *                            [--rows N] [--sizes 100000,1000000] [--batch-sizes 1,10,100,default]
  *                            [--concurrency 64] [--contenders ours,curator,bare,bare-lean] [--profile] [--tag NAME]
  *                            [--worker-node-args=--max-old-space-size=200] [--worker-env MALLOC_ARENA_MAX=2]
- *                            [--cases fast,slow,...] [--max-run-seconds 600]
+ *                            [--cases fast,slow,...] [--max-run-seconds 600] [--worker compiled|sources]
+ *
+ * `--worker compiled` (the default) runs our worker as users run it: the package built to lib/, on plain node
+ * (bench/lib/compiled-worker.ts). `--worker sources` runs this checkout's sources through tsx, as before 2026-11-30
+ * 22:30 UTC (bench/README.md).
  *
  * `field` (not part of `all`) is a different kind of run: each contender with its own defaults against a simulator
  * in the mode real providers use (bench/lib/field.ts); `--cases` picks its sub-cases, `--rows` sizes each.
@@ -31,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { curate, curationResult, startCuration } from '../src/client';
 import { CURATOR_VERSION, ensureCuratorVenv, runBareLoop, runCurator, type ContenderRun } from './lib/contenders';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile';
+import { compiledWorker } from './lib/compiled-worker';
 import { field, type FieldContender } from './lib/field';
 import { OurStack, type HistoryFigures } from './lib/ours';
 import { ensureGnuTime, round, watchProcess } from './lib/proc-stats';
@@ -58,8 +63,14 @@ const { values: args } = parseArgs({
     'worker-env': { type: 'string' },
     cases: { type: 'string' },
     'max-run-seconds': { type: 'string', default: '600' },
+    worker: { type: 'string', default: 'compiled' },
   },
 });
+if (args.worker !== 'compiled' && args.worker !== 'sources') {
+  throw new Error(`--worker is compiled or sources, got ${args.worker}`);
+}
+/** The compiled worker's files, built at the first run of ours; undefined with `--worker sources`. */
+const compiled = () => (args.worker === 'compiled' ? compiledWorker() : undefined);
 /**
  * `--worker-node-args=--max-old-space-size=200` and `--worker-env MALLOC_ARENA_MAX=2,...` try process-level settings
  * on our worker only, without touching src (add `--tag` to keep their results apart).
@@ -77,6 +88,7 @@ function stackOptions(sim: SimHandle, extraNodeArgs: string[] = []) {
     openaiBaseURL: sim.openaiBaseURL,
     workerNodeArgs: [...EXPERIMENT_ARGS, ...extraNodeArgs],
     workerEnv: WORKER_ENV,
+    compiled: compiled(),
   };
 }
 const QUICK = args.quick!;
@@ -781,7 +793,11 @@ async function main() {
               cases: args.cases?.split(','),
               contenders: args.contenders?.split(',') as FieldContender[] | undefined,
               maxRunSeconds: Number(args['max-run-seconds']),
-              worker: { nodeArgs: EXPERIMENT_ARGS, env: WORKER_ENV },
+              worker: {
+                nodeArgs: EXPERIMENT_ARGS,
+                env: WORKER_ENV,
+                compiled: args.contenders?.split(',').includes('ours') === false ? undefined : compiled(),
+              },
             })
           : await { throughput, scale, cache, resume, sweep }[scenario](sim, rounds);
       const report = {
@@ -793,6 +809,7 @@ async function main() {
         quick: QUICK,
         workerNodeArgs: EXPERIMENT_ARGS,
         workerEnv: WORKER_ENV,
+        worker: args.worker,
         ...out,
       };
       console.log(`\n${out.text}`);

@@ -1,19 +1,7 @@
-/** Curators the benchmarks run: tiny prompts, text answers, limits left to the provider's headers. */
+/** The benchmarks' curators (`curator-set.ts`), made by the library's sources. */
 import { defineCurator } from '../src';
+import { benchCurators } from './curator-set';
 
-export const benchText = defineCurator({
-  name: 'bench-text',
-  model: 'gpt-4o-mini',
-  prompt: (row: { id: number }) => `Say something short about the number ${row.id}.`,
-  parse: (row: { id: number }, text: string) => ({ id: row.id, text }),
-});
-
-/** The same curator on the Anthropic Messages API (the field scenario's Anthropic cases). */
-export const benchTextClaude = defineCurator({
-  name: 'bench-text-claude',
-  model: 'claude-haiku-4-5',
-  prompt: (row: { id: number }) => `Say something short about the number ${row.id}.`,
-  parse: (row: { id: number }, text: string) => ({ id: row.id, text }),
-});
+export const { benchText, benchTextClaude } = benchCurators(defineCurator);
 
 export default [benchText, benchTextClaude];

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { curationResult, startCuration } from '../../src/client';
 import type { SimulatorOptions } from '../../src/simulator';
 import { CURATOR_VERSION, ensureCuratorVenv, runCurator } from './contenders';
+import type { CompiledWorker } from './compiled-worker';
 import { OurStack } from './ours';
 import { round } from './proc-stats';
 import { fmt, load, table, targetTable, type Target } from './report';
@@ -82,9 +83,19 @@ export interface EngineState {
   uncommitted: string[];
   /** SHA-1 of `git diff HEAD -- src bin`, to tell two runs' uncommitted code apart. */
   diffSha1?: string;
+  /** What the worker ran: the compiled package on plain node, or the sources through tsx (`--worker`). */
+  build?: 'compiled' | 'sources';
 }
 
 const ROOT = join(__dirname, '..', '..');
+
+/** How our worker runs: node flags and environment (`--worker-node-args`, `--worker-env`), and which build. */
+export interface FieldWorker {
+  nodeArgs: string[];
+  env: Record<string, string>;
+  /** The compiled package (`--worker compiled`); without it, the sources. */
+  compiled?: CompiledWorker;
+}
 
 /** What engine code a worker started now runs (the tree may be shared with someone changing it). */
 export function engineState(): EngineState {
@@ -273,14 +284,15 @@ async function runOurs(
   sim: SimHandle,
   c: FieldCase,
   maxSeconds: number,
-  worker?: { nodeArgs: string[]; env: Record<string, string> }
+  worker?: FieldWorker
 ): Promise<FieldRun> {
-  const engine = engineState();
+  const engine: EngineState = { ...engineState(), build: worker?.compiled ? 'compiled' : 'sources' };
   const stack = await OurStack.start({
     openaiBaseURL: sim.openaiBaseURL,
     anthropicBaseURL: sim.url,
     workerNodeArgs: worker?.nodeArgs,
     workerEnv: worker?.env,
+    compiled: worker?.compiled,
   });
   try {
     await sim.reset();
@@ -381,8 +393,7 @@ export async function field(options: {
   cases?: string[];
   contenders?: FieldContender[];
   maxRunSeconds: number;
-  /** Node flags and environment of our worker (`--worker-node-args`, `--worker-env`), e.g. `--cpu-prof`. */
-  worker?: { nodeArgs: string[]; env: Record<string, string> };
+  worker?: FieldWorker;
 }): Promise<FieldOutput> {
   const all = fieldCases(options.rows);
   const cases = options.cases ? all.filter((c) => options.cases!.includes(c.name)) : all;
@@ -460,7 +471,10 @@ function report(
     ...new Set(
       runs.flatMap((r) =>
         r.engine
-          ? [`${r.engine.commit}${r.engine.uncommitted.length ? ` + uncommitted ${r.engine.diffSha1?.slice(0, 8)}` : ''}`]
+          ? [
+              `${r.engine.commit}${r.engine.uncommitted.length ? ` + uncommitted ${r.engine.diffSha1?.slice(0, 8)}` : ''}` +
+                `${r.engine.build ? ` (${r.engine.build})` : ''}`,
+            ]
           : []
       )
     ),

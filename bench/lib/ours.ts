@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { findPids, watchProcess } from './proc-stats';
 import { freePort, spawnWorker, stopProcess } from './processes';
+import type { CompiledWorker } from './compiled-worker';
 
 export const CURATORS = join(__dirname, '..', 'curators.ts');
 
@@ -36,6 +37,8 @@ export interface OurStackOptions {
   workerEnv?: Record<string, string>;
   /** Kept after stop() (for the cache scenario's inspection or debugging). */
   keepDir?: boolean;
+  /** The worker runs the compiled package (`compiled-worker.ts`); without it, this checkout's sources through tsx. */
+  compiled?: CompiledWorker;
 }
 
 export class OurStack {
@@ -87,7 +90,8 @@ export class OurStack {
   async startWorker(nodeArgs = this.options.workerNodeArgs): Promise<ChildProcess> {
     const started = performance.now();
     const worker = spawnWorker({
-      curators: CURATORS,
+      curators: this.options.compiled?.curators ?? CURATORS,
+      cli: this.options.compiled?.cli,
       address: this.server.address,
       cacheDir: this.cacheDir,
       env: {

@@ -14,11 +14,13 @@ export interface WorkerProcessOptions {
   nodeArgs?: string[];
   /** 'pipe' hands the worker's stderr to the caller (e.g. to wait for its ready line); default: ours. */
   stderr?: 'inherit' | 'pipe';
+  /** The CLI's entry script; default: `bin/curator.js`, which runs this checkout's sources. */
+  cli?: string;
 }
 
 /** A `curator worker` child process; its stderr goes to ours so failures are visible. */
 export function spawnWorker(options: WorkerProcessOptions): ChildProcess {
-  const args = [join(ROOT, 'bin', 'curator.js'), 'worker', '--curators', options.curators, '--cache-dir', options.cacheDir];
+  const args = [options.cli ?? join(ROOT, 'bin', 'curator.js'), 'worker', '--curators', options.curators, '--cache-dir', options.cacheDir];
   if (options.taskQueue) args.push('--task-queue', options.taskQueue);
   return spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], {
     cwd: ROOT,
