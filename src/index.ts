@@ -31,6 +31,7 @@ export {
   type ProviderClientOptions,
 } from './providers';
 export type { MediaLimits } from './providers/provider';
+export type { Enforcement } from './limits/pacing';
 export { openai, openaiCompatible } from './providers/openai';
 export { PROVIDER_PRESETS, type ProviderPreset, type StructuredOutputMethod } from './providers/presets';
 export type { RateLimitHeaderDialect } from './providers/header-dialects';

@@ -8,6 +8,7 @@ import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
 import { RateLimiter } from './rate-limiter';
+import type { Enforcement } from './pacing';
 import { LimitsProbe } from './limits-probe';
 import type { LimitWindow } from './limit-window';
 import { SharedWindow } from './shared-window';
@@ -28,13 +29,15 @@ export function configuredLimits(curator: Curator): Limits {
 }
 
 /**
- * How the bucket's provider counts tokens before sending (its `ProviderModule` does). Without one, input is counted
- * from the messages' length, on the high side.
+ * What the limiter needs of the bucket's provider (its `ProviderModule`): how it counts tokens before sending, and how
+ * it enforces its limits. Without one, input is counted from the messages' length, on the high side.
  */
 export interface TokenEstimates {
   estimateInputTokens(request: ProviderRequest): number;
   /** The provider counts `max_tokens` against the output budget up front. */
   readonly reservesMaxTokens?: boolean;
+  /** How the provider enforces its limits over short intervals (default: per interval). */
+  readonly limitEnforcement?: Enforcement;
 }
 
 /** The characters of a request's messages as sent: a token each at most, three each on most text. */
@@ -102,6 +105,7 @@ export class LimiterPool {
         // maxConcurrentRequests is its own gate's (`jobSlots`), not the bucket's.
         maxConcurrent: Math.max(defaultConcurrencyCeiling(), maxConcurrent),
         window: this.window,
+        enforcement: tokens.limitEnforcement,
       });
       const outputs = new OutputEstimator();
       entry = {

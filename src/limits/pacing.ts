@@ -10,8 +10,26 @@
  */
 import type { Cost, Limits } from './window';
 
-/** The share of the stated rate paced: the rest absorbs the network's jitter between our clock and the provider's. */
+/**
+ * The share of the stated rate paced where the provider counts per interval (OpenAI's quantized seconds): the rest
+ * absorbs the network's jitter between our clock and the provider's.
+ */
 export const PACE_SHARE = 0.97;
+
+/**
+ * How a provider enforces its per-minute limits over short intervals: per fixed interval (OpenAI quantizes a minute's
+ * limit per second), or as a token bucket refilled continuously (Anthropic).
+ */
+export type Enforcement = 'per-interval' | 'token-bucket';
+
+/**
+ * The share of the stated rate a provider's enforcement lets us pace. A bucket refilled continuously holds what a
+ * send a little early needs, so jitter costs nothing there and the whole rate is paced; an interval's count has no
+ * such room ({@link PACE_SHARE}).
+ */
+export function paceCeiling(enforcement: Enforcement = 'per-interval'): number {
+  return enforcement === 'token-bucket' ? 1 : PACE_SHARE;
+}
 /**
  * The least share a pace is trimmed to when our requests reach the provider bunched (see `Pacer.bunched`). Refusals
  * that persist at this margin come from stalls of the sender (a loaded machine, see bench/README.md), not from the
@@ -100,16 +118,21 @@ export class Pacer {
   /** Refused sends whose place is given back once the provider's interval has room again (see `refused`). */
   private credits: { at: number; cost: Cost; limits: Limits }[] = [];
   /** The share of the stated rate paced at the last trim, and when. */
-  private trimmed = { share: PACE_SHARE, at: -Infinity };
+  private trimmed: { share: number; at: number };
   /** Refusals of a used-up second since `at`. */
   private refusals = { count: 0, at: -Infinity };
 
-  /** The share of the stated rate paced now: the last trim's, given back slowly up to `PACE_SHARE`. */
+  /** @param ceiling - the share paced while nothing trims it (see {@link paceCeiling}). */
+  constructor(private readonly ceiling = PACE_SHARE) {
+    this.trimmed = { share: ceiling, at: -Infinity };
+  }
+
+  /** The share of the stated rate paced now: the last trim's, given back slowly up to the ceiling. */
   share(now: number): number {
     const { share, at } = this.trimmed;
-    if (share >= PACE_SHARE) return PACE_SHARE;
+    if (share >= this.ceiling) return this.ceiling;
     return Math.min(
-      PACE_SHARE,
+      this.ceiling,
       share + (Math.max(0, now - at - TRIM_EVERY_MS) / SECOND_MS) * SHARE_RECOVERY_PER_SECOND
     );
   }
@@ -127,7 +150,7 @@ export class Pacer {
     this.refusals.count++;
     if (this.refusals.count <= requestsPerSecond * (REFUSAL_WINDOW_MS / SECOND_MS) * TOLERATED_REFUSALS) return;
     if (now - this.trimmed.at < TRIM_EVERY_MS) return;
-    this.trimmed = { share: Math.max(MIN_PACE_SHARE, this.share(now) * SHARE_TRIM), at: now };
+    this.trimmed = { share: Math.max(Math.min(MIN_PACE_SHARE, this.ceiling), this.share(now) * SHARE_TRIM), at: now };
     // The next trim needs refusals of its own, at the trimmed pace.
     this.refusals = { count: 0, at: now };
   }

@@ -12,7 +12,7 @@ import { ConcurrencyController } from './concurrency';
 import { Gate } from './gate';
 import { refusalEvidence } from './evidence';
 import { readRateLimitHeaders } from './headers';
-import { Pacer } from './pacing';
+import { Pacer, paceCeiling, type Enforcement } from './pacing';
 import { WireGate } from './wire-gate';
 import type { LimitWindow, SendRef } from './limit-window';
 import { hasLimits, sameLimits, type Cost, type Limits } from './window';
@@ -26,6 +26,11 @@ export interface RateLimiterOptions {
   /** Requests in flight at most, in this process: the controller's ceiling (jobs may raise it, see `raiseCeiling`). */
   maxConcurrent: number;
   window: LimitWindow;
+  /**
+   * How the provider enforces its limits over short intervals, which sets how much of the rate is paced.
+   * @defaultValue 'per-interval'
+   */
+  enforcement?: Enforcement;
 }
 
 /**
@@ -100,7 +105,7 @@ export class RateLimiter {
    */
   readonly slots = new Gate(() => this.concurrencyTarget());
   private readonly controller: ConcurrencyController;
-  private readonly pacer = new Pacer();
+  private readonly pacer: Pacer;
   /** Writes of this process's requests, held to the pace's share of any second by the time they leave. */
   private readonly wire = new WireGate(() => this.wirePerSecond());
   private consecutive429 = 0;
@@ -124,6 +129,7 @@ export class RateLimiter {
 
   constructor(private readonly options: RateLimiterOptions) {
     this.controller = new ConcurrencyController(options.maxConcurrent);
+    this.pacer = new Pacer(paceCeiling(options.enforcement));
   }
 
   /** The limits in force: learned from headers, overridden by the user's settings. */

@@ -339,6 +339,9 @@ export const anthropic: ProviderModule = {
   media: { imageBase64Chars: ANTHROPIC_MAX_IMAGE_BYTES, requestBase64Chars: ANTHROPIC_MAX_REQUEST_BYTES },
   // Anthropic counts max_tokens against the output budget up front.
   reservesMaxTokens: true,
+  // "Continuously replenished up to your maximum limit, rather than being reset at fixed intervals" (its rate-limit
+  // docs): a token bucket.
+  limitEnforcement: 'token-bucket',
   batch: {
     limits: ANTHROPIC_BATCH_LIMITS,
     createClient: ({ baseURL, apiKey, limits }) => new AnthropicBatchClient(baseURL, apiKey, limits),

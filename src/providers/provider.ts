@@ -6,6 +6,7 @@
  */
 import type { BatchLimits, ProviderBatchClient } from './batch';
 import type { ProviderClient, ProviderRequest } from './types';
+import type { Enforcement } from '../limits/pacing';
 
 /** How a provider client is made: from the worker's environment, never from a workflow input. */
 export interface ProviderClientOptions {
@@ -80,6 +81,13 @@ export interface ProviderModule {
    * @defaultValue false
    */
   readonly reservesMaxTokens?: boolean;
+  /**
+   * How the provider enforces its per-minute limits over short intervals: `'per-interval'` (OpenAI quantizes them
+   * per second, so the pace keeps a margin for jitter) or `'token-bucket'` (refilled continuously, Anthropic: the
+   * whole rate is paced).
+   * @defaultValue 'per-interval'
+   */
+  readonly limitEnforcement?: Enforcement;
   /** The Batch API, when the provider has one (batch mode needs it). */
   readonly batch?: ProviderBatchApi;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   MIN_PACE_SHARE,
   Pacer,
+  paceCeiling,
   PACE_SHARE,
   REFUSAL_WINDOW_MS,
   SHARE_RECOVERY_PER_SECOND,
@@ -198,6 +199,23 @@ describe('Pacer', () => {
     assert.ok(trimmed.share(later) > share, 'recovering');
     assert.ok(Math.abs(trimmed.share(later) - Math.min(PACE_SHARE, share + 10 * SHARE_RECOVERY_PER_SECOND)) < 1e-9);
     assert.equal(trimmed.share(later + 600_000), PACE_SHARE, 'never above the untrimmed share');
+  });
+
+  test("a token bucket's provider is paced at its whole rate, an interval's with a margin; both within every second", () => {
+    assert.equal(paceCeiling('token-bucket'), 1);
+    assert.equal(paceCeiling('per-interval'), PACE_SHARE);
+    assert.equal(paceCeiling(), PACE_SHARE);
+    const limits = { requestsPerMinute: 6000 };
+    const bucket = drive(new Pacer(paceCeiling('token-bucket')), limits, 60_000);
+    const interval = drive(new Pacer(paceCeiling('per-interval')), limits, 60_000);
+    assert.ok(bucket.length > interval.length, `${bucket.length} > ${interval.length}`);
+    assert.ok(bucket.length >= 0.99 * 6000 && bucket.length <= 6000, `minute: ${bucket.length}`);
+    assert.ok(busiestSecond(bucket) <= 100, `busiest second: ${busiestSecond(bucket)}`);
+    // A trim still works below the whole rate, to the same floor.
+    const trimmed = new Pacer(1);
+    for (let k = 0; k < 5; k++) refuse(trimmed, T0 - 5000 + k * 1000);
+    assert.ok(trimmed.share(T0) < 1 && trimmed.share(T0) >= MIN_PACE_SHARE);
+    assert.equal(trimmed.share(T0 + 3_600_000), 1);
   });
 
   /** Most sends in any sliding second. */
