@@ -7,6 +7,9 @@ CURATOR_VIEWER/HOSTED_CURATOR_VIEWER off and a fresh CURATOR_CACHE_DIR. Prints o
 of the curation call alone (not the imports, not the construction with its rate-limit probe), requests per second,
 and the rows it returned.
 
+--backend anthropic drives Curator's Anthropic backend instead (ANTHROPIC_API_KEY set by the harness; --base-url is
+then the API's root with /v1, to which Curator adds /messages).
+
 --defaults leaves every backend parameter but the base URL at Curator's defaults (limits from its probe request's
 headers, its own concurrency and retries). --max-seconds stops the curation after that long and prints
 {"timedOut": true, ...} instead, so a contender far below the limit cannot hold a benchmark for hours.
@@ -25,6 +28,7 @@ parser.add_argument("--rows", type=int, default=20000)
 parser.add_argument("--concurrency", type=int, default=64)
 parser.add_argument("--base-url", required=True)
 parser.add_argument("--model", default="gpt-4o-mini")
+parser.add_argument("--backend", default="openai", choices=["openai", "anthropic"])
 parser.add_argument("--defaults", action="store_true")
 parser.add_argument("--max-seconds", type=float, default=0)
 args = parser.parse_args()
@@ -56,7 +60,7 @@ if not args.defaults:
             "max_retries": 10,
         }
     )
-llm = BenchText(model_name=args.model, backend="openai", backend_params=backend_params)
+llm = BenchText(model_name=args.model, backend=args.backend, backend_params=backend_params)
 constructed = time.perf_counter()
 
 dataset = Dataset.from_dict({"id": list(range(args.rows))})

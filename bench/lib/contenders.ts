@@ -107,6 +107,8 @@ export async function runCurator(options: {
   rows: number;
   concurrency: number;
   openaiBaseURL: string;
+  /** Curator's Anthropic backend against this root URL (the simulator's), with `model`, instead of its OpenAI one. */
+  anthropic?: { baseURL: string; model: string };
   /** Curator's own defaults for every backend parameter but the base URL (`concurrency` is then ignored). */
   defaults?: boolean;
   /** Stop the curation after this long (it then reports `timedOut`). */
@@ -121,6 +123,7 @@ export async function runCurator(options: {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       OPENAI_API_KEY: 'sk-sim',
+      ANTHROPIC_API_KEY: 'sk-ant-sim',
       TELEMETRY_ENABLED: 'false',
       CURATOR_DISABLE_RICH_DISPLAY: '1',
       CURATOR_VIEWER: '0',
@@ -134,6 +137,7 @@ export async function runCurator(options: {
     };
     if (tiktokenDir) env.TIKTOKEN_CACHE_DIR = tiktokenDir;
     delete env.OPENAI_BASE_URL;
+    delete env.ANTHROPIC_BASE_URL;
     const run = await timedCommand(
       python,
       [
@@ -143,7 +147,8 @@ export async function runCurator(options: {
         '--concurrency',
         String(options.concurrency),
         '--base-url',
-        options.openaiBaseURL,
+        options.anthropic ? `${options.anthropic.baseURL.replace(/\/$/, '')}/v1` : options.openaiBaseURL,
+        ...(options.anthropic ? ['--backend', 'anthropic', '--model', options.anthropic.model] : []),
         ...(options.defaults ? ['--defaults'] : []),
         ...(options.maxSeconds ? ['--max-seconds', String(options.maxSeconds)] : []),
       ],

@@ -128,7 +128,6 @@ function atLimit(name: string, title: string, minMs: number, rpm: number, rows: 
 
 /** The sub-cases; `rows` applies to each (the issue's sizes by default). */
 export function fieldCases(rows: number | undefined): FieldCase[] {
-  const anthropicCurator = 'bench/curator_bench.py drives Curator through its OpenAI backend only';
   return [
     atLimit('fast', '2-4 s answers, 30,000 RPM / 150M TPM enforced per second', 2000, 30_000, rows ?? 20_000),
     atLimit('slow', '20-40 s answers (reasoning models), 10,000 RPM enforced per second', 20_000, 10_000, rows ?? 20_000),
@@ -167,7 +166,6 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       rows: rows ?? 5000,
       meanLatencyS: 3,
       limitPerSecond: 100,
-      curatorCannot: anthropicCurator,
     },
     {
       name: 'no-faults',
@@ -192,7 +190,6 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       provider: 'anthropic',
       rows: rows ?? 5000,
       meanLatencyS: 0,
-      curatorCannot: anthropicCurator,
     },
     {
       name: 'anthropic-529',
@@ -201,7 +198,6 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       provider: 'anthropic',
       rows: rows ?? 5000,
       meanLatencyS: 0,
-      curatorCannot: anthropicCurator,
     },
     {
       name: 'capacity',
@@ -345,6 +341,7 @@ async function runPythonCurator(sim: SimHandle, c: FieldCase, maxSeconds: number
     rows: c.rows,
     concurrency: 0,
     openaiBaseURL: sim.openaiBaseURL,
+    anthropic: c.provider === 'anthropic' ? { baseURL: sim.url, model: 'claude-haiku-4-5' } : undefined,
     defaults: true,
     maxSeconds,
   });
