@@ -74,6 +74,25 @@ export class OutputEstimator {
 }
 
 /**
+ * The characters of a request's text, or undefined when it has images or files: their tokens are the provider's to
+ * count. Read from the messages as they are, without serializing them (a prompt may carry megabytes of base64).
+ */
+export function textChars(request: ProviderRequest): number | undefined {
+  let chars = 0;
+  for (const m of request.messages) {
+    if (typeof m.content === 'string') {
+      chars += m.content.length;
+      continue;
+    }
+    for (const part of m.content) {
+      if (part.type !== 'text') return undefined;
+      chars += part.text.length;
+    }
+  }
+  return chars;
+}
+
+/**
  * The share of a token limit that requests counted by their length alone may fill at the bucket's request limit,
  * each assumed to take a token per character (more than any tokenizer yields on text), before their input is
  * counted exactly.

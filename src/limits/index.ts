@@ -3,7 +3,7 @@
  * with the key shares: `limits.db` in the cache directory, or PostgreSQL when `CURATOR_DATABASE_URL` is set.
  */
 import type { Curator } from '../curator';
-import { inputNeedsCount, OutputEstimator } from './estimate';
+import { inputNeedsCount, OutputEstimator, textChars } from './estimate';
 import { rateBucket } from './bucket';
 import { defaultConcurrencyCeiling } from './concurrency';
 import { Gate } from './gate';
@@ -40,11 +40,8 @@ export interface TokenEstimates {
   readonly limitEnforcement?: Enforcement;
 }
 
-/** The characters of a request's messages as sent: a token each at most, three each on most text. */
-const charsOf = (request: ProviderRequest) => JSON.stringify(request.messages).length;
-
 const BY_LENGTH: TokenEstimates = {
-  estimateInputTokens: (request) => Math.ceil(charsOf(request) / 3),
+  estimateInputTokens: (request) => Math.ceil(JSON.stringify(request.messages).length / 3),
 };
 
 export interface BucketLimiter {
@@ -115,11 +112,13 @@ export class LimiterPool {
         probe: new LimitsProbe(key, limiter),
         estimate: (request) => {
           const output = outputs.estimate(request, tokens.reservesMaxTokens === true);
-          const chars = charsOf(request);
-          // The provider counts only where its count could change when the request is sent (`inputNeedsCount`).
-          const input = inputNeedsCount(limiter.limits(), chars, output)
-            ? tokens.estimateInputTokens(request)
-            : Math.ceil(chars / 3);
+          const chars = textChars(request);
+          // The provider counts only where its count could change when the request is sent (`inputNeedsCount`), and
+          // always counts images and files; text alone is three characters a token on most text.
+          const input =
+            chars === undefined || inputNeedsCount(limiter.limits(), chars, output)
+              ? tokens.estimateInputTokens(request)
+              : Math.ceil(chars / 3);
           return { requests: 1, input, output };
         },
       };

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inputNeedsCount, UNCOUNTED_TOKEN_SHARE } from '../../src/limits/estimate';
+import { inputNeedsCount, textChars, UNCOUNTED_TOKEN_SHARE } from '../../src/limits/estimate';
 
 describe('inputNeedsCount', () => {
   test('a request limit far below the token limit: counted by length', () => {
@@ -34,6 +34,39 @@ describe('inputNeedsCount', () => {
     assert.equal(inputNeedsCount({ tokensPerMinute: 150_000_000 }, 10, 10), true);
     assert.equal(inputNeedsCount({ requestsPerMinute: 10 }, 1_000_000, 0), false);
     assert.equal(inputNeedsCount({}, 1_000_000, 0), false);
+  });
+});
+
+describe('textChars', () => {
+  test("a request's text, in strings and text parts; none with an image or a file", () => {
+    const request = (content: unknown) =>
+      ({
+        model: 'm',
+        params: {},
+        messages: [
+          { role: 'system', content: 'abc' },
+          { role: 'user', content },
+        ],
+      }) as never;
+    assert.equal(textChars(request('hello')), 8);
+    assert.equal(
+      textChars(
+        request([
+          { type: 'text', text: 'hi' },
+          { type: 'text', text: 'you' },
+        ])
+      ),
+      8
+    );
+    assert.equal(
+      textChars(
+        request([
+          { type: 'text', text: 'hi' },
+          { type: 'image', source: { url: 'https://x/y.png' } },
+        ])
+      ),
+      undefined
+    );
   });
 });
 
