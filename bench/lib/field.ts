@@ -168,6 +168,21 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       limitPerSecond: 100,
     },
     {
+      // Not one of the issue's targets: the Anthropic API paced at its whole rate (`limitEnforcement: 'token-bucket'`)
+      // against a server that counts per fixed second instead (a gateway in front of it, or a change of Anthropic's),
+      // to see the refusals trim the pace back rather than pile up.
+      name: 'anthropic-per-second',
+      title: 'Anthropic API, but 6,000 RPM enforced per fixed second, 2-4 s answers',
+      sim: {
+        latencyMs: { min: 2000, max: 4000 },
+        rateLimits: { rpm: 6000, inputTpm: 150_000_000, outputTpm: 150_000_000, enforcement: 'per-second' },
+      },
+      provider: 'anthropic',
+      rows: rows ?? 5000,
+      meanLatencyS: 3,
+      limitPerSecond: 100,
+    },
+    {
       name: 'no-faults',
       title: 'zero latency, no limit enforced (the fault-free reference of transient-429)',
       sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS },
