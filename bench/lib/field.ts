@@ -126,10 +126,28 @@ function atLimit(name: string, title: string, minMs: number, rpm: number, rows: 
   };
 }
 
+/** `base` with a random share of its requests refused as transient (budget left, `retry-after: 1`). */
+function withFaults(base: FieldCase, name: string, title: string, transient: { rate429?: number; rate529?: number }): FieldCase {
+  return { ...base, name, title, sim: { ...base.sim, transient: { ...transient, retryAfterSeconds: 1 } } };
+}
+
 /** The sub-cases; `rows` applies to each (the issue's sizes by default). */
 export function fieldCases(rows: number | undefined): FieldCase[] {
+  const fast = atLimit('fast', '2-4 s answers, 30,000 RPM / 150M TPM enforced per second', 2000, 30_000, rows ?? 20_000);
+  const anthropicBucket: FieldCase = {
+    name: 'anthropic-bucket',
+    title: 'Anthropic token bucket: 6,000 RPM refilled continuously, 1 s burst, 2-4 s answers',
+    sim: {
+      latencyMs: { min: 2000, max: 4000 },
+      rateLimits: { rpm: 6000, inputTpm: 150_000_000, outputTpm: 150_000_000, enforcement: 'token-bucket' },
+    },
+    provider: 'anthropic',
+    rows: rows ?? 5000,
+    meanLatencyS: 3,
+    limitPerSecond: 100,
+  };
   return [
-    atLimit('fast', '2-4 s answers, 30,000 RPM / 150M TPM enforced per second', 2000, 30_000, rows ?? 20_000),
+    fast,
     atLimit('slow', '20-40 s answers (reasoning models), 10,000 RPM enforced per second', 20_000, 10_000, rows ?? 20_000),
     {
       // Not one of the issue's numbered targets: the latency real providers show (a long tail, p99 five times the
@@ -155,18 +173,7 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       meanLatencyS: 3,
       limitPerSecond: 100,
     },
-    {
-      name: 'anthropic-bucket',
-      title: 'Anthropic token bucket: 6,000 RPM refilled continuously, 1 s burst, 2-4 s answers',
-      sim: {
-        latencyMs: { min: 2000, max: 4000 },
-        rateLimits: { rpm: 6000, inputTpm: 150_000_000, outputTpm: 150_000_000, enforcement: 'token-bucket' },
-      },
-      provider: 'anthropic',
-      rows: rows ?? 5000,
-      meanLatencyS: 3,
-      limitPerSecond: 100,
-    },
+    anthropicBucket,
     {
       // Not one of the issue's targets: the Anthropic API paced at its whole rate (`limitEnforcement: 'token-bucket'`)
       // against a server that counts per fixed second instead (a gateway in front of it, or a change of Anthropic's),
@@ -214,6 +221,13 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       rows: rows ?? 5000,
       meanLatencyS: 0,
     },
+    // Target 4 where the field has it: the same trickle of transient refusals, but at a provider's limit and latency,
+    // each beside its fault-free case. At zero latency (above) a job takes seconds and the retry-after chain's last
+    // seconds weigh on the ratio; here they are a few seconds of a job of a minute.
+    withFaults(fast, 'fast-429', "fast's provider, with 5% random 429s (retry-after: 1, budget left)", { rate429: 0.05 }),
+    withFaults(anthropicBucket, 'anthropic-bucket-529', "anthropic-bucket's provider, with 5% random 529s (retry-after: 1)", {
+      rate529: 0.05,
+    }),
     {
       name: 'capacity',
       title: 'a server of 256 concurrent slots and a queue of 64, no rate-limit headers, 1-2 s answers',
@@ -578,6 +592,8 @@ function fieldTargets(cases: FieldCase[], find: (name: string, c: FieldContender
   for (const [faulty, clean] of [
     ['transient-429', 'no-faults'],
     ['anthropic-529', 'anthropic-no-faults'],
+    ['fast-429', 'fast'],
+    ['anthropic-bucket-529', 'anthropic-bucket'],
   ] as const) {
     if (!has(faulty) || !has(clean)) continue;
     const a = find(faulty, 'ours');
