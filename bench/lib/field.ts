@@ -108,7 +108,11 @@ export function engineState(): EngineState {
   return state;
 }
 
-const LIMIT_HEADERS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
+/**
+ * Limits far above reach, in every header dialect: a limit left out would be reported at the simulator's default (an
+ * Anthropic key's 400,000 output tokens a minute), and kept to.
+ */
+const LIMIT_HEADERS = { rpm: 1_000_000_000, tpm: 1e12, inputTpm: 1e12, outputTpm: 1e12 };
 
 /** An OpenAI-style case at a per-second-enforced RPM, latency uniform in [minMs, 2 × minMs]. */
 function atLimit(name: string, title: string, minMs: number, rpm: number, rows: number): FieldCase {
