@@ -10,10 +10,19 @@ import { totalmem } from 'node:os';
 import { MAX_DEFAULT_CEILING, MEMORY_SHARE, MIN_DEFAULT_CEILING, REQUEST_MEMORY_BYTES } from '../defaults';
 
 /**
- * The default upper bound of requests in flight in one worker process: 1/32 of the memory at 64 KiB each, between
- * 256 and 8,192 (8,192 on any machine with 16 GiB or more).
+ * The memory this process may use: the machine's, or its container's limit where that is lower (a worker in a
+ * container of a few GiB on a large host would otherwise size itself by the host). `constrained` is what
+ * `process.constrainedMemory()` reports: a cgroup's limit, or a huge number or nothing where there is none.
  */
-export function defaultConcurrencyCeiling(memoryBytes = totalmem()): number {
+export function usableMemory(total = totalmem(), constrained = process.constrainedMemory?.()): number {
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+}
+
+/**
+ * The default upper bound of requests in flight in one worker process: 1/32 of the memory ({@link usableMemory}) at
+ * 64 KiB each, between 256 and 8,192 (8,192 with 16 GiB or more).
+ */
+export function defaultConcurrencyCeiling(memoryBytes = usableMemory()): number {
   const byMemory = Math.floor((memoryBytes * MEMORY_SHARE) / REQUEST_MEMORY_BYTES);
   return Math.max(MIN_DEFAULT_CEILING, Math.min(MAX_DEFAULT_CEILING, byMemory));
 }

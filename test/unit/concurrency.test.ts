@@ -5,6 +5,7 @@ import {
   HOLD_ROUNDS,
   HOLD_SHARE,
   defaultConcurrencyCeiling,
+  usableMemory,
   HEADROOM,
   SPARE,
 } from '../../src/limits/concurrency';
@@ -14,6 +15,16 @@ describe('ConcurrencyController', () => {
     assert.equal(defaultConcurrencyCeiling(24 * 2 ** 30), 8192);
     assert.equal(defaultConcurrencyCeiling(4 * 2 ** 30), 2048);
     assert.equal(defaultConcurrencyCeiling(2 ** 28), 256);
+  });
+
+  test("the memory is a container's limit where it is below the machine's", () => {
+    const host = 64 * 2 ** 30;
+    assert.equal(usableMemory(host, 2 * 2 ** 30), 2 * 2 ** 30);
+    assert.equal(defaultConcurrencyCeiling(usableMemory(host, 2 * 2 ** 30)), 1024);
+    // cgroup v2 without a limit reports 2^64; older Node or no cgroup: nothing, or 0.
+    assert.equal(usableMemory(host, 2 ** 64), host);
+    assert.equal(usableMemory(host, undefined), host);
+    assert.equal(usableMemory(host, 0), host);
   });
 
   test("with a known limit, Little's law: rate x latency with headroom, growing with latency, under the ceiling", () => {
