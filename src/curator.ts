@@ -103,8 +103,8 @@ export interface BackendParams {
    * rate limit and the measured latency (Little's law, with headroom) when a limit is known, else by probing the
    * server's capacity (it grows until refusals or queueing show, then backs off).
    *
-   * @defaultValue 1/32 of the machine's memory (its container's limit, where lower) at 64 KiB per request, between 256 and 8,192
-   * (`MIN_DEFAULT_CEILING`, `MAX_DEFAULT_CEILING`)
+   * @defaultValue 1/32 of the machine's memory (its container's limit, where lower) at 64 KiB per request, between
+   * 256 and 8,192 (`MIN_DEFAULT_CEILING`, `MAX_DEFAULT_CEILING`)
    */
   maxConcurrentRequests?: number;
   /**
