@@ -6,10 +6,14 @@
  *
  *   npx tsx bench/rate-limit.ts [--workers 1|2] [--rows 10000] [--rpm 3000] [--tpm 500000]
  *   npx tsx bench/rate-limit.ts --machines 2 [--enforcement per-second] [--rows 6000]
+ *   ... [--worker compiled|sources]
  *
  * With `--machines N`, N workers that share nothing but a PostgreSQL (each its own cache directory, so its own
  * `limits.db`, and its own task queue) run one job each, rows / N requests, on the same key: the limit is held between
  * them through `CURATOR_DATABASE_URL` (src/limits/pg-window.ts). The database's commits per second are reported too.
+ *
+ * The workers run the compiled package on plain node, as users run it (`--worker compiled`, the default, as in
+ * compare.ts), or this checkout's sources through tsx (`--worker sources`).
  *
  * Reports steady-state requests per minute (full minutes after the first), completion time over the ideal
  * (rows / limit), and 429s; writes bench/results/rate-limit-<workers>w.json (`-<N>m` with machines).
@@ -22,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { curate } from '../src';
 import { startSimulator } from '../src/simulator';
 import { startDevServer } from '../src/temporal/dev-server';
+import { compiledWorker } from './lib/compiled-worker';
 import { spawnWorker, stopProcess } from './lib/processes';
 import { startPgServer, type PgServer } from '../test/helpers/infra-servers';
 
@@ -34,8 +39,13 @@ async function main() {
       tpm: { type: 'string', default: '500000' },
       machines: { type: 'string', default: '0' },
       enforcement: { type: 'string', default: 'sliding-window' },
+      worker: { type: 'string', default: 'compiled' },
     },
   });
+  if (values.worker !== 'compiled' && values.worker !== 'sources') {
+    throw new Error(`--worker is compiled or sources, got ${values.worker}`);
+  }
+  const compiled = values.worker === 'compiled' ? compiledWorker() : undefined;
   const machines = Number(values.machines);
   const workers = machines > 0 ? machines : Number(values.workers);
   const rows = Number(values.rows);
@@ -63,7 +73,8 @@ async function main() {
   const queue = (k: number) => (machines > 0 ? `bench-machine-${k}` : undefined);
   const children = Array.from({ length: workers }, (_, k) =>
     spawnWorker({
-      curators: join(__dirname, 'curators.ts'),
+      curators: compiled?.curators ?? join(__dirname, 'curators.ts'),
+      cli: compiled?.cli,
       address: server.address,
       cacheDir: disk(k),
       env,
@@ -109,6 +120,7 @@ async function main() {
     const tooMany = sim.stats.byStatus.get(429) ?? 0;
     const figures = {
       workers,
+      worker: values.worker,
       ...(machines > 0
         ? { machines, sharedThrough: 'PostgreSQL (CURATOR_DATABASE_URL)', databaseCommitsPerSecond }
         : {}),
