@@ -43,9 +43,15 @@ namespace() {
   done
   set --
   for sa in $SEARCH_ATTRIBUTES; do set -- "$@" --name "${sa%=*}" --type "${sa#*=}"; done
-  if ! "$CLI" operator search-attribute list -n "$NAMESPACE" | grep -q CuratorRowsDone; then
-    "$CLI" operator search-attribute create -n "$NAMESPACE" "$@"
-  fi
+  # A host that answered `describe` from the database may still miss a new namespace in its cache (refreshed every
+  # few seconds), and then refuses search attributes with "Namespace ... is not found": those calls are retried.
+  i=0
+  until out=$("$CLI" operator search-attribute list -n "$NAMESPACE" 2>&1) &&
+    { printf '%s\n' "$out" | grep -q CuratorRowsDone || out=$("$CLI" operator search-attribute create -n "$NAMESPACE" "$@" 2>&1); }; do
+    i=$((i + 1))
+    [ "$i" -lt 120 ] || { printf '%s\n' "$out" >&2; echo "search attributes of $NAMESPACE not created after 60 s" >&2; exit 1; }
+    sleep 0.5
+  done
 }
 
 case "${1:-}" in
