@@ -492,7 +492,7 @@ function report(
         label(contender),
         (run.finished ? `${fmt(run.wallSeconds)} s` : `${run.note ?? 'unfinished'} (${run.completed} done)`) +
           (run.setupSeconds !== undefined && Number.isFinite(run.setupSeconds)
-            ? ` (+ ${fmt(run.setupSeconds)} s constructing, its probe)`
+            ? ` (+ ${fmt(run.setupSeconds)} s in its constructor, probe included)`
             : ''),
         fmt(run.steadyPerSecond),
         ofLimit,
@@ -577,7 +577,7 @@ function fieldTargets(cases: FieldCase[], find: (name: string, c: FieldContender
     const curatorRate = curator ? curator.completed / curator.wallSeconds : NaN;
     check('fast: ours ÷ Curator req/s (whole run)', '>= 2.5', oursRate / curatorRate, (v) => v >= 2.5);
     const curatorJobRate = curator ? curator.completed / (curator.wallSeconds + (curator.setupSeconds ?? NaN)) : NaN;
-    check("fast: the same, Curator's probe counted", '>= 2.5', oursRate / curatorJobRate, (v) => v >= 2.5);
+    check("fast: the same, Curator's constructor counted", '>= 2.5', oursRate / curatorJobRate, (v) => v >= 2.5);
   }
   if (has('slow')) {
     check('slow: ours steady ÷ limit', '>= 0.95', ofLimit('slow'), (v) => v >= 0.95);
@@ -598,7 +598,7 @@ function fieldTargets(cases: FieldCase[], find: (name: string, c: FieldContender
       );
       // The same with Curator's constructor counted, as ours counts its own limits probe: both are part of the job.
       check(
-        `${name}: the same, Curator's probe counted`,
+        `${name}: the same, Curator's constructor counted`,
         '>= 1',
         ours ? ours.completed / ours.wallSeconds / (curator.completed / (curator.wallSeconds + (curator.setupSeconds ?? NaN))) : NaN,
         (v) => v >= 1
