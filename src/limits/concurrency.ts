@@ -18,11 +18,14 @@ export function usableMemory(total = totalmem(), constrained = process.constrain
   return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
 }
 
+/** This process's {@link usableMemory}, read once: reading a container's limit reads its cgroup's files. */
+let processMemory: number | undefined;
+
 /**
  * The default upper bound of requests in flight in one worker process: 1/32 of the memory ({@link usableMemory}) at
  * 64 KiB each, between 256 and 8,192 (8,192 with 16 GiB or more).
  */
-export function defaultConcurrencyCeiling(memoryBytes = usableMemory()): number {
+export function defaultConcurrencyCeiling(memoryBytes = (processMemory ??= usableMemory())): number {
   const byMemory = Math.floor((memoryBytes * MEMORY_SHARE) / REQUEST_MEMORY_BYTES);
   return Math.max(MIN_DEFAULT_CEILING, Math.min(MAX_DEFAULT_CEILING, byMemory));
 }
