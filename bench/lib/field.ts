@@ -155,6 +155,20 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
     meanLatencyS: 3,
     limitPerSecond: 100,
   };
+  const noFaults: FieldCase = {
+    name: 'no-faults',
+    title: 'zero latency, no limit enforced (the fault-free reference of transient-429)',
+    sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS },
+    provider: 'openai',
+    rows: rows ?? 5000,
+    meanLatencyS: 0,
+  };
+  const anthropicNoFaults: FieldCase = {
+    ...noFaults,
+    name: 'anthropic-no-faults',
+    title: 'Anthropic, zero latency, no limit enforced (the fault-free reference of anthropic-529)',
+    provider: 'anthropic',
+  };
   return [
     fast,
     atLimit('slow', '20-40 s answers (reasoning models), 10,000 RPM enforced per second', 20_000, 10_000, rows ?? 20_000),
@@ -187,49 +201,19 @@ export function fieldCases(rows: number | undefined): FieldCase[] {
       // Not one of the issue's targets: the Anthropic API paced at its whole rate (`limitEnforcement: 'token-bucket'`)
       // against a server that counts per fixed second instead (a gateway in front of it, or a change of Anthropic's),
       // to see the refusals trim the pace back rather than pile up.
+      ...anthropicBucket,
       name: 'anthropic-per-second',
       title: 'Anthropic API, but 6,000 RPM enforced per fixed second, 2-4 s answers',
-      sim: {
-        latencyMs: { min: 2000, max: 4000 },
-        rateLimits: { rpm: 6000, inputTpm: 150_000_000, outputTpm: 150_000_000, enforcement: 'per-second' },
-      },
-      provider: 'anthropic',
-      rows: rows ?? 5000,
-      meanLatencyS: 3,
-      limitPerSecond: 100,
+      sim: { ...anthropicBucket.sim, rateLimits: { ...anthropicBucket.sim.rateLimits, enforcement: 'per-second' } },
     },
-    {
-      name: 'no-faults',
-      title: 'zero latency, no limit enforced (the fault-free reference of transient-429)',
-      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS },
-      provider: 'openai',
-      rows: rows ?? 5000,
-      meanLatencyS: 0,
-    },
-    {
-      name: 'transient-429',
-      title: '5% random 429s with retry-after: 1 and budget left, zero latency, no limit enforced',
-      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS, transient: { rate429: 0.05, retryAfterSeconds: 1 } },
-      provider: 'openai',
-      rows: rows ?? 5000,
-      meanLatencyS: 0,
-    },
-    {
-      name: 'anthropic-no-faults',
-      title: 'Anthropic, zero latency, no limit enforced (the fault-free reference of anthropic-529)',
-      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS },
-      provider: 'anthropic',
-      rows: rows ?? 5000,
-      meanLatencyS: 0,
-    },
-    {
-      name: 'anthropic-529',
-      title: 'Anthropic, 5% random 529 overloaded_error with retry-after: 1, zero latency',
-      sim: { latencyMs: 0, rateLimits: LIMIT_HEADERS, transient: { rate529: 0.05, retryAfterSeconds: 1 } },
-      provider: 'anthropic',
-      rows: rows ?? 5000,
-      meanLatencyS: 0,
-    },
+    noFaults,
+    withFaults(noFaults, 'transient-429', '5% random 429s with retry-after: 1 and budget left, zero latency, no limit enforced', {
+      rate429: 0.05,
+    }),
+    anthropicNoFaults,
+    withFaults(anthropicNoFaults, 'anthropic-529', 'Anthropic, 5% random 529 overloaded_error with retry-after: 1, zero latency', {
+      rate529: 0.05,
+    }),
     // Target 4 where the field has it: the same trickle of transient refusals, but at a provider's limit and latency,
     // each beside its fault-free case. At zero latency (above) a job takes seconds and the retry-after chain's last
     // seconds weigh on the ratio; here they are a few seconds of a job of a minute.
