@@ -35,7 +35,7 @@ import { parseArgs } from 'node:util';
 import { curate, curationResult, startCuration } from '../src/client';
 import { CURATOR_VERSION, ensureCuratorVenv, runBareLoop, runCurator, type ContenderRun } from './lib/contenders';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile';
-import { compiledWorker } from './lib/compiled-worker';
+import { compiledWorker, workerFlag } from './lib/compiled-worker';
 import { field, type FieldContender } from './lib/field';
 import { OurStack, type HistoryFigures } from './lib/ours';
 import { ensureGnuTime, round, watchProcess } from './lib/proc-stats';
@@ -66,11 +66,9 @@ const { values: args } = parseArgs({
     worker: { type: 'string', default: 'compiled' },
   },
 });
-if (args.worker !== 'compiled' && args.worker !== 'sources') {
-  throw new Error(`--worker is compiled or sources, got ${args.worker}`);
-}
+const WORKER = workerFlag(args.worker);
 /** The compiled worker's files, built at the first run of ours; undefined with `--worker sources`. */
-const compiled = () => (args.worker === 'compiled' ? compiledWorker() : undefined);
+const compiled = () => (WORKER === 'compiled' ? compiledWorker() : undefined);
 /**
  * `--worker-node-args=--max-old-space-size=200` and `--worker-env MALLOC_ARENA_MAX=2,...` try process-level settings
  * on our worker only, without touching src (add `--tag` to keep their results apart).
@@ -809,7 +807,7 @@ async function main() {
         quick: QUICK,
         workerNodeArgs: EXPERIMENT_ARGS,
         workerEnv: WORKER_ENV,
-        worker: args.worker,
+        worker: WORKER,
         ...out,
       };
       console.log(`\n${out.text}`);

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { curate } from '../src';
 import { startSimulator } from '../src/simulator';
 import { startDevServer } from '../src/temporal/dev-server';
-import { compiledWorker } from './lib/compiled-worker';
+import { compiledWorker, workerFlag } from './lib/compiled-worker';
 import { spawnWorker, stopProcess } from './lib/processes';
 import { startPgServer, type PgServer } from '../test/helpers/infra-servers';
 
@@ -42,10 +42,7 @@ async function main() {
       worker: { type: 'string', default: 'compiled' },
     },
   });
-  if (values.worker !== 'compiled' && values.worker !== 'sources') {
-    throw new Error(`--worker is compiled or sources, got ${values.worker}`);
-  }
-  const compiled = values.worker === 'compiled' ? compiledWorker() : undefined;
+  const compiled = workerFlag(values.worker) === 'compiled' ? compiledWorker() : undefined;
   const machines = Number(values.machines);
   const workers = machines > 0 ? machines : Number(values.workers);
   const rows = Number(values.rows);

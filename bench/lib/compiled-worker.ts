@@ -44,3 +44,9 @@ export function compiledWorker(): CompiledWorker {
   built = { cli, curators };
   return built;
 }
+
+/** The `--worker` flag of the benchmarks: `compiled` (the package on plain node) or `sources` (through tsx). */
+export function workerFlag(value: string | undefined): 'compiled' | 'sources' {
+  if (value !== 'compiled' && value !== 'sources') throw new Error(`--worker is compiled or sources, got ${value}`);
+  return value;
+}
